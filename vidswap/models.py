@@ -1,0 +1,159 @@
+"""The model artifact on disk and name -> folder resolution.
+
+A model is a folder:
+    model.json                  the card: method, mode, size, domains, training summary,
+                                and for each generator its {"class", "kwargs"} spec
+    <generator>.safetensors     weights of each generator named in the card
+    (exports such as model.onnx and TensorRT engines are added by `vidswap export`)
+Weights load with safetensors only, so opening a model never executes code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidswap.errors import ModelError
+
+CARD_FILE = "model.json"
+BUILTIN_MODELS = ("identity",)
+
+
+@dataclass
+class ModelCard:
+    name: str
+    method: str  # cyclegan | cut | fastcut | acgan | identity
+    mode: str  # face | frame
+    size: int | None  # training crop size; None: any size (fully convolutional, no resize)
+    generators: dict[str, dict[str, Any]]  # generator name -> {"class", "kwargs"}
+    default_generator: str = "AtoB"
+    domains: list[str] = field(default_factory=list)
+    steps: int = 0
+    created: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # method-specific (e.g. AC-GAN's target class)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelCard:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def models_home(models_dir: str | os.PathLike | None = None) -> Path:
+    """The model store: --models-dir, else $VIDSWAP_HOME/models, else the per-user data folder."""
+    if models_dir:
+        return Path(models_dir)
+    home = os.environ.get("VIDSWAP_HOME")
+    if home:
+        return Path(home) / "models"
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "vidswap" / "models"
+
+
+def builtin_card(name: str) -> ModelCard:
+    if name == "identity":
+        return ModelCard(
+            name="identity",
+            method="identity",
+            mode="frame",
+            size=None,
+            generators={"AtoB": {"class": "IdentityGenerator", "kwargs": {}}},
+        )
+    raise ModelError(f"no built-in model {name!r}")
+
+
+def resolve_model(name_or_path: str, models_dir: str | os.PathLike | None = None) -> Path | None:
+    """A model folder for a name or a path; None for a built-in model."""
+    if name_or_path in BUILTIN_MODELS and not Path(name_or_path).exists():
+        return None
+    path = Path(name_or_path)
+    if path.is_dir() and (path / CARD_FILE).is_file():
+        return path
+    stored = models_home(models_dir) / name_or_path
+    if (stored / CARD_FILE).is_file():
+        return stored
+    raise ModelError(
+        f"model {name_or_path!r} not found (looked for a folder with {CARD_FILE} there and in {models_home(models_dir)}; "
+        f"built-in: {', '.join(BUILTIN_MODELS)})"
+    )
+
+
+def read_card(folder: Path) -> ModelCard:
+    try:
+        return ModelCard.from_dict(json.loads((folder / CARD_FILE).read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelError(f"unreadable model card {folder / CARD_FILE}: {exc}") from None
+
+
+@dataclass
+class Model:
+    card: ModelCard
+    folder: Path | None  # None for built-in models
+    generators: dict[str, Any]  # name -> nn.Module in eval mode
+
+    @property
+    def generator(self):
+        return self.generators[self.card.default_generator]
+
+
+def load_model(name_or_path: str, models_dir: str | os.PathLike | None = None, device: str = "cpu") -> Model:
+    """Load a model's card and generators (weights through safetensors: no code runs)."""
+    from safetensors.torch import load_file
+
+    from vidswap.nets import build_network
+
+    folder = resolve_model(name_or_path, models_dir)
+    card = builtin_card(name_or_path) if folder is None else read_card(folder)
+    generators = {}
+    for gen_name, spec in card.generators.items():
+        net = build_network(spec)
+        if folder is not None:
+            weights = folder / f"{gen_name}.safetensors"
+            try:
+                net.load_state_dict(load_file(str(weights)))
+            except (OSError, RuntimeError) as exc:
+                raise ModelError(f"cannot load generator {gen_name!r} from {weights}: {exc}") from None
+        generators[gen_name] = net.to(device).eval().requires_grad_(False)
+    return Model(card=card, folder=folder, generators=generators)
+
+
+def save_model(folder: Path, card: ModelCard, generators: dict[str, Any]) -> Path:
+    """Write a model folder atomically: build it beside the target, then rename into place."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (tmp / CARD_FILE).write_text(json.dumps(asdict(card), indent=2))
+        for gen_name, net in generators.items():
+            state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+            save_file(state, str(tmp / f"{gen_name}.safetensors"))
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            folder.rename(old)
+            tmp.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def list_models(models_dir: str | os.PathLike | None = None) -> list[tuple[Path | None, ModelCard]]:
+    """Built-in models, then every model folder in the store."""
+    found: list[tuple[Path | None, ModelCard]] = [(None, builtin_card(n)) for n in BUILTIN_MODELS]
+    home = models_home(models_dir)
+    if home.is_dir():
+        for card_path in sorted(home.glob(f"*/{CARD_FILE}")):
+            if not card_path.parent.name.startswith("."):
+                found.append((card_path.parent, read_card(card_path.parent)))
+    return found
