@@ -11,6 +11,9 @@ from typing import Any
 
 from torch import nn
 
+from vidswap.nets.acgan import ACGANTranslator
+from vidswap.nets.generators import ResnetGenerator
+
 
 class IdentityGenerator(nn.Module):
     """Returns its input: the built-in `identity` model, and a baseline for benchmarks."""
@@ -21,6 +24,8 @@ class IdentityGenerator(nn.Module):
 
 NETWORKS: dict[str, type[nn.Module]] = {
     "IdentityGenerator": IdentityGenerator,
+    "ResnetGenerator": ResnetGenerator,
+    "ACGANTranslator": ACGANTranslator,
 }
 
 

@@ -1,0 +1,30 @@
+"""The 70x70 PatchGAN discriminator of pix2pix/CycleGAN/CUT."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class PatchDiscriminator(nn.Module):
+    """n_layers stride-2 convs then two stride-1 convs; one logit per overlapping patch.
+
+    n_layers=3 gives a 70x70 receptive field; ndf=64 has 2,764,737 parameters."""
+
+    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for n in range(1, n_layers + 1):
+            prev, mult = mult, min(2**n, 8)
+            stride = 2 if n < n_layers else 1
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=True),
+                nn.InstanceNorm2d(ndf * mult),
+                nn.LeakyReLU(0.2, True),
+            ]
+        layers += [nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
