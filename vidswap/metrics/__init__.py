@@ -1,0 +1,1 @@
+"""Measures of translated video: optical-flow helpers and the warping error."""

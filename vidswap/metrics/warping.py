@@ -1,0 +1,85 @@
+"""Warping error (Lai et al. 2018, "Learning Blind Video Temporal Consistency"):
+
+    E = mean over t of  sum(M_t * (O_{t-1} - warp(O_t, F_t))^2) / sum(M_t)
+
+with the flow F_t (frame t-1 -> t) and the non-occlusion mask M_t computed on the INPUT
+video, so a translation is judged by how well it follows the input's motion. As in the
+paper's code, frames are in [0, 1], squared differences are summed over the three
+channels and divided by the number of non-occluded pixels. Report it beside the input's
+own score: a translation that flickers no more than its source has a ratio near 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from vidswap.metrics.flow import FlowEstimator, FlowPair, to_gray, warp
+
+
+def pair_warping_error(prev: np.ndarray, cur: np.ndarray, pair: FlowPair) -> float | None:
+    """One term of E: frames uint8 RGB, `pair` from the input frame t-1 to t. None when
+    no pixel is trusted (a cut or a flow failure): such pairs say nothing about flicker."""
+    count = int(pair.valid.sum())
+    if count == 0:
+        return None
+    aligned = warp(cur, pair.flow).astype(np.float32)
+    diff = (prev.astype(np.float32) - aligned) / 255.0
+    return float((diff[pair.valid] ** 2).sum() / count)
+
+
+@dataclass
+class WarpingReport:
+    output: float  # warping error of the output video
+    input: float  # the same measure on the input video itself
+    pairs: int  # frame pairs that counted
+
+    @property
+    def ratio(self) -> float:
+        """output / input: above 1, the translation adds flicker the source does not have
+        (NaN when the input has no motion or texture to measure against)."""
+        return self.output / self.input if self.input > 0 else float("nan")
+
+    def to_dict(self) -> dict:
+        """JSON-ready: NaN (nothing measured) becomes None."""
+        values = {**asdict(self), "ratio": self.ratio}
+        return {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in values.items()}
+
+
+class WarpingError:
+    """Accumulates the warping error of an output video and of its input, fed frame by
+    frame (uint8 RGB, same size), so a whole video never has to be in memory."""
+
+    def __init__(self, flow: FlowEstimator | None = None):
+        self.flow = flow or FlowEstimator(max_side=640, preset="medium")
+        self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # input, output, input grey
+        self._out: list[float] = []
+        self._in: list[float] = []
+
+    def add(self, input_frame: np.ndarray, output_frame: np.ndarray) -> None:
+        if input_frame.shape != output_frame.shape:
+            raise ValueError(f"frame sizes differ: input {input_frame.shape}, output {output_frame.shape}")
+        gray = to_gray(input_frame)
+        if self._prev is not None:
+            prev_in, prev_out, prev_gray = self._prev
+            pair = self.flow.pair(prev_gray, gray)
+            out_err = pair_warping_error(prev_out, output_frame, pair)
+            if out_err is not None:
+                self._out.append(out_err)
+                self._in.append(pair_warping_error(prev_in, input_frame, pair))
+        self._prev = (input_frame, output_frame, gray)
+
+    def report(self) -> WarpingReport:
+        if not self._out:
+            return WarpingReport(output=float("nan"), input=float("nan"), pairs=0)
+        return WarpingReport(output=float(np.mean(self._out)), input=float(np.mean(self._in)), pairs=len(self._out))
+
+
+def warping_error(pairs: Iterable[tuple[np.ndarray, np.ndarray]], flow: FlowEstimator | None = None) -> WarpingReport:
+    """Warping error of (input_frame, output_frame) pairs given in order."""
+    meter = WarpingError(flow)
+    for input_frame, output_frame in pairs:
+        meter.add(input_frame, output_frame)
+    return meter.report()

@@ -1,0 +1,74 @@
+"""ONNX Runtime backend: CPU, or CUDA with onnxruntime-gpu."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidswap.errors import ConfigError, MissingDependency
+from vidswap.runtime.base import Backend
+from vidswap.runtime.export import INPUT_NAME, OUTPUT_NAME
+
+
+def import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise MissingDependency("onnxruntime", "the onnx backend", extra="onnx") from None
+    return onnxruntime
+
+
+class OnnxRuntimeBackend(Backend):
+    """Runs an exported generator with ONNX Runtime. On CPU tensors cross as numpy views
+    (no copy); on CUDA the input is bound straight from the torch tensor's memory."""
+
+    name = "onnx"
+
+    def __init__(self, onnx_file: Path, device: torch.device, fp16: bool = False):
+        ort = import_onnxruntime()
+        if fp16:
+            raise ConfigError("the onnx backend runs in fp32 only: drop --fp16, or use --backend tensorrt or torch")
+        self.device = device
+        if device.type == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise MissingDependency("onnxruntime-gpu", "the onnx backend on a GPU")
+            providers = [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
+        else:
+            providers = ["CPUExecutionProvider"]
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(onnx_file), options, providers=providers)
+        self._version = ort.__version__
+        self._output_shapes: dict[tuple[int, ...], tuple[int, ...]] = {}  # CUDA: input shape -> output shape
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda":
+            return self._run_cuda(x)
+        inputs = {INPUT_NAME: x.detach().to("cpu", torch.float32).contiguous().numpy()}
+        return torch.from_numpy(self.session.run([OUTPUT_NAME], inputs)[0])
+
+    def _run_cuda(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.detach().to(self.device, torch.float32).contiguous()
+        binding = self.session.io_binding()
+        index = self.device.index or 0
+        binding.bind_input(INPUT_NAME, "cuda", index, np.float32, tuple(x.shape), x.data_ptr())
+        out_shape = self._output_shapes.get(tuple(x.shape))
+        if out_shape is None:
+            # first batch of this shape: let ONNX Runtime allocate and tell us the size
+            binding.bind_output(OUTPUT_NAME, "cuda", index)
+            torch.cuda.current_stream(self.device).synchronize()
+            self.session.run_with_iobinding(binding)
+            out = torch.from_numpy(binding.copy_outputs_to_cpu()[0]).to(self.device)
+            self._output_shapes[tuple(x.shape)] = tuple(out.shape)
+            return out
+        out = torch.empty(out_shape, dtype=torch.float32, device=self.device)
+        binding.bind_output(OUTPUT_NAME, "cuda", index, np.float32, out_shape, out.data_ptr())
+        torch.cuda.current_stream(self.device).synchronize()  # x is written on torch's stream
+        self.session.run_with_iobinding(binding)  # synchronous: `out` is ready on return
+        return out
+
+    @property
+    def signature(self) -> str:
+        return f"{super().signature}|onnxruntime {self._version}"
