@@ -92,7 +92,8 @@ def make_smoother(mode: str, strength: float = 0.6) -> FlowSmoother | None:
     if mode == "none":
         return None
     if mode == "flow":
-        if not 0.0 <= strength < 1.0:
-            raise ConfigError(f"--smooth-strength must be in [0, 1), got {strength}")
-        return FlowSmoother(strength)
+        try:
+            return FlowSmoother(strength)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     raise ConfigError(f"unknown smoothing {mode!r} (known: {', '.join(SMOOTH_MODES)})")
