@@ -1,0 +1,84 @@
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from vidswap.errors import ConfigError
+from vidswap.faces import Detection, OneEuroFilter, align_face, select_tracks, smooth_track, track_faces
+
+
+def det(x: float, y: float, size: float = 50.0, score: float = 0.99) -> Detection:
+    box = np.array([x - size / 2, y - size / 2, x + size / 2, y + size / 2], np.float32)
+    eyes = [[x - size / 5, y - size / 8], [x + size / 5, y - size / 8]]
+    lm = np.array([*eyes, [x, y + size / 20], [x - size / 6, y + size / 4], [x + size / 6, y + size / 4]], np.float32)
+    return Detection(box=box, landmarks=lm, score=score)
+
+
+@pytest.mark.parametrize("clip", ["astronaut_clip", "grace_clip"])
+def test_one_continuous_track_across_the_covered_gap(request, clip):
+    clip = request.getfixturevalue(clip)
+    tracks = track_faces(clip.detections, clip.times)
+    assert len(tracks) == 1
+    track = tracks[0]
+    assert list(track.positions) == list(range(len(clip.frames)))
+    assert not track.detected[list(clip.covered)].any()
+    assert (track.scores[list(clip.covered)] == 0).all()
+    # the interpolated boxes follow the hidden face closely
+    for i in clip.covered:
+        assert np.abs(track.landmarks[i] - clip.truth[i]).max() < 6.0
+
+
+def test_two_faces_give_two_tracks_numbered_left_to_right():
+    frames = [[det(200 - i, 100, 60), det(50 + i, 100, 40)] for i in range(10)]
+    tracks = track_faces(frames)
+    assert len(tracks) == 2
+    assert tracks[0].boxes[0, 0] < tracks[1].boxes[0, 0]
+    assert select_tracks(tracks, "largest")[0].id == 1  # the 60 px face
+    assert len(select_tracks(tracks, "all")) == 2
+    assert select_tracks(tracks, 0)[0].id == 0
+    assert select_tracks(tracks, "1")[0].id == 1
+    assert select_tracks(tracks, 5) == []
+    with pytest.raises(ConfigError):
+        select_tracks(tracks, "biggest")
+
+
+def test_fast_motion_links_by_centre_distance_and_jumps_start_new_tracks():
+    moving = [[det(100 + 20 * i, 100)] for i in range(6)]  # 20 px a frame: boxes overlap little
+    assert len(track_faces(moving, min_iou=0.9, max_center_shift=0.5)) == 1
+    jumping = [[det(100 if i < 5 else 300, 100)] for i in range(10)]
+    assert len(track_faces(jumping)) == 2
+
+
+def test_long_gaps_split_tracks_and_short_tracks_are_dropped():
+    frames = [[det(100, 100)] if i < 5 or i >= 20 else [] for i in range(25)]
+    tracks = track_faces(frames, max_gap=8)
+    assert [(t.positions[0], t.positions[-1]) for t in tracks] == [(0, 4), (20, 24)]
+    flash = [[det(100, 100)] if i in (3, 4) else [] for i in range(10)]
+    assert track_faces(flash, min_length=3) == []
+
+
+def test_one_euro_holds_still_values_and_follows_a_step():
+    f = OneEuroFilter(min_cutoff=1.0, beta=0.0)
+    assert np.allclose([f(np.array([5.0]), t / 30) for t in range(10)], 5.0)
+    out = [f(np.array([15.0]), (10 + t) / 30)[0] for t in range(60)]
+    assert out[0] < 10.0 < out[-1] and abs(out[-1] - 15.0) < 0.01
+    with pytest.raises(ConfigError):
+        OneEuroFilter(min_cutoff=0)
+
+
+@pytest.mark.parametrize("clip", ["astronaut_clip", "grace_clip"])
+def test_smoothing_cuts_crop_centre_jitter(request, clip):
+    clip = request.getfixturevalue(clip)
+    raw = track_faces(clip.detections, clip.times)[0]
+    smooth = smooth_track(raw)
+
+    def crop_centres(track):
+        return np.stack([align_face(lm, (320, 240), 128).to_frame(np.array([64.0, 64.0])) for lm in track.landmarks])
+
+    def jitter(centres):  # the motion is smooth, so frame-to-frame acceleration is jitter
+        return float(np.sqrt((np.diff(centres, 2, axis=0) ** 2).sum(1).mean()))
+
+    assert jitter(crop_centres(smooth)) < 0.5 * jitter(crop_centres(raw))
+    # ... without losing the face: the smoothed centre stays within a few pixels
+    truth = crop_centres(replace(raw, landmarks=clip.truth))
+    assert np.abs(crop_centres(smooth) - truth).max() < 8.0

@@ -1,0 +1,28 @@
+"""Face stages: detect (MTCNN) -> track (link, fill gaps, smooth) -> align (crop to
+a template) -> blend (paste a translated crop back). Importing this package is
+cheap; torch and facenet-pytorch load when a FaceDetector is made."""
+
+from vidswap.faces.align import Alignment, align_face, face_template, fit_frame, umeyama, warp_to_crop, warp_to_frame
+from vidswap.faces.blend import crop_mask, match_color, paste_back
+from vidswap.faces.detect import Detection, FaceDetector
+from vidswap.faces.track import OneEuroFilter, Track, select_tracks, smooth_track, track_faces
+
+__all__ = [
+    "Alignment",
+    "Detection",
+    "FaceDetector",
+    "OneEuroFilter",
+    "Track",
+    "align_face",
+    "crop_mask",
+    "face_template",
+    "fit_frame",
+    "match_color",
+    "paste_back",
+    "select_tracks",
+    "smooth_track",
+    "track_faces",
+    "umeyama",
+    "warp_to_crop",
+    "warp_to_frame",
+]

@@ -1,0 +1,76 @@
+"""Paste translated crops back into their frames: inverse warp, a feathered mask and
+optional colour matching. Pixels the mask does not reach are the frame's own."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from vidswap.errors import ConfigError
+from vidswap.faces.align import Alignment, warp_to_crop, warp_to_frame
+
+
+def crop_mask(size: tuple[int, int], erode: float = 0.05, blur: float = 0.1) -> np.ndarray:
+    """A float32 mask in crop space: 0 at the edges rising smoothly to 1 inside.
+
+    `erode` (the zero band) and `blur` (the width of the ramp) are fractions of the
+    crop's shorter side, so the seam lands inside the crop, not on its border, and
+    the mask is exactly 0 there (pixels it does not reach stay the frame's own)."""
+    if not (0 <= erode < 0.5 and 0 <= blur < 0.5):
+        raise ConfigError(f"mask erode and blur must be in [0, 0.5), got {erode}, {blur}")
+    w, h = size
+    side = min(w, h)
+    # distance of each pixel centre from the nearest crop edge, less the eroded band
+    x = np.minimum(np.arange(w) + 0.5, w - 0.5 - np.arange(w))
+    y = np.minimum(np.arange(h) + 0.5, h - 0.5 - np.arange(h))
+    dist = np.minimum(x[None, :], y[:, None]) - erode * side
+    ramp = max(blur * side, 1e-6)
+    t = np.clip(dist / ramp, 0.0, 1.0)
+    return (t * t * (3 - 2 * t)).astype(np.float32)  # smoothstep: no kink where it meets 1
+
+
+def match_color(crop: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """`crop` with its Lab mean and spread moved to those of `reference` (both uint8
+    RGB, same size), measured where `mask` (weights) is set."""
+    src = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
+    ref = cv2.cvtColor(reference, cv2.COLOR_RGB2LAB).astype(np.float32)
+    w = np.ones(crop.shape[:2], np.float32) if mask is None else mask.astype(np.float32)
+    total = max(float(w.sum()), 1e-6)
+
+    def stats(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = (img * w[..., None]).sum((0, 1)) / total
+        std = np.sqrt(((img - mean) ** 2 * w[..., None]).sum((0, 1)) / total)
+        return mean, np.maximum(std, 1e-3)
+
+    (ms, ss), (mr, sr) = stats(src), stats(ref)
+    out = (src - ms) * (sr / ss) + mr
+    return cv2.cvtColor(np.clip(out + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def paste_back(
+    frame: np.ndarray,
+    crops: Sequence[tuple[np.ndarray, Alignment]],
+    *,
+    erode: float = 0.05,
+    blur: float = 0.1,
+    color_match: bool = False,
+) -> np.ndarray:
+    """`frame` with each (translated crop, its alignment) blended back in.
+
+    With no crops (no face in this frame) the frame itself is returned untouched."""
+    if not crops:
+        return frame
+    out = frame.astype(np.float32)
+    for crop, alignment in crops:
+        if crop.shape[1::-1] != alignment.size:
+            raise ValueError(f"crop is {crop.shape[1]}x{crop.shape[0]}, alignment expects {alignment.size}")
+        mask = crop_mask(alignment.size, erode, blur)
+        if color_match:
+            crop = match_color(crop, warp_to_crop(frame, alignment), mask)
+        m = np.clip(warp_to_frame(mask, alignment), 0.0, 1.0)[..., None]  # bicubic overshoots
+        face = warp_to_frame(crop, alignment).astype(np.float32)
+        out = out * (1.0 - m) + face * m
+    # where every mask is 0 the value is the frame's own, exactly, after rounding
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
