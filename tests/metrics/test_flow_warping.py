@@ -1,0 +1,60 @@
+"""Flow helpers and the warping error on a real image panned across frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.data import astronaut
+
+from vidswap.metrics.flow import FlowEstimator, consistent, to_gray, warp
+from vidswap.metrics.warping import WarpingError, warping_error
+
+H, W = 128, 160
+
+
+def pan(n: int, dx: int = 4, dy: int = 2) -> list[np.ndarray]:
+    """The astronaut seen through a window moving right and down: a camera pan."""
+    image = astronaut()
+    return [np.ascontiguousarray(image[40 + dy * t : 40 + dy * t + H, 60 + dx * t : 60 + dx * t + W]) for t in range(n)]
+
+
+@pytest.mark.parametrize("max_side", [None, 80])
+def test_flow_recovers_a_pan_and_warp_aligns(max_side):
+    a, b = pan(2)
+    pair = FlowEstimator(max_side=max_side).pair(to_gray(a), to_gray(b))
+    # the window moved by (+4, +2): content of a is found at (-4, -2) in b
+    inner = (slice(16, -16), slice(16, -16))
+    assert np.allclose(np.median(pair.flow[inner].reshape(-1, 2), axis=0), [-4, -2], atol=0.5)
+    assert pair.valid_fraction > 0.8
+    aligned = warp(b, pair.flow).astype(float)
+    assert np.abs(aligned - a)[inner].mean() < 0.25 * np.abs(b.astype(float) - a)[inner].mean()
+
+
+def test_consistency_flags_disagreeing_flow():
+    forward = np.full((32, 32, 2), 3.0, np.float32)
+    assert consistent(forward, -forward)[4:-4, 4:-8].all()  # there and back again
+    assert not consistent(forward, forward)[4:-4, 4:-8].any()  # backward flow should point back
+    assert not consistent(forward, -forward)[:, -2:].any()  # these leave the frame
+
+
+def test_warping_error_of_the_input_itself_is_small_and_flicker_raises_it():
+    frames = pan(6)
+    rng = np.random.default_rng(0)
+    flicker = [np.clip(f * rng.uniform(0.8, 1.2), 0, 255).astype(np.uint8) for f in frames]
+    steady = warping_error(zip(frames, frames))
+    assert steady.pairs == 5
+    assert steady.output == pytest.approx(steady.input) and steady.ratio == pytest.approx(1.0)
+    assert steady.input < 1e-3
+    flickering = warping_error(zip(frames, flicker))
+    assert flickering.ratio > 20
+    assert flickering.to_dict()["ratio"] == pytest.approx(flickering.ratio)
+
+
+def test_nothing_to_measure_is_reported_as_none():
+    meter = WarpingError()
+    frame = pan(1)[0]
+    meter.add(frame, frame)
+    report = meter.report()
+    assert report.pairs == 0 and report.to_dict()["output"] is None and report.to_dict()["ratio"] is None
+    with pytest.raises(ValueError, match="frame sizes differ"):
+        meter.add(frame, frame[:-2])

@@ -1,0 +1,129 @@
+"""Compare a translated video with its source: what `vidswap eval` reports.
+
+Temporal consistency (the warping error of the output and of the input, see warping.py)
+and the checks a conversion must pass: same frame count, same timestamps, same size,
+and the same audio (copied packets, or at least the same format and duration).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from dataclasses import asdict, dataclass, field
+
+import cv2
+
+from vidswap.metrics.warping import WarpingError, WarpingReport
+
+TIME_TOLERANCE = 0.001  # seconds: timestamps are kept, so only time-base rounding may differ
+AUDIO_DURATION_TOLERANCE = 0.1  # seconds: a transcoded track may gain or lose a few samples
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    input: object
+    output: object
+    detail: str = ""
+
+
+@dataclass
+class EvalReport:
+    input: str
+    output: str
+    warping: WarpingReport
+    checks: list[Check] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def to_dict(self) -> dict:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "ok": self.ok,
+            "warping_error": self.warping.to_dict(),
+            "checks": [asdict(c) for c in self.checks],
+            "warnings": self.warnings,
+        }
+
+
+def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike) -> EvalReport:
+    """Read both videos once, in step, and compare them."""
+    from vidswap.video import open_video, probe
+
+    meter = WarpingError()
+    in_times: list[float] = []
+    out_times: list[float] = []
+    sizes = None
+    with open_video(input_path) as source, open_video(output_path) as result:
+        for a, b in itertools.zip_longest(source, result):
+            if a is not None:
+                in_times.append(a.time)
+            if b is not None:
+                out_times.append(b.time)
+            if a is None or b is None:
+                continue
+            if sizes is None:
+                sizes = (a.image.shape[1::-1], b.image.shape[1::-1])
+            out_image = b.image
+            if out_image.shape != a.image.shape:  # judged in the input's geometry
+                out_image = cv2.resize(out_image, a.image.shape[1::-1], interpolation=cv2.INTER_AREA)
+            meter.add(a.image, out_image)
+        warnings = source.warnings + result.warnings
+    report = EvalReport(str(input_path), str(output_path), meter.report(), warnings=warnings)
+    report.checks.append(Check("frames", len(in_times) == len(out_times), len(in_times), len(out_times)))
+    report.checks.append(_timestamps(in_times, out_times))
+    if sizes:
+        report.checks.append(Check("size", sizes[0] == sizes[1], "x".join(map(str, sizes[0])), "x".join(map(str, sizes[1]))))
+    report.checks.append(_audio(probe(input_path), probe(output_path), input_path, output_path))
+    return report
+
+
+def _timestamps(in_times: list[float], out_times: list[float]) -> Check:
+    pairs = list(zip(in_times, out_times))
+    if not pairs:
+        return Check("timestamps", False, None, None, "no frames to compare")
+    worst = max(abs(a - b) for a, b in pairs)
+    start = out_times[0] - in_times[0]
+    detail = f"largest difference {worst * 1000:.3f} ms; output starts {start * 1000:+.3f} ms from the input"
+    return Check("timestamps", worst <= TIME_TOLERANCE, f"{in_times[0]:.3f}-{in_times[-1]:.3f} s",
+                 f"{out_times[0]:.3f}-{out_times[-1]:.3f} s", detail)  # fmt: skip
+
+
+def _audio(in_info, out_info, input_path, output_path) -> Check:
+    def describe(info):
+        return [f"{a.codec} {a.sample_rate} Hz {a.channels} ch" for a in info.audio]
+
+    if not in_info.audio and not out_info.audio:
+        return Check("audio", True, [], [], "neither has audio")
+    if len(in_info.audio) != len(out_info.audio):
+        return Check("audio", False, describe(in_info), describe(out_info), "different number of audio streams")
+    problems = []
+    for a, b in zip(in_info.audio, out_info.audio):
+        if (a.sample_rate, a.channels) != (b.sample_rate, b.channels):
+            problems.append(f"stream {a.index}: format differs")
+        if a.duration is not None and b.duration is not None and abs(a.duration - b.duration) > AUDIO_DURATION_TOLERANCE:
+            problems.append(f"stream {a.index}: {a.duration:.3f} s in, {b.duration:.3f} s out")
+    copied = _audio_digest(input_path) == _audio_digest(output_path)
+    detail = "; ".join(problems) or ("packets copied unchanged" if copied else "same format and length (re-encoded)")
+    return Check("audio", not problems, describe(in_info), describe(out_info), detail)
+
+
+def _audio_digest(path) -> list[str]:
+    """A hash of each audio stream's packet payloads, in order (demuxing only)."""
+    from vidswap.video.container import open_input
+
+    container = open_input(path)
+    try:
+        digests = {s.index: hashlib.sha256() for s in container.streams.audio}
+        for packet in container.demux(container.streams.audio):
+            if packet.size:
+                digests[packet.stream.index].update(bytes(packet))
+    finally:
+        container.close()
+    return [d.hexdigest() for d in digests.values()]
