@@ -94,6 +94,8 @@ class ACGANTranslator(nn.Module):
     def __init__(self, size: int = 64, z_dim: int = 100, n_classes: int = 2, embed_dim: int = 50, ngf: int = 64,
                  ndf: int = 64, target_class: int = 1):
         super().__init__()
+        self.kwargs = dict(size=size, z_dim=z_dim, n_classes=n_classes, embed_dim=embed_dim, ngf=ngf, ndf=ndf,
+                           target_class=target_class)  # saved in the model card to rebuild it
         self.size = size
         self.target_class = target_class
         self.encoder = ACGANEncoder(size, z_dim, ndf)

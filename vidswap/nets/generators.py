@@ -38,6 +38,8 @@ class ResnetGenerator(nn.Module):
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9,
                  n_downsampling: int = 2):
         super().__init__()
+        self.kwargs = dict(in_channels=in_channels, out_channels=out_channels, ngf=ngf, n_blocks=n_blocks,
+                           n_downsampling=n_downsampling)  # saved in the model card to rebuild it
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7, bias=True),
@@ -59,9 +61,6 @@ class ResnetGenerator(nn.Module):
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
-
     def layer_channels(self, layers: list[int]) -> list[int]:
         """Channels of the output of each tapped layer (what a PatchNCE head needs)."""
         out, channels = [], self.model[1].in_channels
@@ -73,10 +72,12 @@ class ResnetGenerator(nn.Module):
                 out.append(channels)
         return out
 
-    def forward_features(self, x: torch.Tensor, layers: list[int], encode_only: bool = False):
-        """The output and the activations after each layer index in `layers`, in one pass.
-
-        With encode_only the pass stops after the last tapped layer (output None)."""
+    def forward(self, x: torch.Tensor, layers: list[int] | None = None, encode_only: bool = False):
+        """The translation; with `layers`, (translation, activations after those layer indices)
+        from the same pass. With encode_only the pass stops after the last tapped layer and
+        the translation is None (PatchNCE needs only the encoder's features)."""
+        if layers is None:
+            return self.model(x)
         feats = []
         last = max(layers)
         for i, layer in enumerate(self.model):

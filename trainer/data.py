@@ -1,0 +1,119 @@
+"""Unpaired sampling of training images from image folders and extracted datasets.
+
+A batch is a pure function of (seed, rank, step): resuming at step N draws exactly the
+batches an uninterrupted run would have, with no sampler state to save, and batches
+can be decoded ahead in threads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vidswap.errors import InputError
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"}
+RECORDS = "records.jsonl"
+
+
+def dataset_images(folder: Path) -> list[Path]:
+    """The crops listed in an extract dataset's records.jsonl (paths relative to the folder)."""
+    paths = []
+    with open(folder / RECORDS) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                paths.append(folder / json.loads(line)["crop"])
+            except (ValueError, KeyError, TypeError):
+                raise InputError(f"{folder / RECORDS} line {n}: expected a JSON object with a 'crop' path") from None
+    return paths
+
+
+def collect_images(sources: list[str], videos_to_dataset=None) -> list[Path]:
+    """Every training image of one domain. `videos_to_dataset(list_of_videos) -> dataset dir`
+    turns raw videos into an extract dataset (cached); without it video sources are an error."""
+    images: list[Path] = []
+    videos: list[Path] = []
+    for source in sources:
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"source {source} does not exist")
+        if path.is_dir() and (path / RECORDS).is_file():
+            images += dataset_images(path)
+            continue
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        images += [p for p in files if p.suffix.lower() in IMAGE_EXTS]
+        videos += [p for p in files if p.suffix.lower() in VIDEO_EXTS]
+    if videos:
+        if videos_to_dataset is None:
+            raise InputError(f"{videos[0]} is a video: extract a dataset first with `vidswap extract`")
+        images += dataset_images(videos_to_dataset(videos))
+    if not images:
+        raise InputError(f"no training images in {', '.join(sources)} (images, videos or a `vidswap extract` dataset)")
+    return images
+
+
+@dataclass(frozen=True)
+class Augment:
+    size: int  # crop size
+    load_size: int  # the shorter side is resized to this first
+    flip: bool
+
+
+def load_image(path: Path, aug: Augment, rng: np.random.Generator) -> torch.Tensor:
+    """Resize the shorter side to load_size, random size x size crop, random flip -> CHW in [-1, 1]."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+    except OSError as exc:
+        raise InputError(f"cannot read training image {path}: {exc}") from None
+    w, h = im.size
+    scale = aug.load_size / min(w, h)
+    nw, nh = max(aug.size, round(w * scale)), max(aug.size, round(h * scale))
+    im = im.resize((nw, nh), Image.BICUBIC)
+    x0, y0 = int(rng.integers(nw - aug.size + 1)), int(rng.integers(nh - aug.size + 1))
+    arr = np.asarray(im)[y0 : y0 + aug.size, x0 : x0 + aug.size]
+    if aug.flip and rng.random() < 0.5:
+        arr = arr[:, ::-1]
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+
+
+class UnpairedSampler:
+    """Batches {"A": [B,3,S,S], "B": [B,3,S,S]}, A and B drawn independently (unpaired)."""
+
+    def __init__(self, images_a: list[Path], images_b: list[Path], aug: Augment, batch_size: int, seed: int,
+                 rank: int = 0):
+        self.domains = {"A": images_a, "B": images_b}
+        self.aug = aug
+        self.batch_size = batch_size
+        self.seed = seed
+        self.rank = rank
+
+    def batch(self, step: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.rank, step])
+        out = {}
+        for name, paths in self.domains.items():
+            picks = rng.integers(len(paths), size=self.batch_size)
+            out[name] = torch.stack([load_image(paths[i], self.aug, rng) for i in picks])
+        return out
+
+    def batches(self, start: int, stop: int, threads: int = 2) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
+        """(step, batch) for steps start+1 .. stop, decoded `threads` batches ahead."""
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            ahead = {}
+            for step in range(start + 1, stop + 1):
+                for s in range(step, min(stop, step + threads) + 1):
+                    if s not in ahead:
+                        ahead[s] = pool.submit(self.batch, s)
+                yield step, ahead.pop(step).result()
+            for fut in ahead.values():
+                fut.cancel()

@@ -1,0 +1,56 @@
+"""Small pieces the methods share: weight init, optimizers, LSGAN loss, loss reporting."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def init_weights(net: nn.Module, gain: float, kind: str = "normal") -> nn.Module:
+    """The reference init: conv/linear weights N(0, gain) (or Xavier-normal with that gain,
+    as CUT does), biases 0; batch-norm scales N(1, gain)."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            if kind == "xavier":
+                nn.init.xavier_normal_(m.weight, gain=gain)
+            else:
+                nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+    return net
+
+
+def adam(modules: Iterable[nn.Module], cfg) -> torch.optim.Adam:
+    params = [p for m in modules for p in m.parameters()]
+    return torch.optim.Adam(params, lr=cfg.train.lr, betas=(cfg.train.beta1, cfg.train.beta2))
+
+
+def lsgan(pred: torch.Tensor, real: bool) -> torch.Tensor:
+    """Least-squares GAN loss against an all-ones (real) or all-zeros (fake) target."""
+    pred = pred.float()
+    return F.mse_loss(pred, torch.ones_like(pred) if real else torch.zeros_like(pred))
+
+
+def scalars(losses: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Loss tensors -> floats with a single device sync."""
+    values = torch.stack([v.detach().float() for v in losses.values()]).tolist()
+    return dict(zip(losses, values, strict=True))
+
+
+@contextlib.contextmanager
+def frozen(*nets: nn.Module) -> Iterator[None]:
+    """No weight gradients for `nets` inside (their activations still pass gradients through)."""
+    for net in nets:
+        net.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for net in nets:
+            net.requires_grad_(True)

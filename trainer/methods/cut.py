@@ -1,0 +1,92 @@
+"""CUT and FastCUT (Park et al. 2020): one generator, a PatchGAN discriminator (LSGAN)
+and PatchNCE between the input's and the translation's encoder features.
+
+No work is repeated: the input's encoder features (PatchNCE keys) are taken from the
+translation pass itself instead of a second encoder pass; only a flipped FastCUT step,
+whose keys must come from the unflipped input, runs one extra no-grad encoder pass."""
+
+from __future__ import annotations
+
+import torch
+
+from trainer.methods.common import adam, frozen, init_weights, lsgan, scalars
+from trainer.runtime import Runtime
+from vidswap.nets.discriminators import PatchDiscriminator
+from vidswap.nets.generators import ResnetGenerator
+from vidswap.nets.patchnce import PatchSampleMLP, patch_nce_loss
+
+
+class CUT:
+    def __init__(self, cfg, rt: Runtime):
+        self.cfg, self.rt = cfg, rt
+        n, c = cfg.net, cfg.cut
+        G = ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks)
+        F = PatchSampleMLP(G.layer_channels(c.nce_layers), c.mlp_units)
+        D = PatchDiscriminator(ndf=n.ndf, n_layers=n.d_layers)
+        # CUT initialises with Xavier-normal (gain 0.02) where CycleGAN uses N(0, 0.02)
+        self.modules = {k: rt.prepare(init_weights(v, n.init_gain, "xavier")) for k, v in {"G": G, "F": F, "D": D}.items()}
+        self.train_nets = {k: rt.wrap(v) for k, v in self.modules.items()}
+        # G and the projection head share Adam settings, so one optimizer steps both
+        self.optimizers = {"G": adam([self.modules["G"], self.modules["F"]], cfg), "D": adam([self.modules["D"]], cfg)}
+        self.phases = [cfg.train.steps]
+
+    def _nce(self, feats_q: list[torch.Tensor], feats_k: list[torch.Tensor], batch_size: int) -> torch.Tensor:
+        c = self.cfg.cut
+        keys, ids = self.train_nets["F"](feats_k, c.num_patches)
+        queries, _ = self.train_nets["F"](feats_q, c.num_patches, ids)
+        total = sum(patch_nce_loss(q, k, batch_size, c.nce_tau) for q, k in zip(queries, keys, strict=True))
+        return total * c.lambda_nce / len(keys)
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
+        rt, c, m, t = self.rt, self.cfg.cut, self.modules, self.train_nets
+        layers = c.nce_layers
+        real_A, real_B = rt.inputs(batch["A"]), rt.inputs(batch["B"])
+        b = real_A.shape[0]
+        flipped = c.flip_equivariance and bool(torch.rand(()) < 0.5)
+        src = real_A.flip(3) if flipped else real_A
+        with rt.autocast():
+            out, feats = t["G"](torch.cat([src, real_B]) if c.nce_idt else src, layers)
+            fake_B = out[:b]
+        with rt.autocast():  # discriminator: real and fake in one call
+            pred = t["D"](torch.cat([real_B, fake_B.detach()]))
+        losses = {"D": 0.5 * (lsgan(pred[:b], True) + lsgan(pred[b:], False))}
+        rt.step(losses["D"], self.optimizers["D"])
+
+        with rt.autocast(), frozen(m["D"]):
+            losses["G_GAN"] = lsgan(m["D"](fake_B), True) * c.lambda_gan
+            if flipped:  # keys from the unflipped input; no gradient flows through keys
+                with torch.no_grad():
+                    _, keys = m["G"](real_A, layers, encode_only=True)
+            else:
+                keys = [f[:b] for f in feats]
+            _, queries = t["G"](fake_B, layers, encode_only=True)
+            if flipped:
+                queries = [q.flip(3) for q in queries]
+            losses["NCE"] = self._nce(queries, keys, b)
+            if c.nce_idt:
+                _, queries_y = t["G"](out[b:], layers, encode_only=True)
+                losses["NCE_Y"] = self._nce(queries_y, [f[b:] for f in feats], b)
+                nce = 0.5 * (losses["NCE"] + losses["NCE_Y"])
+            else:
+                nce = losses["NCE"]
+        rt.step(losses["G_GAN"] + nce, self.optimizers["G"])
+        return scalars(losses)
+
+    @torch.no_grad()
+    def sample(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        real_A, real_B = self.rt.inputs(batch["A"]), self.rt.inputs(batch["B"])
+        with self.rt.autocast():
+            return [real_A, self.modules["G"](real_A), real_B, self.modules["G"](real_B)]
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        pass
+
+    def export(self) -> dict[str, torch.nn.Module]:
+        return {"AtoB": self.modules["G"]}
+
+
+def build(cfg, rt: Runtime) -> CUT:
+    return CUT(cfg, rt)

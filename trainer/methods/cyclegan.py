@@ -1,0 +1,110 @@
+"""CycleGAN (Zhu et al. 2017): two generators, two PatchGAN discriminators, LSGAN,
+cycle and identity L1 losses, a history pool of generated images for the discriminators."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from trainer.methods.common import adam, frozen, init_weights, lsgan, scalars
+from trainer.runtime import Runtime
+from vidswap.nets.discriminators import PatchDiscriminator
+from vidswap.nets.generators import ResnetGenerator
+
+
+class ImagePool:
+    """The discriminator sees, half the time, an older generated image instead of the newest
+    (Shrivastava et al. 2017), which damps oscillation. Uses torch's RNG (checkpointed)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images.detach():
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif torch.rand(()) < 0.5:
+                i = int(torch.randint(len(self.images), ()))
+                out.append(self.images[i])
+                self.images[i] = image
+            else:
+                out.append(image)
+        return torch.stack(out)
+
+
+class CycleGAN:
+    def __init__(self, cfg, rt: Runtime):
+        self.cfg, self.rt = cfg, rt
+        n = cfg.net
+
+        def generator():
+            return rt.prepare(init_weights(ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks), n.init_gain))
+
+        def discriminator():
+            return rt.prepare(init_weights(PatchDiscriminator(ndf=n.ndf, n_layers=n.d_layers), n.init_gain))
+
+        # G_A: A -> B, judged by D_A (is it a real B?); G_B: B -> A, judged by D_B
+        self.modules = {"G_A": generator(), "G_B": generator(), "D_A": discriminator(), "D_B": discriminator()}
+        self.train_nets = {k: rt.wrap(v) for k, v in self.modules.items()}
+        m = self.modules
+        self.optimizers = {"G": adam([m["G_A"], m["G_B"]], cfg), "D": adam([m["D_A"], m["D_B"]], cfg)}
+        self.pools = {"fake_A": ImagePool(cfg.cyclegan.pool_size), "fake_B": ImagePool(cfg.cyclegan.pool_size)}
+        self.phases = [cfg.train.steps]
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
+        rt, c, m, t = self.rt, self.cfg.cyclegan, self.modules, self.train_nets
+        real_A, real_B = rt.inputs(batch["A"]), rt.inputs(batch["B"])
+        b = real_A.shape[0]
+        use_idt = c.lambda_idt > 0
+        # D's weights need no gradients from the generator loss (the graph records that at forward time)
+        with rt.autocast(), frozen(m["D_A"], m["D_B"]):
+            # the identity pass G_A(B) rides in the same batch as G_A(A): one call, not two
+            out_A = t["G_A"](torch.cat([real_A, real_B]) if use_idt else real_A)
+            out_B = t["G_B"](torch.cat([real_B, real_A]) if use_idt else real_B)
+            fake_B, fake_A = out_A[:b], out_B[:b]
+            rec_A, rec_B = t["G_B"](fake_B), t["G_A"](fake_A)
+            losses = {
+                "G_A": lsgan(m["D_A"](fake_B), True),
+                "G_B": lsgan(m["D_B"](fake_A), True),
+                "cycle_A": F.l1_loss(rec_A.float(), real_A) * c.lambda_cycle,
+                "cycle_B": F.l1_loss(rec_B.float(), real_B) * c.lambda_cycle,
+            }
+            if use_idt:
+                losses["idt_A"] = F.l1_loss(out_A[b:].float(), real_B) * c.lambda_cycle * c.lambda_idt
+                losses["idt_B"] = F.l1_loss(out_B[b:].float(), real_A) * c.lambda_cycle * c.lambda_idt
+        rt.step(sum(losses.values()), self.optimizers["G"])
+        pool_B, pool_A = self.pools["fake_B"].query(fake_B), self.pools["fake_A"].query(fake_A)
+        with rt.autocast():  # real and pooled fake in one discriminator call
+            pred_A = t["D_A"](torch.cat([real_B, pool_B]))
+            pred_B = t["D_B"](torch.cat([real_A, pool_A]))
+        losses["D_A"] = 0.5 * (lsgan(pred_A[:b], True) + lsgan(pred_A[b:], False))
+        losses["D_B"] = 0.5 * (lsgan(pred_B[:b], True) + lsgan(pred_B[b:], False))
+        rt.step(losses["D_A"] + losses["D_B"], self.optimizers["D"])
+        return scalars(losses)
+
+    @torch.no_grad()
+    def sample(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        real_A = self.rt.inputs(batch["A"])
+        with self.rt.autocast():
+            fake_B = self.modules["G_A"](real_A)
+            rec_A = self.modules["G_B"](fake_B)
+        return [real_A, fake_B, rec_A]
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {name: torch.stack(pool.images) for name, pool in self.pools.items() if pool.images}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        for name, pool in self.pools.items():
+            pool.images = list(state[name].to(self.rt.device).unbind()) if name in state else []
+
+    def export(self) -> dict[str, torch.nn.Module]:
+        return {"AtoB": self.modules["G_A"], "BtoA": self.modules["G_B"]}
+
+
+def build(cfg, rt: Runtime) -> CycleGAN:
+    return CycleGAN(cfg, rt)

@@ -1,0 +1,216 @@
+"""Typed training settings: dataclass defaults, then YAML files from configs/, then
+`--set section.key=value` overrides. An unknown key or a badly typed value is a
+ConfigError that names it, so a typo never silently becomes a new setting."""
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidswap.errors import ConfigError
+
+CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
+METHODS = ("cyclegan", "cut", "fastcut", "acgan")
+
+
+@dataclass
+class DataConfig:
+    mode: str = "face"  # face: aligned face crops; frame: whole frames
+    size: int = 256  # training crop size
+    load_size: int = 0  # shorter side is resized to this before the random crop; 0: size * 286 / 256
+    flip: bool = True  # random horizontal flips
+    loader_threads: int = 2  # threads that decode and augment the next batches
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 100_000
+    batch_size: int = 1
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    decay_from: float = 0.5  # fraction of steps at constant learning rate, then linear decay to 0
+    seed: int = 0
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
+    amp: str = "auto"  # auto (bf16 where the GPU has it, else fp16; off on CPU) | bf16 | fp16 | off
+    channels_last: bool = True  # on GPU only
+    threads: int = 0  # CPU threads for torch; 0 keeps torch's default
+    log_every: int = 10
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+
+
+@dataclass
+class NetConfig:
+    ngf: int = 64  # generator width
+    ndf: int = 64  # discriminator width
+    n_blocks: int = 9  # ResNet generator blocks
+    d_layers: int = 3  # PatchGAN stride-2 layers (3: 70x70 patches)
+    init_gain: float = 0.02
+
+
+@dataclass
+class CycleGANConfig:
+    lambda_cycle: float = 10.0
+    lambda_idt: float = 0.5  # times lambda_cycle
+    pool_size: int = 50
+
+
+@dataclass
+class CUTConfig:
+    lambda_gan: float = 1.0
+    lambda_nce: float = 1.0
+    nce_idt: bool = True  # identity NCE on target images (CUT; off for FastCUT)
+    flip_equivariance: bool = False  # FastCUT
+    nce_layers: list[int] = field(default_factory=lambda: [0, 4, 8, 12, 16])
+    num_patches: int = 256
+    nce_tau: float = 0.07
+    mlp_units: int = 256
+
+
+@dataclass
+class ACGANConfig:
+    z_dim: int = 100
+    embed_dim: int = 50
+    encoder_steps: float = 0.25  # fraction of train.steps spent on step 2 (the encoder)
+    lambda_cls: float = 1.0
+
+
+@dataclass
+class Config:
+    method: str = "cyclegan"
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
+    cut: CUTConfig = field(default_factory=CUTConfig)
+    acgan: ACGANConfig = field(default_factory=ACGANConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"setting {key} must be a list, got {value!r}")
+        (item,) = typing.get_args(kind)
+        return [_coerce(v, item, key) for v in value]
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        try:  # YAML 1.1 reads "1e-3" (no dot) as a string
+            return float(value) if isinstance(value, str) else None
+        except ValueError:
+            pass
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise ConfigError(f"setting {key} must be {getattr(kind, '__name__', kind)}, got {value!r}")
+
+
+def _apply(target: Any, values: dict[str, Any], where: str, prefix: str = "") -> None:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'the file'} must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(type(target))
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if key not in hints:
+            known = ", ".join(f"{prefix}{k}" for k in hints)
+            raise ConfigError(f"unknown setting {name!r} in {where} (known: {known})")
+        kind = hints[key]
+        if dataclasses.is_dataclass(kind):
+            _apply(getattr(target, key), value, where, f"{name}.")
+        else:
+            setattr(target, key, _coerce(value, kind, name))
+
+
+def find_config_file(name: str) -> Path:
+    """A YAML path as given, else a name in configs/ (with or without .yaml)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    for candidate in (CONFIGS_DIR / name, CONFIGS_DIR / f"{name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    presets = ", ".join(sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml")))
+    raise ConfigError(f"config {name!r} not found (a YAML path, or one of: {presets})")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}".replace("\n", " ")) from None
+    return data
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """`a.b=c` -> {"a": {"b": c}}, the value parsed as YAML (so 1e-4, true, [0, 4] work)."""
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    nested: dict[str, Any] = {}
+    node = nested
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return nested
+
+
+def load_config(method: str | None = None, files: list[str] = (), overrides: list[str] = (),
+                base: dict[str, Any] | None = None) -> Config:
+    """Defaults <- `base` (e.g. a checkpoint's saved config) <- configs/<method>.yaml <- files <- overrides."""
+    cfg = Config()
+    if base is not None:
+        _apply(cfg, base, "the saved config")
+    if method is not None:
+        if method not in METHODS:
+            raise ConfigError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
+        _apply(cfg, _read_yaml(CONFIGS_DIR / f"{method}.yaml"), f"configs/{method}.yaml")
+    for name in files:
+        path = find_config_file(name)
+        _apply(cfg, _read_yaml(path), str(path))
+    for text in overrides:
+        _apply(cfg, parse_override(text), f"--set {text}")
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(message)
+
+    need(cfg.method in METHODS, f"method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
+    need(cfg.data.mode in ("face", "frame"), f"data.mode must be face or frame, got {cfg.data.mode!r}")
+    need(cfg.data.size >= 8 and cfg.data.size % 4 == 0, f"data.size must be a multiple of 4 and >= 8, got {cfg.data.size}")
+    if cfg.method == "acgan":
+        need(cfg.data.size & (cfg.data.size - 1) == 0, f"AC-GAN needs a power-of-two data.size, got {cfg.data.size}")
+        need(0 < cfg.acgan.encoder_steps < 1, "acgan.encoder_steps must be a fraction between 0 and 1")
+    need(cfg.data.load_size == 0 or cfg.data.load_size >= cfg.data.size, "data.load_size must be 0 or >= data.size")
+    need(cfg.train.steps >= 1 and cfg.train.batch_size >= 1, "train.steps and train.batch_size must be >= 1")
+    need(0 <= cfg.train.decay_from <= 1, "train.decay_from must be between 0 and 1")
+    need(cfg.train.amp in ("auto", "bf16", "fp16", "off"), f"train.amp must be auto, bf16, fp16 or off, got {cfg.train.amp!r}")
+    need(min(cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every) >= 1, "train.*_every must be >= 1")
+    need(cfg.net.ngf >= 1 and cfg.net.ndf >= 1 and cfg.net.n_blocks >= 0, "net widths must be >= 1")
+    gen_layers = 10 + cfg.net.n_blocks + 9  # layers of the ResNet generator's Sequential
+    need(all(0 <= i < gen_layers for i in cfg.cut.nce_layers),
+         f"cut.nce_layers must index the generator's {gen_layers} layers, got {cfg.cut.nce_layers}")
