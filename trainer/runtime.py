@@ -53,7 +53,7 @@ class Runtime:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(net, device_ids=ids, broadcast_buffers=True)
+        return DistributedDataParallel(net, device_ids=ids)
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)

@@ -33,6 +33,7 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     GPUs or machines run it under torchrun, e.g.
     `torchrun --nproc_per_node 2 --no-python vidswap train ...`.
     """
+    import os
     from pathlib import Path
 
     from trainer.checkpoint import CHECKPOINT, checkpoint_meta
@@ -43,6 +44,8 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     from vidswap.errors import ConfigError, VidswapError
     from vidswap.models import models_home
 
+    if int(os.environ.get("RANK", "0")) > 0:  # under torchrun only the first process reports
+        app.verbosity = -1
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ConfigError(f"--name {name!r}: use a plain folder name (no slashes, not starting with '.')")
     store = models_home(models_dir)

@@ -1,0 +1,33 @@
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+# the machine is shared: keep every test process to one thread
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_domains(tmp_path_factory):
+    """Two small unpaired image folders: A reddish noise, B bluish noise (different sizes, so
+    the resize/crop path is exercised)."""
+    root = tmp_path_factory.mktemp("domains")
+    rng = np.random.default_rng(0)
+    for name, tint in (("A", (60, 0, 0)), ("B", (0, 0, 60))):
+        folder = root / name
+        folder.mkdir()
+        for i in range(4):
+            img = rng.integers(0, 190, (40 + 4 * i, 48, 3)) + np.array(tint)
+            Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return root / "A", root / "B"
+
+
+def read_losses(run_dir):
+    return [json.loads(line) for line in (run_dir / "losses.jsonl").read_text().splitlines()]
+
+
+def all_finite(row):
+    return all(math.isfinite(v) for k, v in row.items() if k != "step")

@@ -1,0 +1,56 @@
+import torch
+
+from vidswap.nets import NETWORKS, build_network
+from vidswap.nets.acgan import ACGANDiscriminator, ACGANTranslator
+from vidswap.nets.discriminators import PatchDiscriminator
+from vidswap.nets.generators import ResnetGenerator
+from vidswap.nets.patchnce import PatchSampleMLP, patch_nce_loss
+
+
+def count(net):
+    return sum(p.numel() for p in net.parameters())
+
+
+def test_paper_parameter_counts():
+    assert count(ResnetGenerator(ngf=64, n_blocks=9)) == 11_378_179
+    assert count(PatchDiscriminator(ndf=64, n_layers=3)) == 2_764_737
+
+
+def test_generator_taps_reference_layers_in_one_pass():
+    g = ResnetGenerator(ngf=8, n_blocks=9)
+    layers = [0, 4, 8, 12, 16]
+    # the reference layout: 0 reflection pad, 4 first stride-2 conv, 8 second's norm, 12 and 16 residual blocks
+    assert type(g.model[0]).__name__ == "ReflectionPad2d"
+    assert type(g.model[4]).__name__ == "Conv2d" and g.model[4].stride == (2, 2)
+    assert [type(g.model[i]).__name__ for i in (12, 16)] == ["ResnetBlock", "ResnetBlock"]
+    x = torch.randn(1, 3, 32, 32)
+    out, feats = g(x, layers)
+    assert torch.equal(out, g(x))
+    assert [f.shape[1] for f in feats] == g.layer_channels(layers) == [3, 16, 32, 32, 32]
+    _, enc = g(x, layers, encode_only=True)
+    assert all(torch.equal(a, b) for a, b in zip(enc, feats))
+
+
+def test_patch_nce_prefers_matching_patches():
+    torch.manual_seed(0)
+    head = PatchSampleMLP([8], units=16)
+    feat = torch.randn(2, 8, 6, 6)
+    keys, ids = head([feat], 16)
+    same, _ = head([feat], 16, ids)
+    other, _ = head([torch.randn(2, 8, 6, 6)], 16, ids)
+    assert keys[0].shape == (32, 16)
+    assert patch_nce_loss(same[0], keys[0], 2) < patch_nce_loss(other[0], keys[0], 2)
+
+
+def test_acgan_shapes_and_translator_rebuilds():
+    d = ACGANDiscriminator(size=32, ndf=8)
+    adv, cls = d(torch.randn(3, 3, 32, 32))
+    assert adv.shape == (3,) and cls.shape == (3, 2)
+    tr = ACGANTranslator(size=32, z_dim=8, embed_dim=4, ngf=8, ndf=8, target_class=1).eval()
+    again = build_network({"class": "ACGANTranslator", "kwargs": tr.kwargs})
+    again.load_state_dict(tr.state_dict())
+    x = torch.rand(2, 3, 40, 36) * 2 - 1
+    y = tr(x)
+    assert y.shape == x.shape and y.abs().max() <= 1
+    assert torch.allclose(again.eval()(x), y)
+    assert {"ResnetGenerator", "ACGANTranslator", "IdentityGenerator"} <= set(NETWORKS)

@@ -1,0 +1,83 @@
+"""End to end through `vidswap train` on tiny data and tiny networks (CPU)."""
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from tests.training.conftest import all_finite, read_losses
+from trainer.checkpoint import CHECKPOINT, checkpoint_meta
+from vidswap.cli.main import cli
+from vidswap.models import load_model
+
+EXPECTED_LOSSES = {
+    "cyclegan": {"G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"},
+    "cut": {"D", "G_GAN", "NCE", "NCE_Y"},
+    "fastcut": {"D", "G_GAN", "NCE"},
+}
+
+
+def train(store, domains, *args):
+    a, b = domains
+    result = CliRunner().invoke(
+        cli, ["train", "--source", str(a), "--target", str(b), "--config", "tiny", "--models-dir", str(store), *args]
+    )
+    return result
+
+
+@pytest.mark.parametrize("method", ["cyclegan", "cut", "fastcut", "acgan"])
+def test_each_method_trains_and_saves_a_listed_loadable_model(method, tmp_path, tiny_domains):
+    result = train(tmp_path, tiny_domains, "--method", method, "--name", f"m_{method}")
+    assert result.exit_code == 0, result.output
+    rows = read_losses(tmp_path / ".runs" / f"m_{method}")
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert all(all_finite(r) for r in rows)
+    names = [set(r) - {"step", "lr"} for r in rows]
+    if method == "acgan":  # step 1 (GAN) for 3 of 4 steps, then step 2 (encoder)
+        assert names[0] == {"D_adv", "D_cls", "G_adv", "G_cls"} and names[-1] == {"E_mse"}
+    else:
+        assert all(n == EXPECTED_LOSSES[method] for n in names)
+    assert (tmp_path / ".runs" / f"m_{method}" / "samples" / "step_0000004.png").is_file()
+
+    listing = CliRunner().invoke(cli, ["models", "--models-dir", str(tmp_path)], terminal_width=200)
+    assert listing.exit_code == 0 and f"m_{method}" in listing.output and method in listing.output
+
+    model = load_model(f"m_{method}", models_dir=tmp_path)
+    assert (model.card.method, model.card.size, model.card.steps) == (method, 32, 4)
+    assert model.card.domains == ["A", "B"] and model.card.data["A"]["images"] == 4
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    y = model.generator(x)
+    assert y.shape == x.shape and torch.isfinite(y).all() and y.abs().max() <= 1
+    assert not torch.allclose(y, x)
+
+
+@pytest.mark.parametrize("method", ["cyclegan", "fastcut"])
+def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(method, tmp_path, tiny_domains):
+    # a constant learning rate, so a 2-step run is exactly the first half of a 4-step one
+    const = ("--set", "train.decay_from=1")
+    assert train(tmp_path, tiny_domains, "--method", method, "--name", "straight", *const).exit_code == 0
+    first = train(tmp_path, tiny_domains, "--method", method, "--name", "split", "--steps", "2", *const)
+    assert first.exit_code == 0, first.output
+    assert checkpoint_meta(tmp_path / ".runs" / "split" / CHECKPOINT)["step"] == 2
+    again = train(tmp_path, tiny_domains, "--name", "split", "--steps", "4", "--resume")
+    assert again.exit_code == 0, again.output
+    assert "resuming split at step 2" in again.output
+    straight = read_losses(tmp_path / ".runs" / "straight")
+    split = read_losses(tmp_path / ".runs" / "split")
+    assert [r["step"] for r in split] == [1, 2, 3, 4]
+    assert split == straight  # image pool, optimizer moments and RNG all restored: identical losses
+    a = load_model("straight", models_dir=tmp_path).generator.state_dict()
+    b = load_model("split", models_dir=tmp_path).generator.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_without_a_checkpoint_and_a_bad_name_are_one_line_errors(tmp_path, tiny_domains):
+    r = train(tmp_path, tiny_domains, "--name", "nothing", "--resume")
+    assert r.exit_code != 0 and "nothing to resume" in str(r.exception)
+    r = train(tmp_path, tiny_domains, "--method", "cut", "--name", "x", "--set", "cut.temperature=1")
+    assert r.exit_code != 0 and "cut.temperature" in str(r.exception)
+
+
+def test_non_finite_loss_stops_with_an_error(tmp_path, tiny_domains):
+    r = train(tmp_path, tiny_domains, "--method", "cyclegan", "--name", "nan", "--set", "train.lr=1e30",
+              "--set", "train.steps=6")
+    assert r.exit_code != 0 and "non-finite" in str(r.exception)
