@@ -80,9 +80,7 @@ class FlowSmoother:
         history = warp(self._prev_out, pair.flow)
         # feather the mask so occlusion borders do not show as seams
         weight = cv2.blur(pair.valid.astype(np.float32), (9, 9)) * self.strength
-        out = output_frame.astype(np.float32)
-        out += weight[..., None] * (history.astype(np.float32) - out)
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        return cv2.blendLinear(output_frame, history, 1.0 - weight, weight)  # one pass, uint8 in and out
 
 
 def make_smoother(mode: str, strength: float = 0.6) -> FlowSmoother | None:

@@ -1,0 +1,69 @@
+"""Generator-only throughput of each inference backend (no decode, no encode).
+
+    uv run python scripts/bench_backends.py [--sizes 256x256 720x1280] [--nets tiny paper]
+        [--backends torch compile onnx] [--device cpu] [--batch 1] [--seconds 10]
+
+Frames/s of backend(x) on a random batch, after one untimed call (which for `compile`
+includes compiling: reported apart as setup time). Results are printed as a Markdown
+table for docs/bench_runtime.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from vidswap.nets import ResnetGenerator
+from vidswap.runtime import create_backend
+
+NETS = {
+    "tiny": {"ngf": 4, "n_blocks": 1},  # the test models
+    "paper": {"ngf": 64, "n_blocks": 9},  # CycleGAN's ResNet-9, 11.4 M parameters
+}
+
+
+def measure(backend, x: torch.Tensor, seconds: float) -> float:
+    """Frames per second over at least `seconds` (and at least 2 calls)."""
+    calls, start = 0, time.perf_counter()
+    while calls < 2 or time.perf_counter() - start < seconds:
+        backend(x)
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        calls += 1
+    return calls * x.shape[0] / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["256x256", "720x1280"], help="HEIGHTxWIDTH")
+    parser.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
+    parser.add_argument("--backends", nargs="+", default=["torch", "compile", "onnx"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--fp16", action="store_true")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=10.0, help="timing window per case")
+    args = parser.parse_args()
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, batch {args.batch}")
+    print("| generator | size | backend | setup s | frames/s |")
+    print("|---|---|---|---|---|")
+    for net_name in args.nets:
+        torch.manual_seed(0)
+        generator = ResnetGenerator(**NETS[net_name]).eval()
+        for size in args.sizes:
+            height, width = (int(v) for v in size.split("x"))
+            x = (torch.rand(args.batch, 3, height, width) * 2 - 1).to(args.device)
+            for name in args.backends:
+                start = time.perf_counter()
+                backend = create_backend(generator, name, device=args.device, fp16=args.fp16,
+                                         batch_sizes=(args.batch,), image_size=(height, width), verify=False)  # fmt: skip
+                backend(x)  # first call: compiles / allocates
+                setup = time.perf_counter() - start
+                fps = measure(backend, x, args.seconds)
+                print(f"| {net_name} | {height}x{width} | {backend.describe()} | {setup:.1f} | {fps:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
