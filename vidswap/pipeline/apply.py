@@ -1,0 +1,95 @@
+"""Apply a translation to a video: decode, translate, encode with the source's timing
+and audio, as one streaming pass."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vidswap.pipeline.stream import run_pipeline
+from vidswap.video import Frame, VideoWriter, open_video
+
+# translate a batch of upright RGB uint8 frames into frames of the same size
+Translate = Callable[[list[np.ndarray]], list[np.ndarray]]
+
+
+@dataclass
+class EncodeOptions:
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str | None = None
+
+
+@dataclass
+class ApplyResult:
+    output: Path
+    frames: int
+    seconds: float
+    audio_streams: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def apply_video(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    translate: Translate,
+    *,
+    encode: EncodeOptions | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    batch_size: int = 1,
+    on_frame: Callable[[int], None] | None = None,
+    on_start: Callable[[int | None], None] | None = None,
+) -> ApplyResult:
+    """Translate `source` into `output`. Every frame keeps its source timestamp (shifted
+    so a clip cut with `start` begins at its first frame); audio packets are copied."""
+    encode = encode or EncodeOptions()
+    began = time.perf_counter()
+    with open_video(source, start=start, end=end) as reader:
+        video = reader.info.main_video
+        if on_start:
+            on_start(video.frame_count)
+        shift = 0.0 if start is None else float(start)
+        writer = VideoWriter(
+            output,
+            width=video.width,
+            height=video.height,
+            time_base=reader.time_base,
+            frame_rate=video.average_rate,
+            codec=encode.codec,
+            crf=encode.crf,
+            preset=encode.preset,
+            pix_fmt=encode.pix_fmt,
+            audio_from=source,
+            audio_window=(start, end),
+            shift=shift,
+        )
+        with writer:
+
+            def translate_frames(frames: list[Frame]) -> list[Frame]:
+                images = translate([f.image for f in frames])
+                return [Frame(f.index, f.pts, f.time, image) for f, image in zip(frames, images)]
+
+            def write(frame: Frame) -> None:
+                writer.write(frame.image, frame.pts)
+                if on_frame:
+                    on_frame(frame.index)
+
+            run_pipeline(iter(reader), translate_frames, write, batch_size=batch_size)
+        return ApplyResult(
+            output=Path(output),
+            frames=writer.frames_written,
+            seconds=time.perf_counter() - began,
+            audio_streams=len(reader.info.audio),
+            warnings=reader.warnings + writer.warnings,
+        )

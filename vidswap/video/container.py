@@ -1,0 +1,46 @@
+"""Opening media files with PyAV, turning every way a file can be unusable into one
+clear InputError."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from vidswap.errors import InputError
+
+
+def open_input(path: str | os.PathLike) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise InputError(f"{path}: not a readable media file ({_reason(exc)})") from None
+
+
+def first_video_stream(container: av.container.InputContainer, path: str | os.PathLike) -> av.VideoStream:
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: no video stream")
+    return container.streams.video[0]
+
+
+def frame_rotation(frame: av.VideoFrame) -> int:
+    """Display rotation in degrees counter-clockwise, folded to 0, 90, 180 or 270."""
+    return int(round((frame.rotation or 0) / 90.0)) * 90 % 360
+
+
+def stream_time(pts: int | None, time_base: Fraction) -> float | None:
+    return None if pts is None else float(pts * time_base)
+
+
+def _reason(exc: av.FFmpegError) -> str:
+    return getattr(exc, "strerror", None) or str(exc).split(":")[0]
