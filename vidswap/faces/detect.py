@@ -39,12 +39,6 @@ class Detection:
         return (self.box[:2] + self.box[2:]) / 2
 
 
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class FaceDetector:
     """Batched MTCNN. `min_prob` drops weak detections; `min_size` (pixels, the face
     box's shorter side) is also MTCNN's smallest pyramid scale, so raising it is the
@@ -53,18 +47,20 @@ class FaceDetector:
     def __init__(
         self,
         *,
-        device: str | None = None,
+        device: str = "auto",
         min_prob: float = 0.9,
         min_size: int = 20,
         batch_size: int = 8,
     ):
         from facenet_pytorch import MTCNN
 
+        from vidswap.device import pick_device
+
         if not 0.0 <= min_prob <= 1.0:
             raise ConfigError(f"min_prob must be in [0, 1], got {min_prob}")
         if min_size < 12 or batch_size < 1:
             raise ConfigError(f"min_size must be >= 12 and batch_size >= 1, got {min_size}, {batch_size}")
-        self.device = device or default_device()
+        self.device = pick_device(device)
         self.min_prob = min_prob
         self.min_size = min_size
         self.batch_size = batch_size

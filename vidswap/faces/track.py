@@ -24,10 +24,15 @@ class Track:
     boxes: np.ndarray  # (n, 4) float32 x1, y1, x2, y2
     landmarks: np.ndarray  # (n, 5, 2) float32
     scores: np.ndarray  # (n,) float32; 0 where interpolated
-    detected: np.ndarray  # (n,) bool; False where interpolated
+    det_index: np.ndarray  # (n,) int: which of detections[position] this is; -1 where interpolated
 
     def __len__(self) -> int:
         return len(self.positions)
+
+    @property
+    def detected(self) -> np.ndarray:
+        """(n,) bool: False where the position was interpolated."""
+        return self.det_index >= 0
 
     def index_of(self, position: int) -> int | None:
         """Row of this track at `position`, or None when the track is absent there."""
@@ -64,13 +69,14 @@ def track_faces(
     if len(t) != n:
         raise ValueError(f"{len(t)} times for {n} frames")
 
-    chains: list[list[tuple[int, Detection]]] = []
+    chains: list[list[tuple[int, int]]] = []  # per track: (position, index into detections[position])
     active: list[int] = []  # indices into chains
     for pos, found in enumerate(detections):
         active = [c for c in active if pos - chains[c][-1][0] <= max_gap + 1]
         pairs = []
         for c in active:
-            last = chains[c][-1][1]
+            last_pos, last_d = chains[c][-1]
+            last = detections[last_pos][last_d]
             for d, det in enumerate(found):
                 cost = _match_cost(last, det, min_iou, max_center_shift)
                 if cost is not None:
@@ -78,17 +84,17 @@ def track_faces(
         used_chains, used_dets = set(), set()
         for _, c, d in sorted(pairs):
             if c not in used_chains and d not in used_dets:
-                chains[c].append((pos, found[d]))
+                chains[c].append((pos, d))
                 used_chains.add(c)
                 used_dets.add(d)
-        for d, det in enumerate(found):
+        for d in range(len(found)):
             if d not in used_dets:
-                chains.append([(pos, det)])
+                chains.append([(pos, d)])
                 active.append(len(chains) - 1)
 
     kept = [c for c in chains if len(c) >= min_length]
-    kept.sort(key=lambda c: (c[0][0], float(c[0][1].center[0])))
-    return [_fill(i, chain, t) for i, chain in enumerate(kept)]
+    kept.sort(key=lambda c: (c[0][0], float(detections[c[0][0]][c[0][1]].center[0])))
+    return [_fill(i, chain, detections, t) for i, chain in enumerate(kept)]
 
 
 def _match_cost(a: Detection, b: Detection, min_iou: float, max_center_shift: float) -> float | None:
@@ -109,15 +115,19 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def _fill(track_id: int, chain: list[tuple[int, Detection]], times: np.ndarray) -> Track:
-    """Turn a chain of (position, detection) into a gap-free track, interpolating linearly."""
+def _fill(
+    track_id: int, chain: list[tuple[int, int]], detections: Sequence[Sequence[Detection]], times: np.ndarray
+) -> Track:
+    """Turn a chain of (position, detection index) into a gap-free track, interpolating linearly."""
     seen = np.array([p for p, _ in chain])
+    dets = [detections[p][d] for p, d in chain]
     positions = np.arange(seen[0], seen[-1] + 1)
-    values = np.stack([np.concatenate([d.box, d.landmarks.ravel()]) for _, d in chain])
+    values = np.stack([np.concatenate([d.box, d.landmarks.ravel()]) for d in dets])
     filled = np.stack([np.interp(positions, seen, values[:, k]) for k in range(values.shape[1])], axis=1)
-    detected = np.isin(positions, seen)
+    det_index = np.full(len(positions), -1)
+    det_index[seen - seen[0]] = [d for _, d in chain]
     scores = np.zeros(len(positions), np.float32)
-    scores[seen - seen[0]] = [d.score for _, d in chain]
+    scores[seen - seen[0]] = [d.score for d in dets]
     return Track(
         id=track_id,
         positions=positions,
@@ -125,7 +135,7 @@ def _fill(track_id: int, chain: list[tuple[int, Detection]], times: np.ndarray) 
         boxes=filled[:, :4].astype(np.float32),
         landmarks=filled[:, 4:].reshape(-1, 5, 2).astype(np.float32),
         scores=scores,
-        detected=detected,
+        det_index=det_index,
     )
 
 
