@@ -147,3 +147,19 @@ def test_onnxruntime_cuda_matches_torch(tiny_model):
     with torch.inference_mode():
         for _ in range(2):  # the second call takes the pre-allocated output path
             assert psnr(reference(x), backend(x)) > 40
+
+
+def test_fixed_size_network_exports_with_a_fixed_size():
+    """AC-GAN's translator resizes to its own size inside forward: it cannot be exported
+    with dynamic height and width, so its ONNX file takes one size and says so."""
+    from vidswap.nets import ACGANTranslator
+
+    torch.manual_seed(0)
+    generator = ACGANTranslator(size=32, z_dim=8, embed_dim=4, ngf=4, ndf=4).eval()
+    backend = create_backend(generator, "onnx", image_size=(32, 32))
+    assert backend.fixed_size == (32, 32)
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    with torch.inference_mode():
+        assert psnr(generator(x), backend(x)) > 60
+    with pytest.raises(ModelError, match="takes 32x32 images only"):
+        backend(torch.zeros(1, 3, 48, 48))

@@ -30,7 +30,7 @@ def _parse_size(value: str | None) -> tuple[int, int] | None:
 @click.option("--batch", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Largest batch the TensorRT engine takes.")
 @click.option("--generator", "generator_name", help="Which generator (default: the model's own default).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--device", default="auto", show_default=True, help="GPU the TensorRT engine is built for (auto, cuda or cuda:N); ONNX files are checked on CPU.")
 @click.option("--models-dir", envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False), help="Model store.")
 @pass_app
 def command(app: App, model_name, fmt, fp16, size_text, batch, generator_name, device, models_dir) -> None:

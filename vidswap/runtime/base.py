@@ -19,6 +19,8 @@ class Backend:
     name: str = ""  # torch | compile | onnx | tensorrt
     device: torch.device
     precision: str = "fp32"  # fp32 | fp16
+    fixed_size: tuple[int, int] | None = None  # (height, width) when the backend takes no other size
+    _export_dir = None  # a temporary export folder the backend keeps alive (models without a folder)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidswap.errors import ConfigError, MissingDependency
+from vidswap.errors import ConfigError, MissingDependency, ModelError
 from vidswap.runtime.base import Backend
 from vidswap.runtime.export import INPUT_NAME, OUTPUT_NAME
 
@@ -40,10 +40,16 @@ class OnnxRuntimeBackend(Backend):
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(onnx_file), options, providers=providers)
+        height, width = self.session.get_inputs()[0].shape[2:]
+        # a network exported with a fixed size (see export.py) takes nothing else
+        self.fixed_size = (height, width) if isinstance(height, int) and isinstance(width, int) else None
         self._version = ort.__version__
         self._output_shapes: dict[tuple[int, ...], tuple[int, ...]] = {}  # CUDA: input shape -> output shape
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fixed_size and tuple(x.shape[2:]) != self.fixed_size:
+            raise ModelError(f"this model's ONNX export takes {self.fixed_size[0]}x{self.fixed_size[1]} images only, "
+                             f"got {x.shape[2]}x{x.shape[3]}")
         if self.device.type == "cuda":
             return self._run_cuda(x)
         inputs = {INPUT_NAME: x.detach().to("cpu", torch.float32).contiguous().numpy()}

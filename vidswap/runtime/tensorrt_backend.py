@@ -108,12 +108,12 @@ class TensorRTBackend(Backend):
                 raise ModelError(f"cannot load the TensorRT engine {path} (delete it to rebuild)")
             self.context = self.engine.create_execution_context()
         self.max_batch = largest
-        self.image_size = (height, width)
+        self.fixed_size = (height, width)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[0] > self.max_batch or tuple(x.shape[2:]) != self.image_size:
+        if x.shape[0] > self.max_batch or tuple(x.shape[2:]) != self.fixed_size:
             raise ConfigError(
-                f"the TensorRT engine takes up to {self.max_batch} images of {self.image_size[0]}x{self.image_size[1]}, "
+                f"the TensorRT engine takes up to {self.max_batch} images of {self.fixed_size[0]}x{self.fixed_size[1]}, "
                 f"got {tuple(x.shape)}"
             )
         x = x.detach().to(self.device, torch.float32).contiguous()
