@@ -81,6 +81,8 @@ def make_runtime(device: str = "auto", amp: str = "auto", channels_last: bool = 
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = torch.device(pick_device(device))
+    if dev.type == "cpu":
+        torch.set_flush_denormal(True)  # GAN gradients drift into denormals, which are very slow on x86
     if dev.type == "cuda":
         if world_size > 1:
             dev = torch.device("cuda", local_rank)

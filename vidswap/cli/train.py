@@ -99,11 +99,13 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
 
 
 def _video_extractor(store, cfg):
-    """Raw video sources go through `vidswap extract`'s cached dataset builder, when installed."""
+    """Raw video sources go through `vidswap extract`'s cached dataset builder (face crops or
+    frames at the training size; the loader's resize-and-crop jitter applies on top).
+    Images found beside them are used as they are."""
     import importlib.util
 
     if importlib.util.find_spec("vidswap.extract") is None:
         return None
     from vidswap.extract import ensure_dataset
 
-    return lambda videos: ensure_dataset([str(v) for v in videos], store.parent / "datasets", mode=cfg.data.mode)
+    return lambda videos: ensure_dataset(videos, store.parent / "datasets", mode=cfg.data.mode, size=cfg.data.size)

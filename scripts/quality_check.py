@@ -1,0 +1,126 @@
+"""A training check with a known answer.
+
+Domain B is a fixed transform T of photos like domain A's (T: colour negative with red and
+blue swapped), but the two sets are unpaired: independent random crops. After a short CPU
+run, a method's translation of held-out A crops (from a photo used by neither domain)
+should be much closer to T(x) (PSNR) than the untranslated input x is.
+
+    uv run python scripts/quality_check.py [--methods cyclegan cut fastcut acgan] [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from trainer.data import collect_images  # noqa: E402
+from trainer.loop import train  # noqa: E402
+from vidswap.config import load_config  # noqa: E402
+
+
+def transform(x: np.ndarray) -> np.ndarray:
+    """The known B = T(A): a colour negative with red and blue swapped (uint8 HWC)."""
+    return 255 - x[..., ::-1]
+
+
+def photos() -> tuple[list[np.ndarray], np.ndarray]:
+    """Training photos (skimage) and a held-out one (matplotlib's Grace Hopper)."""
+    import matplotlib.cbook
+    from skimage import data
+
+    train_set = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        held_out = np.asarray(Image.open(f).convert("RGB"))
+    return train_set, held_out
+
+
+def crops(images: list[np.ndarray], n: int, size: int, rng: np.random.Generator, scale: float) -> list[np.ndarray]:
+    """Random size x size crops of the photos shrunk by `scale` (so a crop shows a scene, not texture)."""
+    small = [np.asarray(Image.fromarray(im).resize((round(im.shape[1] * scale), round(im.shape[0] * scale)),
+                                                   Image.BICUBIC)) for im in images]
+    out = []
+    for _ in range(n):
+        im = small[rng.integers(len(small))]
+        y, x = rng.integers(im.shape[0] - size + 1), rng.integers(im.shape[1] - size + 1)
+        out.append(im[y : y + size, x : x + size])
+    return out
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+def to_tensor(batch: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+SETTINGS = {  # small networks for a few CPU minutes; the methods' own losses and weights
+    "common": ["data.size=32", "data.load_size=36", "net.ngf=16", "net.ndf=16", "net.n_blocks=3",
+               "train.batch_size=4", "train.log_every=50", "train.sample_every=100000",
+               "train.checkpoint_every=100000", "data.loader_threads=1"],
+    "cut": ["cut.num_patches=64", "cut.mlp_units=64"],
+    "fastcut": ["cut.num_patches=64", "cut.mlp_units=64"],
+    "acgan": ["train.batch_size=32", "acgan.encoder_steps=0.3", "net.ngf=32", "net.ndf=32"],
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--methods", nargs="+", default=["cyclegan", "cut", "fastcut", "acgan"])
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=Path("quality_check"))
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    train_photos, held_out = photos()
+    work = Path(tempfile.mkdtemp(prefix="vidswap-quality-"))
+    for name, images in (("A", crops(train_photos, 400, 64, rng, 0.3)),
+                         ("B", [transform(c) for c in crops(train_photos, 400, 64, rng, 0.3)])):
+        (work / name).mkdir()
+        for i, im in enumerate(images):
+            Image.fromarray(im).save(work / name / f"{i:04d}.png")
+    test = crops([held_out], 64, 32, rng, 0.15)
+    expected = np.stack([transform(t) for t in test])
+    baseline = psnr(np.stack(test), expected)
+    grey = psnr(np.full_like(expected, 128), expected)  # what a flat mid-grey guess scores
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {"transform": "colour negative, red and blue swapped", "baseline_psnr": round(baseline, 2),
+               "mid_grey_psnr": round(grey, 2), "methods": {}}
+    print(f"untranslated input vs T(input): {baseline:.2f} dB; flat mid-grey: {grey:.2f} dB")
+    for method in args.methods:
+        cfg = load_config(method, [], SETTINGS["common"] + SETTINGS.get(method, []) + [f"train.steps={args.steps}",
+                                                                                      f"train.threads={args.threads}"])
+        start = time.perf_counter()
+        result = train(cfg, collect_images([str(work / "A")]), collect_images([str(work / "B")]),
+                       work / "runs" / method, show_progress=False)
+        seconds = time.perf_counter() - start
+        gen = result.method.export()["AtoB"].eval()
+        with torch.no_grad():
+            out = to_uint8(gen(to_tensor(test)))
+        score = psnr(out, expected)
+        results["methods"][method] = {"psnr": round(score, 2), "gain_db": round(score - baseline, 2),
+                                      "steps": args.steps, "seconds": round(seconds, 1), "size": cfg.data.size}
+        print(f"{method}: {score:.2f} dB (+{score - baseline:.2f}) after {args.steps} steps, {seconds:.0f} s", flush=True)
+        row = np.concatenate([np.concatenate(list(a[:8]), axis=1) for a in (np.stack(test), out, expected)], axis=0)
+        Image.fromarray(row).save(args.out / f"{method}.png")
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
