@@ -16,6 +16,7 @@ from vidswap.cli.app import App
 COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("vidswap.cli.probe", "Show a video's container, streams, rotation and timing."),
     "apply": ("vidswap.cli.apply", "Translate a video with a model, keeping timing and audio."),
+    "extract": ("vidswap.cli.extract", "Extract aligned face crops (or frames) from clips and photos into a training set."),
     "train": ("vidswap.cli.train", "Train a CycleGAN, CUT, FastCUT or AC-GAN translator from unpaired collections."),
     "models": ("vidswap.cli.models", "List the models in the store."),
     "export": ("vidswap.cli.export", "Export a model for the onnx or tensorrt backend."),
