@@ -8,10 +8,11 @@
 See base.py for the call convention. `auto` picks, in order (first that loads and passes
 its check against torch eager):
   - on a CUDA GPU: tensorrt (if installed), then torch (eager, fp16 autocast if asked);
-  - on CPU: onnx (ONNX Runtime, 2.5-3x faster than eager torch on CPU for these
-    generators, see docs/bench_runtime.md), then torch.
-torch.compile is never picked by `auto`: it is only faster after tens of seconds of
-compiling at every start (and again for each new input shape).
+  - on CPU: onnx (ONNX Runtime: no start-up cost, and 1.3-3.4x eager torch for the
+    paper-size ResNet generator, see docs/bench_runtime.md), then torch.
+torch.compile is never picked by `auto`: on CPU it was the fastest in steady state for
+the paper-size generator, but it compiles for 15-40 s at every start (and again for a
+new input shape), which only long clips repay: ask for it with `--backend compile`.
 """
 
 from __future__ import annotations
