@@ -36,7 +36,7 @@ def command(app: App, input: str, output: str | None, model: str, models_dir: st
     from vidswap.models import load_model
     from vidswap.pipeline.apply import EncodeOptions, apply_video
     from vidswap.pipeline.translate import frame_translator
-    from vidswap.video import default_output_path
+    from vidswap.video import default_output_path, probe
 
     if start is not None and end is not None and end <= start:
         raise ConfigError(f"--end ({end}) must be after --start ({start})")
@@ -45,6 +45,7 @@ def command(app: App, input: str, output: str | None, model: str, models_dir: st
         raise ConfigError("the output would overwrite the input; choose another -o")
     if out_path.exists() and not overwrite:
         raise ConfigError(f"{out_path} exists (use -y to replace it)")
+    probe(input)  # a bad input fails here, in one line, before any progress bar is drawn
     dev = pick_device(device)
     loaded = load_model(model, models_dir, device=dev)
     translate = frame_translator(loaded, dev)

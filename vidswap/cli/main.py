@@ -66,9 +66,11 @@ def main(argv: list[str] | None = None) -> None:
         _fail("interrupted", 130)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "vidswap"
+        _fail(f"{exc.format_message()} (see '{command} --help')", exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        _fail(exc.format_message(), exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except VidswapError as exc:

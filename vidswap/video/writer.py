@@ -13,9 +13,13 @@ import numpy as np
 from vidswap.errors import ConfigError, OutputError
 from vidswap.video.container import open_input
 
-# containers whose extension an output keeps; anything else is written as Matroska,
-# which takes H.264 and nearly every audio codec as-is (Ogg, for one, cannot hold H.264)
+# containers whose extension an output keeps; anything else (Ogg, for one, cannot hold
+# H.264) becomes MP4, which keeps the source's time base exactly, or Matroska (time
+# base 1 ms, but it takes every audio codec as-is) when the audio would not fit in MP4
 KEPT_EXTENSIONS = {".mp4", ".mov", ".m4v", ".mkv"}
+MP4_AUDIO_CODECS = {"aac", "mp3", "mp2", "opus", "ac3", "eac3", "alac", "flac"}
+# muxers that store negative timestamps (with an edit list) instead of shifting every stream
+_NEGATIVE_TS_MUXERS = {"mp4", "mov"}
 # encoder options each codec understands for the CRF/preset settings
 _PRESET_CODECS = {"libx264", "libx265", "libsvtav1"}
 # (codec, muxer) pairs FFmpeg accepts only with "-strict experimental"
@@ -24,7 +28,12 @@ _EXPERIMENTAL_MUXING = {("vorbis", "mp4"), ("opus", "mov")}
 
 def default_output_path(source: str | os.PathLike, tag: str = "vidswap") -> Path:
     source = Path(source)
-    suffix = source.suffix.lower() if source.suffix.lower() in KEPT_EXTENSIONS else ".mkv"
+    suffix = source.suffix.lower()
+    if suffix not in KEPT_EXTENSIONS:
+        from vidswap.video.probe import probe
+
+        audio = {a.codec for a in probe(source).audio}
+        suffix = ".mp4" if audio <= MP4_AUDIO_CODECS else ".mkv"
     return source.with_name(f"{source.stem}.{tag}{suffix}")
 
 
@@ -60,7 +69,7 @@ class VideoWriter:
         self._tmp = self._atomic.__enter__()
         self._closed = False
         try:
-            self._container = av.open(str(self._tmp), "w")
+            self._container = av.open(str(self._tmp), "w", options=self._muxer_options())
             self._video = self._add_video(width, height, frame_rate, codec, crf, preset, pix_fmt)
             self._audio = (
                 _AudioPassthrough(audio_from, self._container, audio_window, shift) if audio_from else None
@@ -74,6 +83,13 @@ class VideoWriter:
     @property
     def warnings(self) -> list[str]:
         return self._audio.warnings if self._audio else []
+
+    def _muxer_options(self) -> dict[str, str]:
+        if self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+            # edit lists are stored in the movie time scale (1 ms by default): use the
+            # video's own so a stream starting after zero keeps its exact start
+            return {"movie_timescale": str(self.time_base.denominator)}
+        return {}
 
     def _add_video(self, width, height, frame_rate, codec, crf, preset, pix_fmt) -> av.VideoStream:
         supported = self._container.supported_codecs
@@ -170,6 +186,7 @@ class _AudioPassthrough:
                 )
             self._routes[in_stream.index] = (in_stream, out, copy)
         self._container = container
+        self._keeps_negative = container.format.name in _NEGATIVE_TS_MUXERS
         self._packets = self._source.demux([r[0] for r in self._routes.values()]) if self._routes else iter(())
         self._pending: av.Packet | None = None
         self._last_dts: dict[int, int] = {}
@@ -200,6 +217,10 @@ class _AudioPassthrough:
                 return
             self._pending = None
             if self._end is not None and time >= self._end:
+                continue
+            if time - self._shift < 0 and not self._keeps_negative:
+                # audio before the video's time zero: this muxer would shift the video to fit it
+                self.packets_dropped += 1
                 continue
             if self._start is None or time >= self._start:
                 self._emit(packet)
@@ -237,7 +258,7 @@ class _AudioPassthrough:
     def finish(self) -> None:
         self.copy_until(None)
         if self.packets_dropped:
-            self.warnings.append(f"dropped {self.packets_dropped} audio packet(s) with out-of-order timestamps")
+            self.warnings.append(f"dropped {self.packets_dropped} audio packet(s) timed out of order or before the video starts")
         for _, out, copy in self._routes.values():
             if not copy:
                 self._container.mux(out.encode(None))
