@@ -31,7 +31,9 @@ def make_video(path, *, frames=10, flicker=0.0, rate=RATE, audio=True, seed=0):
         if sound:
             samples = np.sin(np.arange(SAMPLE_RATE * frames // rate) * 0.05).astype(np.float32)[None]
             for start in range(0, samples.shape[1], 1024):
-                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono")
+                chunk = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono"
+                )
                 chunk.sample_rate, chunk.pts = SAMPLE_RATE, start
                 container.mux(sound.encode(chunk))
             container.mux(sound.encode())

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import click
 
@@ -44,8 +45,10 @@ def command(app: App, input_path: str, output_path: str, as_json: bool) -> None:
 
 
 def _num(value: float) -> str:
-    return "-" if value != value else f"{value:.5g}"  # NaN: nothing measured
+    return "-" if math.isnan(value) else f"{value:.5g}"  # NaN: nothing measured
 
 
 def _text(value) -> str:
-    return ", ".join(map(str, value)) or "none" if isinstance(value, list) else str(value)
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)

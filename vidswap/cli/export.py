@@ -25,12 +25,26 @@ def _parse_size(value: str | None) -> tuple[int, int] | None:
 @click.option("--model", "model_name", required=True, help="Model name in the store, or a model folder.")
 @click.option("--format", "fmt", type=click.Choice(["onnx", "tensorrt"]), default="onnx", show_default=True)
 @click.option("--fp16", is_flag=True, help="Half precision (tensorrt only).")
-@click.option("--size", "size_text", help="Frame size the engine is built for, SIZE or HEIGHTxWIDTH "
-              "(default: the model's training size); TensorRT engines are built for one size.")
-@click.option("--batch", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Largest batch the TensorRT engine takes.")
+@click.option(
+    "--size",
+    "size_text",
+    help="Frame size the engine is built for, SIZE or HEIGHTxWIDTH "
+    "(default: the model's training size); TensorRT engines are built for one size.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Largest batch the TensorRT engine takes.",
+)
 @click.option("--generator", "generator_name", help="Which generator (default: the model's own default).")
-@click.option("--device", default="auto", show_default=True, help="GPU the TensorRT engine is built for (auto, cuda or cuda:N); ONNX files are checked on CPU.")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="GPU the TensorRT engine is built for (auto, cuda or cuda:N); ONNX files are checked on CPU.",
+)
 @click.option("--models-dir", envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False), help="Model store.")
 @pass_app
 def command(app: App, model_name, fmt, fp16, size_text, batch, generator_name, device, models_dir) -> None:
@@ -45,7 +59,9 @@ def command(app: App, model_name, fmt, fp16, size_text, batch, generator_name, d
         raise ModelError(f"{model_name!r} is built in: it has no folder to export into")
     generator_name = generator_name or model.card.default_generator
     if generator_name not in model.generators:
-        raise ConfigError(f"model {model_name!r} has no generator {generator_name!r} (it has: {', '.join(model.generators)})")
+        raise ConfigError(
+            f"model {model_name!r} has no generator {generator_name!r} (it has: {', '.join(model.generators)})"
+        )
     size = _parse_size(size_text) or ((model.card.size, model.card.size) if model.card.size else (256, 256))
     device = pick_device("cuda" if fmt == "tensorrt" and device == "auto" else device)
     if fp16 and fmt == "onnx":

@@ -79,7 +79,9 @@ def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike) -> E
     report.checks.append(Check("frames", len(in_times) == len(out_times), len(in_times), len(out_times)))
     report.checks.append(_timestamps(in_times, out_times))
     if sizes:
-        report.checks.append(Check("size", sizes[0] == sizes[1], "x".join(map(str, sizes[0])), "x".join(map(str, sizes[1]))))
+        report.checks.append(
+            Check("size", sizes[0] == sizes[1], "x".join(map(str, sizes[0])), "x".join(map(str, sizes[1])))
+        )
     report.checks.append(_audio(probe(input_path), probe(output_path), input_path, output_path))
     return report
 
@@ -107,7 +109,11 @@ def _audio(in_info, out_info, input_path, output_path) -> Check:
     for a, b in zip(in_info.audio, out_info.audio):
         if (a.sample_rate, a.channels) != (b.sample_rate, b.channels):
             problems.append(f"stream {a.index}: format differs")
-        if a.duration is not None and b.duration is not None and abs(a.duration - b.duration) > AUDIO_DURATION_TOLERANCE:
+        if (
+            a.duration is not None
+            and b.duration is not None
+            and abs(a.duration - b.duration) > AUDIO_DURATION_TOLERANCE
+        ):
             problems.append(f"stream {a.index}: {a.duration:.3f} s in, {b.duration:.3f} s out")
     copied = _audio_digest(input_path) == _audio_digest(output_path)
     detail = "; ".join(problems) or ("packets copied unchanged" if copied else "same format and length (re-encoded)")

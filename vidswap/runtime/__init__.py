@@ -77,12 +77,24 @@ def create_backend(
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("a CUDA device was asked for but torch sees no GPU")
     if name != "auto":
-        return _create(name, generator, device, fp16, tuple(batch_sizes), tuple(image_size), model_folder, generator_name, verify)
+        return _create(
+            name, generator, device, fp16, tuple(batch_sizes), tuple(image_size), model_folder, generator_name, verify
+        )
     order = auto_order(device)
     for candidate in order:
         try:
             half = fp16 and device.type == "cuda"
-            return _create(candidate, generator, device, half, tuple(batch_sizes), tuple(image_size), model_folder, generator_name, verify)
+            return _create(
+                candidate,
+                generator,
+                device,
+                half,
+                tuple(batch_sizes),
+                tuple(image_size),
+                model_folder,
+                generator_name,
+                verify,
+            )
         except VidswapError as exc:
             if candidate == order[-1]:
                 raise

@@ -10,6 +10,7 @@ is exported with fixed height and width and a dynamic batch.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import warnings
@@ -57,7 +58,7 @@ def export_onnx(generator: nn.Module, path: str | os.PathLike, *, image_size: tu
         raise MissingDependency("onnxscript", "ONNX export", extra="onnx") from None
 
     path = Path(path)
-    generator = generator.eval().cpu()
+    generator = copy.deepcopy(generator).eval().cpu()  # the caller's module stays on its device
     # batch 2: an example batch of 1 would let the exporter specialise the batch to 1
     sample = torch.rand(2, 3, *image_size) * 2 - 1
     batch = torch.export.Dim("batch", min=1, max=1024)
@@ -70,7 +71,9 @@ def export_onnx(generator: nn.Module, path: str | os.PathLike, *, image_size: tu
         try:
             program = _dynamo_export(generator, sample, ({0: batch},))
         except Exception as exc2:  # noqa: BLE001
-            raise ModelError(f"cannot export {type(generator).__name__} to ONNX: {type(exc2).__name__}: {exc2}") from None
+            raise ModelError(
+                f"cannot export {type(generator).__name__} to ONNX: {type(exc2).__name__}: {exc2}"
+            ) from None
     program.model.metadata_props[FINGERPRINT_KEY] = weights_fingerprint(generator)
     with atomic_path(path) as tmp:
         program.save(str(tmp))

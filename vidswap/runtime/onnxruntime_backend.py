@@ -48,8 +48,10 @@ class OnnxRuntimeBackend(Backend):
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.fixed_size and tuple(x.shape[2:]) != self.fixed_size:
-            raise ModelError(f"this model's ONNX export takes {self.fixed_size[0]}x{self.fixed_size[1]} images only, "
-                             f"got {x.shape[2]}x{x.shape[3]}")
+            raise ModelError(
+                f"this model's ONNX export takes {self.fixed_size[0]}x{self.fixed_size[1]} images only, "
+                f"got {x.shape[2]}x{x.shape[3]}"
+            )
         if self.device.type == "cuda":
             return self._run_cuda(x)
         inputs = {INPUT_NAME: x.detach().to("cpu", torch.float32).contiguous().numpy()}
