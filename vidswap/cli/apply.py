@@ -30,35 +30,20 @@ def command(app: App, input: str, output: str | None, model: str, models_dir: st
     """Translate INPUT with a model, keeping every frame's timestamp, the rotation and the audio."""
     from pathlib import Path
 
+    from vidswap.api import Translator, TranslatorSettings, VideoSettings, check_job
     from vidswap.cli.progress import make_progress
-    from vidswap.device import pick_device
-    from vidswap.errors import ConfigError
-    from vidswap.models import load_model
-    from vidswap.pipeline.apply import EncodeOptions, apply_video
-    from vidswap.pipeline.translate import frame_translator
-    from vidswap.video import default_output_path, probe
+    from vidswap.pipeline.apply import EncodeOptions
 
-    if start is not None and end is not None and end <= start:
-        raise ConfigError(f"--end ({end}) must be after --start ({start})")
-    out_path = Path(output) if output else default_output_path(input)
-    if out_path.resolve() == Path(input).resolve():
-        raise ConfigError("the output would overwrite the input; choose another -o")
-    if out_path.exists() and not overwrite:
-        raise ConfigError(f"{out_path} exists (use -y to replace it)")
-    probe(input)  # a bad input fails here, in one line, before any progress bar is drawn
-    dev = pick_device(device)
-    loaded = load_model(model, models_dir, device=dev)
-    translate = frame_translator(loaded, dev)
+    video = VideoSettings(EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt), start=start, end=end)
+    output = check_job(input, output, video, overwrite)  # bad input: one line, before any progress bar
+    translator = Translator(TranslatorSettings(model=model, models_dir=models_dir, device=device, batch=batch))
     with make_progress(app) as progress:
         task = progress.add_task(Path(input).name, total=None)
-        result = apply_video(
+        result = translator.apply(
             input,
-            out_path,
-            translate,
-            encode=EncodeOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt),
-            start=start,
-            end=end,
-            batch_size=batch,
+            output,
+            video,
+            overwrite=True,  # checked above
             on_start=lambda total: progress.update(task, total=total),
             on_frame=lambda _: progress.advance(task),
         )

@@ -64,8 +64,9 @@ class MediaInfo:
         return self.video[0]
 
 
-def probe(path: str | os.PathLike, count: bool = False) -> MediaInfo:
-    """Describe a media file. With count=True every video frame is decoded and counted."""
+def probe(path: str | os.PathLike, count: bool = False, rates: bool = True) -> MediaInfo:
+    """Describe a media file. With count=True every video frame is decoded and counted;
+    rates=False skips reading packet timestamps (real rate, VFR) for a faster open."""
     path = Path(path)
     container = open_input(path)
     try:
@@ -77,7 +78,7 @@ def probe(path: str | os.PathLike, count: bool = False) -> MediaInfo:
             size_bytes=path.stat().st_size,
         )
         for stream in container.streams.video:
-            info.video.append(_video_stream_info(stream))
+            info.video.append(_video_stream_info(stream, info.duration))
         for stream in container.streams.audio:
             cc = stream.codec_context
             info.audio.append(
@@ -92,7 +93,9 @@ def probe(path: str | os.PathLike, count: bool = False) -> MediaInfo:
             )
     finally:
         container.close()
-    _fill_timing(path, info)
+    _fill_rotation(path, info)
+    if rates:
+        _fill_rates(path, info)
     if count:
         from vidswap.video.reader import open_video
 
@@ -104,8 +107,12 @@ def probe(path: str | os.PathLike, count: bool = False) -> MediaInfo:
     return info
 
 
-def _video_stream_info(stream: av.VideoStream) -> VideoStreamInfo:
+def _video_stream_info(stream: av.VideoStream, container_duration: float | None) -> VideoStreamInfo:
     cc = stream.codec_context
+    duration = _seconds(stream.duration, stream.time_base) or container_duration
+    frames = stream.frames or None
+    if frames is None and duration and stream.average_rate:
+        frames = round(duration * stream.average_rate)  # an estimate: marked not exact
     return VideoStreamInfo(
         index=stream.index,
         codec=cc.name,
@@ -119,9 +126,9 @@ def _video_stream_info(stream: av.VideoStream) -> VideoStreamInfo:
         average_rate=float(stream.average_rate) if stream.average_rate else None,
         real_rate=None,
         variable_rate=False,
-        frame_count=stream.frames or None,
+        frame_count=frames,
         frame_count_exact=False,
-        duration=_seconds(stream.duration, stream.time_base),
+        duration=duration,
     )
 
 
@@ -145,8 +152,8 @@ def packet_timestamps(path: str | os.PathLike, limit: int | None = None) -> tupl
         container.close()
 
 
-def _fill_timing(path: Path, info: MediaInfo) -> None:
-    """Rotation from the first decoded frame; real rate and VFR from packet timestamps."""
+def _fill_rotation(path: Path, info: MediaInfo) -> None:
+    """Rotation (and the decoded pixel format) from the first decodable frame."""
     video = info.main_video
     container = open_input(path)
     try:
@@ -162,14 +169,17 @@ def _fill_timing(path: Path, info: MediaInfo) -> None:
         container.close()
     if video.rotation in (90, 270):
         video.width, video.height = video.coded_height, video.coded_width
+
+
+def _fill_rates(path: Path, info: MediaInfo) -> None:
+    """Real frame rate and variable-rate flag from packet timestamps."""
+    video = info.main_video
     stamps, time_base = packet_timestamps(path, limit=_TIMING_SAMPLE_PACKETS)
     steps = sorted(b - a for a, b in zip(stamps, stamps[1:]) if b > a)
     if steps:
         median = steps[len(steps) // 2]
         video.real_rate = 1.0 / float(median * time_base)
         video.variable_rate = (steps[-1] - steps[0]) > _VFR_TOLERANCE * median
-    if video.frame_count is None and video.duration and video.average_rate:
-        video.frame_count = round(video.duration * video.average_rate)
 
 
 def _decode_quietly(packet: av.Packet) -> list[av.VideoFrame]:

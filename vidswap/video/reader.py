@@ -36,7 +36,7 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike, start: float | None = None, end: float | None = None):
         self.path = Path(path)
-        self.info: MediaInfo = probe(self.path)
+        self.info: MediaInfo = probe(self.path, rates=False)
         self.start, self.end = start, end
         self.warnings: list[str] = []
         self.damaged_packets = 0

@@ -1,0 +1,124 @@
+"""The Python API: everything the CLI does, as functions for scripts.
+
+    import vidswap
+    translator = vidswap.load("van_gogh")            # a name in the store, a folder, or "identity"
+    out_images = translator(list_of_rgb_uint8_frames)
+    translator.apply("in.mp4", "out.mp4")            # timing, rotation and audio kept
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vidswap.errors import ConfigError
+from vidswap.pipeline.apply import ApplyResult, EncodeOptions, apply_video
+
+
+@dataclass
+class TranslatorSettings:
+    """How a model is run; the same settings drive `vidswap apply` and `vidswap batch`."""
+
+    model: str = "identity"
+    models_dir: str | None = None
+    device: str = "auto"
+    batch: int = 1
+
+
+@dataclass
+class VideoSettings:
+    """What is done to one video besides translating it."""
+
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
+    start: float | None = None
+    end: float | None = None
+
+
+class Translator:
+    """A loaded model, ready to translate frames or whole videos (load once, reuse)."""
+
+    def __init__(self, settings: TranslatorSettings | None = None, **overrides):
+        from vidswap.device import pick_device
+        from vidswap.models import load_model
+        from vidswap.pipeline.translate import frame_translator
+
+        self.settings = settings or TranslatorSettings(**overrides)
+        self.device = pick_device(self.settings.device)
+        self.model = load_model(self.settings.model, self.settings.models_dir, device=self.device)
+        self._translate = frame_translator(self.model, self.device)
+
+    def __call__(self, images):
+        """Translate RGB uint8 frames: one H x W x 3 array, a list of them, an N x H x W x 3
+        array, or an N x 3 x H x W float torch tensor in [-1, 1]."""
+        if _is_tensor(images):
+            from vidswap.pipeline.translate import to_images, to_tensor
+
+            return to_tensor(self._translate(to_images(images)), str(images.device))
+        if isinstance(images, np.ndarray) and images.ndim == 3:
+            return self._translate([images])[0]
+        return self._translate(list(images))
+
+    def apply(
+        self,
+        source: str | os.PathLike,
+        output: str | os.PathLike | None = None,
+        video: VideoSettings | None = None,
+        *,
+        overwrite: bool = False,
+        on_frame: Callable[[int], None] | None = None,
+        on_start: Callable[[int | None], None] | None = None,
+    ) -> ApplyResult:
+        """Translate a video file; returns what was written."""
+        video = video or VideoSettings()
+        out_path = check_job(source, output, video, overwrite)
+        return apply_video(
+            source,
+            out_path,
+            self._translate,
+            encode=video.encode,
+            start=video.start,
+            end=video.end,
+            batch_size=self.settings.batch,
+            on_frame=on_frame,
+            on_start=on_start,
+        )
+
+
+def check_job(source: str | os.PathLike, output: str | os.PathLike | None, video: VideoSettings,
+              overwrite: bool = False) -> Path:  # fmt: skip
+    """Validate one conversion before any work: a readable input, a sane time window, an
+    output that neither is the input nor (without overwrite) exists. Returns the output path."""
+    from vidswap.video import default_output_path, probe
+
+    if video.start is not None and video.end is not None and video.end <= video.start:
+        raise ConfigError(f"end ({video.end}) must be after start ({video.start})")
+    probe(source)
+    out_path = Path(output) if output else default_output_path(source)
+    if out_path.resolve() == Path(source).resolve():
+        raise ConfigError("the output would overwrite the input; choose another output path")
+    if out_path.exists() and not overwrite:
+        raise ConfigError(f"{out_path} exists (use -y / overwrite=True to replace it)")
+    return out_path
+
+
+def load(model: str = "identity", **settings) -> Translator:
+    """Load a model by name or folder path (see TranslatorSettings for the options)."""
+    return Translator(TranslatorSettings(model=model, **settings))
+
+
+def apply(source: str | os.PathLike, output: str | os.PathLike | None = None, *, model: str = "identity",
+          overwrite: bool = False, **settings) -> ApplyResult:  # fmt: skip
+    """Translate one video file with a model; keyword settings are those of
+    TranslatorSettings and VideoSettings."""
+    video_keys = set(VideoSettings.__dataclass_fields__)
+    video = VideoSettings(**{k: v for k, v in settings.items() if k in video_keys})
+    translator = load(model, **{k: v for k, v in settings.items() if k not in video_keys})
+    return translator.apply(source, output, video, overwrite=overwrite)
+
+
+def _is_tensor(value) -> bool:
+    return type(value).__module__.startswith("torch")
