@@ -1,0 +1,76 @@
+"""Click options shared by `apply` and `batch`, and their conversion to the API's
+settings, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+# (option declarations, keyword arguments); the parameter name is the settings field
+_TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
+    (("-m", "--model"), dict(required=True, help="Model name in the store, a model folder, or 'identity'.")),
+    (("--models-dir",), dict(envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False),
+                             help="Model store [default: $VIDSWAP_HOME/models or ~/.local/share/vidswap/models].")),
+    (("--mode",), dict(type=click.Choice(["auto", "face", "frame"]), default="auto", show_default=True,
+                       help="Translate faces or whole frames (auto: what the model was trained on).")),
+    (("--backend",), dict(type=click.Choice(["auto", "torch", "compile", "onnx", "tensorrt"]), default="auto",
+                          show_default=True, help="Inference backend (auto: TensorRT on a GPU when installed, "
+                          "ONNX Runtime on CPU, else torch).")),
+    (("--fp16",), dict(is_flag=True, help="Half precision (CUDA only).")),
+    (("--batch",), dict(default=1, show_default=True, type=click.IntRange(1), help="Images per generator call.")),
+    (("--device",), dict(default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")),
+    (("--tile",), dict(default=0, show_default=True, type=click.IntRange(0),
+                       help="Frame mode: translate frames larger than this in overlapping tiles (0: whole).")),
+    (("--smooth",), dict(type=click.Choice(["none", "flow"]), default="none", show_default=True,
+                         help="Temporal smoothing of the output along optical flow of the input.")),
+    (("--smooth-strength",), dict(default=0.6, show_default=True, type=click.FloatRange(0, 1),
+                                  help="Weight of the warped previous output where it is not occluded.")),
+]
+_FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
+    (("--faces", "select"), dict(default="largest", show_default=True, help="largest, all, or a track number.")),
+    (("--min-face-prob", "min_prob"), dict(default=0.9, show_default=True, type=click.FloatRange(0, 1),
+                                           help="Detector confidence a face needs.")),
+    (("--min-face-size", "min_size"), dict(default=20, show_default=True, type=click.IntRange(12),
+                                           help="Smallest face side in pixels (larger is faster).")),
+    (("--face-steadiness", "min_cutoff"), dict(default=1.0, show_default=True, type=click.FloatRange(min=0.001),
+                                               help="One-Euro min cutoff of the face track: lower is steadier.")),
+    (("--mask-blur", "blur"), dict(default=0.1, show_default=True, type=click.FloatRange(0, 0.49),
+                                  help="Width of the paste-back feather, a share of the crop side.")),
+    (("--mask-erode", "erode"), dict(default=0.05, show_default=True, type=click.FloatRange(0, 0.49),
+                                    help="Band at the crop edge left untouched, a share of the crop side.")),
+    (("--color-match/--no-color-match", "color_match"), dict(default=True, show_default=True,
+                                                            help="Match the face's colour to the frame (Lab).")),
+]
+_ENCODE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
+    (("--codec",), dict(default="libx264", show_default=True, help="Video encoder (libx264, libx265, libvpx-vp9, ...).")),
+    (("--crf",), dict(default=18, show_default=True, type=click.IntRange(0, 63), help="Constant quality (lower is better).")),
+    (("--preset",), dict(default="medium", show_default=True, help="Encoder speed preset.")),
+    (("--pix-fmt",), dict(default=None, help="Pixel format [default: yuv420p, yuv444p for odd sizes].")),
+]  # fmt: skip
+_SECTIONS = (_TRANSLATOR_OPTIONS, _FACE_OPTIONS, _ENCODE_OPTIONS)
+
+
+def translation_options(command: Callable) -> Callable:
+    """Add the model, face and encoder options to a command."""
+    for section in reversed(_SECTIONS):
+        for declarations, kwargs in reversed(section):
+            command = click.option(*declarations, **kwargs)(command)
+    return command
+
+
+def _names(section) -> list[str]:
+    return [next((d for d in decl if not d.startswith("-")), None) or decl[-1].split("/")[0].lstrip("-").replace("-", "_")
+            for decl, _ in section]  # fmt: skip
+
+
+def settings_from(params: dict):
+    """(TranslatorSettings, EncodeOptions) from the command's parameters."""
+    from vidswap.api import TranslatorSettings
+    from vidswap.pipeline.apply import EncodeOptions
+    from vidswap.pipeline.faces import FaceSettings
+
+    face = FaceSettings(**{n: params[n] for n in _names(_FACE_OPTIONS)})
+    translator = TranslatorSettings(**{n: params[n] for n in _names(_TRANSLATOR_OPTIONS)}, face=face)
+    encode = EncodeOptions(**{n: params[n] for n in _names(_ENCODE_OPTIONS)})
+    return translator, encode
