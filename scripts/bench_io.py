@@ -117,7 +117,7 @@ def main() -> None:
             ("decode", timed(lambda: vidswap_decode(clip), args.repeat), timed(lambda: plain_decode(clip), args.repeat)),
             ("encode", timed(lambda: vidswap_encode(images, tmp / "a.mp4"), args.repeat),
              timed(lambda: plain_encode(images, tmp / "b.mp4"), args.repeat)),
-            ("identity apply", timed(lambda: apply_video(clip, tmp / "c.mp4", lambda x: x).frames, args.repeat),
+            ("identity apply", timed(lambda: apply_video(clip, tmp / "c.mp4", lambda frames: [f.image for f in frames]).frames, args.repeat),
              timed(lambda: plain_transcode(clip, tmp / "d.mp4"), args.repeat)),
         ]  # fmt: skip
     print(f"1280x720, {args.frames} frames, H.264 CRF 18 preset medium, best of {args.repeat}")

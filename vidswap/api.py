@@ -17,6 +17,10 @@ import numpy as np
 
 from vidswap.errors import ConfigError
 from vidswap.pipeline.apply import ApplyResult, EncodeOptions, apply_video
+from vidswap.pipeline.faces import FaceSettings
+
+MODES = ("auto", "face", "frame")
+SMOOTHING = ("none", "flow")
 
 
 @dataclass
@@ -26,7 +30,14 @@ class TranslatorSettings:
     model: str = "identity"
     models_dir: str | None = None
     device: str = "auto"
+    backend: str = "auto"  # auto | torch | compile | onnx | tensorrt
+    fp16: bool = False
     batch: int = 1
+    mode: str = "auto"  # auto (the model's) | face | frame
+    tile: int = 0  # full-frame mode: translate in tiles of this side when the frame is larger (0: whole)
+    smooth: str = "none"  # none | flow
+    smooth_strength: float = 0.6
+    face: FaceSettings = field(default_factory=FaceSettings)
 
 
 @dataclass
@@ -36,6 +47,7 @@ class VideoSettings:
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     start: float | None = None
     end: float | None = None
+    preview: str | None = None  # also write a side-by-side (input | output) video here
 
 
 class Translator:
@@ -44,12 +56,15 @@ class Translator:
     def __init__(self, settings: TranslatorSettings | None = None, **overrides):
         from vidswap.device import pick_device
         from vidswap.models import load_model
-        from vidswap.pipeline.translate import frame_translator
+        from vidswap.pipeline.translate import ImageTranslator
 
-        self.settings = settings or TranslatorSettings(**overrides)
-        self.device = pick_device(self.settings.device)
-        self.model = load_model(self.settings.model, self.settings.models_dir, device=self.device)
-        self._translate = frame_translator(self.model, self.device)
+        self.settings = s = settings or TranslatorSettings(**overrides)
+        if s.mode not in MODES or s.smooth not in SMOOTHING:
+            raise ConfigError(f"mode must be one of {MODES} and smooth one of {SMOOTHING}")
+        self.device = pick_device(s.device)
+        self.model = load_model(s.model, s.models_dir, device=self.device)
+        self.mode = self.model.card.mode if s.mode == "auto" else s.mode
+        self._translate = ImageTranslator(self.model, self.device, s.backend, s.fp16, s.batch, s.tile)
 
     def __call__(self, images):
         """Translate RGB uint8 frames: one H x W x 3 array, a list of them, an N x H x W x 3
@@ -71,21 +86,37 @@ class Translator:
         overwrite: bool = False,
         on_frame: Callable[[int], None] | None = None,
         on_start: Callable[[int | None], None] | None = None,
+        on_plan_frame: Callable[[int], None] | None = None,
     ) -> ApplyResult:
-        """Translate a video file; returns what was written."""
+        """Translate a video file; returns what was written. In face mode a first pass
+        over the clip finds the faces (`on_plan_frame` reports its progress)."""
+        from vidswap.pipeline.smooth import make_smoother
+
         video = video or VideoSettings()
         out_path = check_job(source, output, video, overwrite)
         return apply_video(
             source,
             out_path,
-            self._translate,
+            self._frame_process(source, video, on_plan_frame),
             encode=video.encode,
             start=video.start,
             end=video.end,
             batch_size=self.settings.batch,
+            smooth=make_smoother(self.settings.smooth, self.settings.smooth_strength),
+            preview=video.preview,
             on_frame=on_frame,
             on_start=on_start,
         )
+
+    def _frame_process(self, source, video: VideoSettings, on_plan_frame):
+        """What the streaming pass does to each batch of frames, in this mode."""
+        if self.mode == "frame":
+            return lambda frames: self._translate([f.image for f in frames])
+        from vidswap.pipeline.faces import face_processor, plan_faces
+
+        plan = plan_faces(source, self.model.card.size or 256, self.settings.face, device=self.device,
+                          start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
+        return face_processor(self._translate, plan, self.settings.face)
 
 
 def check_job(source: str | os.PathLike, output: str | os.PathLike | None, video: VideoSettings,
@@ -115,6 +146,8 @@ def apply(source: str | os.PathLike, output: str | os.PathLike | None = None, *,
     """Translate one video file with a model; keyword settings are those of
     TranslatorSettings and VideoSettings."""
     video_keys = set(VideoSettings.__dataclass_fields__)
+    if isinstance(settings.get("face"), dict):
+        settings["face"] = FaceSettings(**settings["face"])
     video = VideoSettings(**{k: v for k, v in settings.items() if k in video_keys})
     translator = load(model, **{k: v for k, v in settings.items() if k not in video_keys})
     return translator.apply(source, output, video, overwrite=overwrite)

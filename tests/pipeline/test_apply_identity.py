@@ -9,8 +9,8 @@ from vidswap.pipeline.apply import apply_video
 from vidswap.video import open_video, probe
 
 
-def identity(images):
-    return images
+def identity(frames):
+    return [f.image for f in frames]
 
 
 def frames_of(path):
@@ -74,11 +74,11 @@ def test_audio_the_container_cannot_hold_is_transcoded(tmp_path):
 def test_failed_translation_leaves_nothing_at_the_output(clips, tmp_path):
     out = tmp_path / "out.mp4"
 
-    def broken(images):
+    def broken(frames):
         if broken.calls == 5:
             raise RuntimeError("model exploded")
         broken.calls += 1
-        return images
+        return identity(frames)
 
     broken.calls = 0
     with pytest.raises(RuntimeError, match="exploded"):
@@ -90,9 +90,9 @@ def test_batched_translation_keeps_order(clips, tmp_path):
     out = tmp_path / "out.mp4"
     seen = []
 
-    def record(images):
-        seen.append(len(images))
-        return [np.ascontiguousarray(255 - im) for im in images]
+    def record(frames):
+        seen.append(len(frames))
+        return [np.ascontiguousarray(255 - f.image) for f in frames]
 
     apply_video(clips["cfr"], out, record, batch_size=4)
     assert max(seen) == 4 and sum(seen) == 30

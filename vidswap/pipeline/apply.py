@@ -3,6 +3,7 @@ and audio, as one streaming pass."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -14,8 +15,10 @@ import numpy as np
 from vidswap.pipeline.stream import run_pipeline
 from vidswap.video import Frame, VideoWriter, open_video
 
-# translate a batch of upright RGB uint8 frames into frames of the same size
-Translate = Callable[[list[np.ndarray]], list[np.ndarray]]
+# turn a batch of decoded frames (upright RGB uint8) into output images of the same size
+Process = Callable[[list[Frame]], list[np.ndarray]]
+# temporal smoothing: (input image, output image) in frame order -> smoothed output
+Smooth = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -42,17 +45,20 @@ class ApplyResult:
 def apply_video(
     source: str | os.PathLike,
     output: str | os.PathLike,
-    translate: Translate,
+    process: Process,
     *,
     encode: EncodeOptions | None = None,
     start: float | None = None,
     end: float | None = None,
     batch_size: int = 1,
+    smooth: Smooth | None = None,
+    preview: str | os.PathLike | None = None,
     on_frame: Callable[[int], None] | None = None,
     on_start: Callable[[int | None], None] | None = None,
 ) -> ApplyResult:
     """Translate `source` into `output`. Every frame keeps its source timestamp (shifted
-    so a clip cut with `start` begins at its first frame); audio packets are copied."""
+    so a clip cut with `start` begins at its first frame); audio packets are copied.
+    `preview`, if given, also gets a side-by-side (input | output) video."""
     encode = encode or EncodeOptions()
     began = time.perf_counter()
     with open_video(source, start=start, end=end) as reader:
@@ -60,28 +66,38 @@ def apply_video(
         if on_start:
             on_start(video.frame_count)
         shift = 0.0 if start is None else float(start)
-        writer = VideoWriter(
-            output,
-            width=video.width,
-            height=video.height,
-            time_base=reader.time_base,
-            frame_rate=video.average_rate,
-            codec=encode.codec,
-            crf=encode.crf,
-            preset=encode.preset,
-            pix_fmt=encode.pix_fmt,
-            audio_from=source,
-            audio_window=(start, end),
-            shift=shift,
-        )
-        with writer:
 
-            def translate_frames(frames: list[Frame]) -> list[Frame]:
-                images = translate([f.image for f in frames])
-                return [Frame(f.index, f.pts, f.time, image) for f, image in zip(frames, images)]
+        def open_writer(path, width):
+            return VideoWriter(
+                path,
+                width=width,
+                height=video.height,
+                time_base=reader.time_base,
+                frame_rate=video.average_rate,
+                codec=encode.codec,
+                crf=encode.crf,
+                preset=encode.preset,
+                pix_fmt=encode.pix_fmt,
+                audio_from=source,
+                audio_window=(start, end),
+                shift=shift,
+            )
 
-            def write(frame: Frame) -> None:
-                writer.write(frame.image, frame.pts)
+        with contextlib.ExitStack() as stack:
+            writer = stack.enter_context(open_writer(output, video.width))
+            side_by_side = stack.enter_context(open_writer(preview, 2 * video.width)) if preview else None
+
+            def translate_frames(frames: list[Frame]) -> list[tuple[Frame, np.ndarray]]:
+                images = process(frames)
+                if smooth:
+                    images = [smooth(f.image, image) for f, image in zip(frames, images)]
+                return list(zip(frames, images))
+
+            def write(item: tuple[Frame, np.ndarray]) -> None:
+                frame, image = item
+                writer.write(image, frame.pts)
+                if side_by_side:
+                    side_by_side.write(np.hstack([frame.image, image]), frame.pts)
                 if on_frame:
                     on_frame(frame.index)
 

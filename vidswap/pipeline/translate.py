@@ -1,4 +1,5 @@
-"""Turn a loaded model into a function over batches of RGB uint8 frames."""
+"""Running a model's generator on RGB uint8 images: full frames (at their own size,
+tiled when large) or aligned face crops, through the chosen inference backend."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ import numpy as np
 
 from vidswap.models import Model
 from vidswap.nets import IdentityGenerator
-from vidswap.pipeline.apply import Translate
 
-# the ResNet generators downsample twice: frame sides must be multiples of this
+# the ResNet generators downsample twice: image sides must be multiples of this
 SIZE_MULTIPLE = 4
 
 
@@ -20,36 +20,90 @@ def to_tensor(images: list[np.ndarray], device: str):
 
 
 def to_images(batch) -> list[np.ndarray]:
-    out = batch.clamp(-1, 1).add(1).mul(127.5).round().to("cpu").byte()
+    out = batch.float().clamp(-1, 1).add(1).mul(127.5).round().to("cpu").byte()
     return list(out.permute(0, 2, 3, 1).numpy())
 
 
-def frame_translator(model: Model, device: str = "cpu") -> Translate:
-    """Full-frame translation. Fully convolutional generators run at the frame's own size
-    rounded to a multiple of SIZE_MULTIPLE; fixed-size ones at the model's size."""
-    generator = model.generator
-    if isinstance(generator, IdentityGenerator):
-        return lambda images: images
+class ImageTranslator:
+    """Translates batches of same-sized images. The backend is made on the first batch,
+    when the image size it must be exported/checked for is known."""
 
-    import torch
-    import torch.nn.functional as F
+    def __init__(self, model: Model, device: str = "cpu", backend: str = "auto", fp16: bool = False,
+                 batch: int = 1, tile: int = 0):  # fmt: skip
+        self.model = model
+        self.device = device
+        self.backend_name = backend
+        self.fp16 = fp16
+        self.batch = batch
+        self.tile = tile
+        self.identity = isinstance(model.generator, IdentityGenerator)
+        self.backend = None
+        # fully convolutional generators run at any size; others (AC-GAN) only at the model's
+        self.fixed_size = None if model.card.method != "acgan" else (model.card.size, model.card.size)
 
-    def translate(images: list[np.ndarray]) -> list[np.ndarray]:
+    def __call__(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        if self.identity or not images:
+            return images
+        import torch
+        import torch.nn.functional as F
+
         height, width = images[0].shape[:2]
-        if model.card.size and not model.card.extra.get("fully_convolutional", True):
-            size = (model.card.size, model.card.size)
-        else:
-            size = (_round_up(height), _round_up(width))
+        size = self.fixed_size or (_round_up(height), _round_up(width))
+        if self.tile and not self.fixed_size and max(size) > self.tile:
+            return [self._tiled(image) for image in images]
         with torch.inference_mode():
-            x = to_tensor(images, device)
+            x = to_tensor(images, self.device)
             if size != (height, width):
                 x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-            y = generator(x)
+            y = self._run(x)
             if size != (height, width):
-                y = F.interpolate(y, size=(height, width), mode="bilinear", align_corners=False)
+                y = F.interpolate(y.float(), size=(height, width), mode="bilinear", align_corners=False)
         return to_images(y)
 
-    return translate
+    def _run(self, x):
+        if self.backend is None:
+            from vidswap.runtime import create_backend
+
+            self.backend = create_backend(
+                self.model.generator,
+                self.backend_name,
+                device=self.device,
+                fp16=self.fp16,
+                batch_sizes=(self.batch,),
+                image_size=tuple(x.shape[2:]),
+                model_folder=self.model.folder,
+                generator_name=self.model.card.default_generator,
+            )
+        return self.backend(x)
+
+    def _tiled(self, image: np.ndarray) -> np.ndarray:
+        """Translate overlapping tiles and cross-fade them, for frames too large to run
+        whole. Each tile is normalised on its own, so overlaps hide the seams."""
+        height, width = image.shape[:2]
+        tile = _round_up(self.tile)
+        step = tile * 3 // 4
+        ramp = np.minimum(np.arange(tile) + 1, tile - np.arange(tile)).astype(np.float32)
+        weight = np.minimum(ramp[:, None], ramp[None, :])[..., None]
+        padded = np.pad(image, ((0, max(0, tile - height)), (0, max(0, tile - width)), (0, 0)), mode="reflect")
+        ph, pw = padded.shape[:2]
+        acc = np.zeros((ph, pw, 3), np.float32)
+        total = np.zeros((ph, pw, 1), np.float32)
+        tops = sorted({*range(0, ph - tile, step), ph - tile})
+        lefts = sorted({*range(0, pw - tile, step), pw - tile})
+        corners = [(t, left) for t in tops for left in lefts]
+        for first in range(0, len(corners), max(1, self.batch)):
+            group = corners[first : first + max(1, self.batch)]
+            outs = self._run_tiles([padded[t : t + tile, left : left + tile] for t, left in group])
+            for (t, left), out in zip(group, outs):
+                acc[t : t + tile, left : left + tile] += out.astype(np.float32) * weight
+                total[t : t + tile, left : left + tile] += weight
+        return np.clip(acc / total + 0.5, 0, 255).astype(np.uint8)[:height, :width]
+
+    def _run_tiles(self, tiles: list[np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            return to_images(self._run(to_tensor(tiles, self.device)))
 
 
 def _round_up(n: int) -> int:

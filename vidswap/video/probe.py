@@ -91,9 +91,9 @@ def probe(path: str | os.PathLike, count: bool = False, rates: bool = True) -> M
                     duration=_seconds(stream.duration, stream.time_base),
                 )
             )
+        _fill_rotation(container, info)
     finally:
         container.close()
-    _fill_rotation(path, info)
     if rates:
         _fill_rates(path, info)
     if count:
@@ -152,10 +152,9 @@ def packet_timestamps(path: str | os.PathLike, limit: int | None = None) -> tupl
         container.close()
 
 
-def _fill_rotation(path: Path, info: MediaInfo) -> None:
+def _fill_rotation(container: av.container.InputContainer, info: MediaInfo) -> None:
     """Rotation (and the decoded pixel format) from the first decodable frame."""
     video = info.main_video
-    container = open_input(path)
     try:
         for packet in container.demux(container.streams.video[0]):
             frames = _decode_quietly(packet)
@@ -165,8 +164,6 @@ def _fill_rotation(path: Path, info: MediaInfo) -> None:
                 break
     except av.FFmpegError as exc:
         info.warnings.append(f"damaged data at the start of the video: {exc}")
-    finally:
-        container.close()
     if video.rotation in (90, 270):
         video.width, video.height = video.coded_height, video.coded_width
 

@@ -1,0 +1,142 @@
+"""apply with tiny random generators saved in the model format: backends, face mode,
+smoothing, preview and the Python API."""
+
+import numpy as np
+import pytest
+
+from tests.conftest import astronaut, audio_packets, make_video, psnr
+from vidswap.api import Translator, TranslatorSettings, VideoSettings
+from vidswap.models import ModelCard, save_model
+from vidswap.video import open_video
+
+
+def tiny_model(folder, mode: str, size: int = 64):
+    import torch
+
+    from vidswap.nets.generators import ResnetGenerator
+
+    torch.manual_seed(0)
+    generator = ResnetGenerator(ngf=4, n_blocks=1)
+    card = ModelCard(
+        name=folder.name, method="cyclegan", mode=mode, size=size,
+        generators={"AtoB": {"class": "ResnetGenerator", "kwargs": generator.kwargs}},
+    )  # fmt: skip
+    return save_model(folder, card, {"AtoB": generator})
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {mode: tiny_model(root / f"tiny_{mode}", mode) for mode in ("frame", "face")}
+
+
+@pytest.fixture(scope="module")
+def face_clip(tmp_path_factory):
+    """The astronaut's face moving slowly across a 160x120 frame, with audio."""
+    image = astronaut()
+    frames = [np.ascontiguousarray(image[10 + i : 130 + i, 150 + 2 * i : 310 + 2 * i]) for i in range(12)]
+    return make_video(tmp_path_factory.mktemp("face") / "face.mp4", frames, audio_seconds=0.5)
+
+
+def frames_of(path):
+    with open_video(path) as reader:
+        return list(reader)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_frame_mode_keeps_timing_and_audio(models, clips, tmp_path, backend):
+    out = tmp_path / "out.mp4"
+    translator = Translator(TranslatorSettings(model=str(models["frame"]), backend=backend, batch=2))
+    result = translator.apply(clips["vfr"], out)
+    before, after = frames_of(clips["vfr"]), frames_of(out)
+    assert result.frames == len(after) == len(before)
+    assert [f.time for f in after] == pytest.approx([f.time for f in before], abs=1e-6)
+    assert audio_packets(out) == audio_packets(clips["vfr"])
+    assert np.mean([psnr(a.image, b.image) for a, b in zip(before, after)]) < 25  # it translated
+
+
+def test_backends_agree_on_frames(models, clips):
+    images = [f.image for f in frames_of(clips["odd"])[:3]]
+    reference = Translator(model=str(models["frame"]), backend="torch")(images)
+    onnx = Translator(model=str(models["frame"]), backend="onnx")(images)
+    assert all(psnr(a, b) > 40 for a, b in zip(reference, onnx))
+    assert reference[0].shape == images[0].shape  # odd sizes come back at their own size
+
+
+def test_tiled_translation_matches_size_and_roughly_the_whole(models):
+    image = astronaut()[:200, :248]
+    whole = Translator(model=str(models["frame"]), backend="torch")(image)
+    tiled = Translator(model=str(models["frame"]), backend="torch", tile=96)(image)
+    assert tiled.shape == image.shape
+    assert psnr(whole, tiled) > 20
+
+
+def test_api_takes_numpy_and_torch(models):
+    import torch
+
+    translator = Translator(model=str(models["frame"]), backend="torch")
+    image = astronaut()[:64, :64]
+    single = translator(image)
+    assert single.shape == (64, 64, 3) and single.dtype == np.uint8
+    tensor = torch.from_numpy(np.stack([image])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    out = translator(tensor)
+    assert out.shape == (1, 3, 64, 64)
+    assert psnr(((out[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy(), single) > 45
+
+
+def test_face_mode_changes_only_the_face(models, face_clip):
+    from vidswap.faces.align import warp_to_frame
+    from vidswap.pipeline.faces import FaceSettings, face_processor, plan_faces
+
+    translator = Translator(model=str(models["face"]), backend="torch")
+    settings = FaceSettings(color_match=False)
+    plan = plan_faces(face_clip, 64, settings)
+    assert plan.tracks == 1 and len(plan.alignments) >= 10
+    frames = frames_of(face_clip)
+    outputs = face_processor(translator._translate, plan, settings)(frames)
+    for frame, out in zip(frames, outputs):
+        alignments = plan.alignments.get(frame.index, [])
+        if not alignments:
+            assert np.array_equal(frame.image, out)
+            continue
+        reach = warp_to_frame(np.ones((64, 64), np.float32), alignments[0]) > 0
+        assert np.array_equal(frame.image[~reach], out[~reach])  # outside the face: untouched
+        assert psnr(frame.image[reach], out[reach]) < 30  # inside: translated
+
+
+def test_face_mode_apply_end_to_end_with_preview(models, face_clip, tmp_path):
+    out = tmp_path / "face_out.mp4"
+    preview = tmp_path / "face_out.preview.mp4"
+    translator = Translator(TranslatorSettings(model=str(models["face"]), backend="onnx"))
+    result = translator.apply(face_clip, out, VideoSettings(preview=str(preview)))
+    assert result.frames == 12 == len(frames_of(out))
+    assert audio_packets(out) == audio_packets(face_clip)
+    side = frames_of(preview)
+    assert len(side) == 12 and side[0].image.shape == (120, 320, 3)
+
+
+def test_no_face_is_one_clear_error(models, clips, tmp_path):
+    from vidswap.errors import NoFaceError
+
+    with pytest.raises(NoFaceError, match="no face found"):
+        Translator(model=str(models["face"])).apply(clips["cfr"], tmp_path / "o.mp4")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_flow_smoothing_lowers_the_warping_error_of_a_flickering_translation(clips, tmp_path):
+    from vidswap.metrics.warping import warping_error
+    from vidswap.pipeline.apply import apply_video
+    from vidswap.pipeline.smooth import make_smoother
+
+    rng = np.random.default_rng(0)
+
+    def flicker(frames):  # a translation whose brightness jumps from frame to frame
+        return [np.clip(f.image.astype(int) + rng.integers(-40, 40), 0, 255).astype(np.uint8) for f in frames]
+
+    scores = {}
+    for mode in ("none", "flow"):
+        out = tmp_path / f"{mode}.mp4"
+        apply_video(clips["cfr"], out, flicker, smooth=make_smoother(mode))
+        pairs = [(a.image, b.image) for a, b in zip(frames_of(clips["cfr"]), frames_of(out))]
+        scores[mode] = warping_error(pairs).output
+    assert scores["flow"] < 0.5 * scores["none"]

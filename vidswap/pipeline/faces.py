@@ -1,0 +1,99 @@
+"""Face mode for apply: a first pass finds, tracks and smooths the faces of the whole
+clip (small: boxes and landmarks only), then the streaming pass crops each face,
+translates the crops in batches and pastes them back."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vidswap.errors import NoFaceError
+from vidswap.faces import Alignment, align_face, paste_back, select_tracks, smooth_track, track_faces, warp_to_crop
+from vidswap.faces.align import DEFAULT_MARGIN
+from vidswap.video import Frame, open_video
+
+
+@dataclass
+class FaceSettings:
+    select: str = "largest"  # largest | all | a track number
+    min_prob: float = 0.9  # detector confidence
+    min_size: int = 20  # smallest face side in pixels
+    max_gap: int = 8  # missed detections filled by interpolation
+    min_cutoff: float = 1.0  # One-Euro smoothing: lower is steadier
+    beta: float = 3.0  # One-Euro smoothing: higher follows fast motion sooner
+    margin: float = DEFAULT_MARGIN
+    erode: float = 0.05  # mask: untouched band at the crop's edge (share of its side)
+    blur: float = 0.1  # mask: width of the feathered ramp
+    color_match: bool = True  # match the translated face's Lab mean/std to the frame
+
+
+@dataclass
+class FacePlan:
+    alignments: dict[int, list[Alignment]]  # frame index -> faces to translate there
+    frames: int
+    tracks: int
+
+
+def plan_faces(
+    source: str | os.PathLike,
+    crop_size: int,
+    settings: FaceSettings,
+    *,
+    device: str = "cpu",
+    start: float | None = None,
+    end: float | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> FacePlan:
+    """Detect faces in every frame, link them into tracks, smooth and align them."""
+    from vidswap.faces import FaceDetector
+
+    detector = FaceDetector(device=device, min_prob=settings.min_prob, min_size=settings.min_size)
+    detections, times, frame_size = [], [], None
+    with open_video(source, start=start, end=end) as reader:
+        batch: list[Frame] = []
+        for frame in reader:
+            batch.append(frame)
+            if len(batch) == detector.batch_size:
+                detections.extend(detector.detect([f.image for f in batch]))
+                batch = []
+            times.append(frame.time)
+            frame_size = frame.image.shape[1::-1]
+            if on_frame:
+                on_frame(frame.index)
+        if batch:
+            detections.extend(detector.detect([f.image for f in batch]))
+    tracks = track_faces(detections, times, max_gap=settings.max_gap)
+    chosen = [smooth_track(t, min_cutoff=settings.min_cutoff, beta=settings.beta) for t in select_tracks(tracks, settings.select)]
+    if not chosen:
+        raise NoFaceError(
+            f"{source}: no face found in {len(detections)} frames (try --mode frame, or a lower --min-face-prob)"
+        )
+    plan: dict[int, list[Alignment]] = {}
+    for track in chosen:
+        for position, landmarks in zip(track.positions, track.landmarks):
+            plan.setdefault(int(position), []).append(align_face(landmarks, frame_size, crop_size, settings.margin))
+    return FacePlan(alignments=plan, frames=len(detections), tracks=len(chosen))
+
+
+def face_processor(
+    translate: Callable[[list[np.ndarray]], list[np.ndarray]], plan: FacePlan, settings: FaceSettings
+) -> Callable[[list[Frame]], list[np.ndarray]]:
+    """Translate the planned faces of a batch of frames together; frames with no face
+    pass through untouched."""
+
+    def process(frames: list[Frame]) -> list[np.ndarray]:
+        jobs = [(i, a) for i, f in enumerate(frames) for a in plan.alignments.get(f.index, [])]
+        crops = translate([warp_to_crop(frames[i].image, a) for i, a in jobs]) if jobs else []
+        per_frame: dict[int, list] = {}
+        for (i, alignment), crop in zip(jobs, crops):
+            per_frame.setdefault(i, []).append((crop, alignment))
+        return [
+            paste_back(f.image, per_frame.get(i, []), erode=settings.erode, blur=settings.blur,
+                       color_match=settings.color_match)  # fmt: skip
+            for i, f in enumerate(frames)
+        ]
+
+    return process
