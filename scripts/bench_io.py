@@ -27,7 +27,10 @@ def make_clip(path: Path, frames: int) -> list[np.ndarray]:
     from PIL import Image
 
     big = np.asarray(Image.fromarray(astronaut()).resize((1600, 1600)))
-    images = [np.ascontiguousarray(big[20 + 2 * i : 740 + 2 * i, 40 + 3 * i : 1320 + 3 * i]) for i in range(frames)]
+    images = []
+    for i in range(frames):
+        k = min(i % 200, 200 - i % 200)  # pan back and forth, so any length fits the photo
+        images.append(np.ascontiguousarray(big[20 + 2 * k : 740 + 2 * k, 40 + 3 * k : 1320 + 3 * k]))
     make_video(path, images, rate=30, time_base=Fraction(1, 15360), audio_seconds=frames / 30)
     return images
 
