@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,3 +155,18 @@ def apply(source: str | os.PathLike, output: str | os.PathLike | None = None, *,
 
 def _is_tensor(value) -> bool:
     return type(value).__module__.startswith("torch")
+
+
+def batch(library: str | os.PathLike, output: str | os.PathLike, *, model: str = "identity",
+          translator: TranslatorSettings | None = None, video: VideoSettings | None = None,
+          glob: Iterable[str] = (), exclude: Iterable[str] = (), workers: int | None = None,
+          ray: bool | str = False, retries: int = 1, observer=None):  # fmt: skip
+    """Convert every video under `library` into the same tree under `output`, resumably
+    (see `vidswap batch`); returns a vidswap.pipeline.batch.BatchReport. `translator`
+    (default: `model` with default settings) and `video` are the settings of `apply`;
+    `workers` local processes, or Ray tasks with `ray=True` (local cluster) or an address."""
+    from vidswap.pipeline.batch import run_batch
+
+    return run_batch(library, output, translator or TranslatorSettings(model=model), video or VideoSettings(),
+                     globs=glob, excludes=exclude, workers=workers, ray=ray, retries=retries,
+                     observer=observer)  # fmt: skip

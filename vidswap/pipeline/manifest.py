@@ -118,7 +118,10 @@ class Manifest:
 
     def entries(self) -> list[Entry]:
         rows = self._db.execute("SELECT * FROM files ORDER BY source").fetchall()
-        return [Entry(**{k: row[k] for k in Entry.__dataclass_fields__}) for row in rows]
+        return [_entry(row) for row in rows]
+
+    def get(self, source: str) -> Entry:
+        return _entry(self._db.execute("SELECT * FROM files WHERE source = ?", (source,)).fetchone())
 
     def add(self, source: str, output: str, size: int, mtime: int) -> None:
         """A new source, or one whose file changed since: pending, with no attempts."""
@@ -163,3 +166,7 @@ class Manifest:
         """(run, source, event, detail) in order; only `event` ones when given."""
         sql = "SELECT run, source, event, detail FROM events" + (" WHERE event = ?" if event else "") + " ORDER BY id"
         return [tuple(r) for r in self._db.execute(sql, (event,) if event else ())]
+
+
+def _entry(row: sqlite3.Row) -> Entry:
+    return Entry(**{k: row[k] for k in Entry.__dataclass_fields__})

@@ -1,0 +1,135 @@
+"""`vidswap batch LIBRARY -o OUT --model NAME`: convert a folder tree of videos, resumably,
+with local worker processes or on a Ray cluster; `vidswap batch --status OUT` shows the manifest."""
+
+from __future__ import annotations
+
+import click
+
+from vidswap.cli.app import App, pass_app
+from vidswap.cli.options import translation_options
+from vidswap.errors import VidswapError
+
+
+def show_status(ctx: click.Context, _param, out_dir: str | None) -> None:
+    """--status OUT: print the manifest's table and exit (1 if any file failed)."""
+    if out_dir is None or ctx.resilient_parsing:
+        return
+    from rich.table import Table
+
+    from vidswap.pipeline.manifest import Manifest
+
+    app = ctx.ensure_object(App)
+    with Manifest(out_dir, lock=False, create=False) as manifest:
+        entries = manifest.entries()
+    table = Table("file", "state", "attempts", "frames", "size", "output / error", box=None)
+    styles = {"done": "green", "failed": "red", "running": "yellow"}
+    for e in entries:
+        detail = e.error if e.state == "failed" else e.output
+        size = f"{e.size / 1e6:.2f} MB" if e.size is not None and e.state == "done" else ""
+        table.add_row(e.source, f"[{styles.get(e.state, '')}]{e.state}[/]", str(e.attempts),
+                      str(e.frames or "") if e.state == "done" else "", size, detail)  # fmt: skip
+    app.out.print(table)
+    counts = {state: sum(e.state == state for e in entries) for state in ("done", "failed", "running", "pending")}
+    app.out.print(", ".join(f"{n} {state}" for state, n in counts.items()), highlight=False)
+    if counts["failed"]:
+        raise VidswapError(f"{counts['failed']} file(s) failed")
+    ctx.exit(0)
+
+
+@click.command()
+@click.argument("library", type=click.Path(exists=True, file_okay=False, path_type=str))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="Output folder: the library's tree is mirrored here, with the manifest (a path every Ray node sees).")
+@translation_options
+@click.option("--glob", "globs", multiple=True, metavar="PATTERN",
+              help="Only files matching (path in the library or name; repeatable) [default: common video extensions].")
+@click.option("--exclude", "excludes", multiple=True, metavar="PATTERN", help="Leave out files matching (repeatable).")
+@click.option("--workers", type=click.IntRange(1), help="Local worker processes [default: 1]; with --ray, tasks at once "
+              "[default: the cluster's GPUs, else CPUs].")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
+              help="Run each file as a Ray task: on a new local cluster, or the one at ADDRESS ('auto': this machine's).")
+@click.option("--retries", default=1, show_default=True, type=click.IntRange(0),
+              help="Attempts after a failure that may pass (a damaged input is not retried).")
+@click.option("--status", type=click.Path(file_okay=False), expose_value=False, is_eager=True, callback=show_status,
+              metavar="OUT", help="Print the manifest of OUT and exit (exit code 1 if any file failed).")
+@pass_app
+def command(app: App, library: str, out_dir: str, globs: tuple[str, ...], excludes: tuple[str, ...],
+            workers: int | None, ray_address: str | None, retries: int, **params) -> None:  # fmt: skip
+    """Convert every video under LIBRARY into the same tree under OUT. Reruns skip what is
+    done (output verified by size and checksum), retry what failed and finish what a killed
+    run left; the exit code is 1 if any file failed."""
+    from vidswap.api import VideoSettings, batch
+    from vidswap.cli.options import settings_from
+    from vidswap.cli.progress import make_progress
+
+    settings, encode = settings_from(params)
+    with make_progress(app) as progress:
+        report = batch(library, out_dir, translator=settings, video=VideoSettings(encode), glob=globs,
+                       exclude=excludes, workers=workers, ray=True if ray_address == "" else ray_address,
+                       retries=retries, observer=Bars(app, progress))  # fmt: skip
+    fps = report.frames / report.seconds if report.seconds else 0.0
+    app.info(f"{len(report.converted)} converted ({report.frames} frames, {fps:.1f} frames/s), "
+             f"{report.skipped} already done, {len(report.failed)} failed, of {report.total} in {out_dir}")  # fmt: skip
+    for key, error in report.failed.items():
+        app.err.print(f"[red]failed:[/] {key}: {error}", highlight=False)
+    if not report.ok:
+        raise VidswapError(f"{len(report.failed)} file(s) failed (vidswap batch --status {out_dir} lists them)")
+
+
+class Bars:
+    """The batch's progress: one overall bar (files in its label, frames in its count) and
+    a line a busy worker with the file it is on."""
+
+    def __init__(self, app: App, progress):
+        self.app, self.progress = app, progress
+        self.overall = progress.add_task("batch", total=None)
+        self.lines: dict[str, int] = {}  # worker -> task id
+        self.counted: dict[str, tuple[int, int]] = {}  # worker -> (frames total, frames counted) of its file
+        self.todo = self.done = self.failed = 0
+
+    def planned(self, todo: int, skipped: int, failed: int) -> None:
+        self.todo = todo
+        if skipped or failed:
+            self.app.info(f"{skipped} already done, {failed} failed before and not retried")
+        self._label()
+
+    def started(self, worker: str, key: str, frames: int | None) -> None:
+        self.lines[worker] = self.progress.add_task(f"  {worker} {key}", total=frames)
+        self.counted[worker] = (frames or 0, 0)
+        overall = self.progress.tasks[self.overall]
+        self.progress.update(self.overall, total=(overall.total or 0) + (frames or 0))
+
+    def progressed(self, worker: str, key: str, frames_done: int) -> None:
+        self.progress.update(self.lines[worker], completed=frames_done)
+        self._count(worker, frames_done)
+
+    def finished(self, outcome, will_retry: bool) -> None:
+        worker = outcome.worker
+        total, _ = self.counted.get(worker, (0, 0))
+        if outcome.ok:
+            self.done += 1
+            self._count(worker, outcome.frames)
+            overall = self.progress.tasks[self.overall]
+            self.progress.update(self.overall, total=(overall.total or 0) + outcome.frames - total)  # exact now
+            for warning in outcome.warnings:
+                self.app.warn(f"{outcome.key}: {warning}")
+        else:
+            self._count(worker, 0)  # its frames do not count
+            overall = self.progress.tasks[self.overall]
+            self.progress.update(self.overall, total=(overall.total or 0) - total)
+            self.failed += not will_retry
+            again = " (will retry)" if will_retry else ""
+            self.app.err.print(f"[red]failed:[/] {outcome.key}: {outcome.error}{again}", highlight=False)
+        self.counted.pop(worker, None)
+        if worker in self.lines:  # a line a busy worker only
+            self.progress.remove_task(self.lines.pop(worker))
+        self._label()
+
+    def _count(self, worker: str, frames: int) -> None:
+        total, counted = self.counted.get(worker, (0, 0))
+        self.progress.advance(self.overall, frames - counted)
+        self.counted[worker] = (total, frames)
+
+    def _label(self) -> None:
+        failed = f", {self.failed} failed" if self.failed else ""
+        self.progress.update(self.overall, description=f"{self.done}/{self.todo} files{failed}")

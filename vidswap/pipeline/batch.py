@@ -1,0 +1,351 @@
+"""Batch conversion of a footage library: find the videos, mirror the tree under the
+output folder, convert each file once, resumably.
+
+The driver (run_batch) alone owns the manifest; workers (local processes or Ray tasks,
+see vidswap.pipeline.runners) only convert files and report back. Resume rules:
+- done and verified (output there, same size and sha256): skipped;
+- left `running` by a killed run: its temporary file is removed and it runs again;
+- failed: retried while it has attempts left (1 + retries in all), unless the failure
+  was the input's own (damaged, no video stream, no face): a retry cannot help that;
+- a source whose size or mtime changed is a new file.
+Outputs appear only by rename after a complete write (VideoWriter), so a kill at any
+moment leaves no half-written output, only a temporary file the next run removes."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from vidswap.errors import ConfigError, InputError, NoFaceError, VidswapError
+from vidswap.pipeline.manifest import Entry, Manifest
+
+# what counts as a video when no --glob is given (compared case-insensitively)
+VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg",
+                    ".ts", ".mts", ".m2ts", ".3gp", ".ogv", ".ogg"}  # fmt: skip
+# settings that change how and where the model runs, not what the outputs hold; every other
+# field (new ones included) is part of the output folder's identity
+RUN_ONLY_SETTINGS = {"device", "batch", "models_dir", "backend"}
+# failures that are the input's fault
+INPUT_FAULTS = (InputError, NoFaceError)
+# failures no file can avoid (model, settings, missing package): the whole batch stops
+BATCH_FAULTS = ("ModelError", "ConfigError", "MissingDependency")
+FRAME_REPORT_SECONDS = 0.25
+
+
+@dataclass
+class Job:
+    key: str  # the source's path relative to the library, '/'-separated (the manifest's key)
+    source: str
+    output: str
+
+
+@dataclass
+class Outcome:
+    """What a worker reports for one job."""
+
+    key: str
+    worker: str
+    frames: int = 0
+    seconds: float = 0.0
+    size: int = 0
+    sha256: str = ""
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    permanent: bool = False  # the input's fault: do not retry
+    stop_code: int = 0  # non-zero: a batch-wide error with this exit code; stop the batch
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class BatchReport:
+    total: int  # videos found
+    skipped: int  # already done and verified
+    converted: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # key -> last error
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+    frames: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class Observer:
+    """Progress callbacks of a batch run (the CLI draws bars from them); all optional."""
+
+    def planned(self, todo: int, skipped: int, failed: int) -> None: ...
+    def started(self, worker: str, key: str, frames: int | None) -> None: ...
+    def progressed(self, worker: str, key: str, frames_done: int) -> None: ...
+    def finished(self, outcome: Outcome, will_retry: bool) -> None: ...
+
+
+# -- the library -------------------------------------------------------------------------
+
+
+def find_videos(library: Path, globs: Iterable[str] = (), excludes: Iterable[str] = (),
+                skip: Path | None = None) -> list[Path]:  # fmt: skip
+    """Files under `library` (recursive, sorted) that match a glob and no exclude. A pattern
+    matches the path relative to the library or the file name ('*' crosses folders).
+    Hidden files and folders and the `skip` folder (the output, when inside) are left out."""
+    globs, excludes = list(globs), list(excludes)
+
+    def matches(rel: str, patterns: list[str]) -> bool:
+        return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(rel.rsplit("/", 1)[-1], p) for p in patterns)
+
+    found = []
+    for folder, dirs, files in os.walk(library):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and Path(folder, d) != skip)
+        for name in files:
+            path = Path(folder, name)
+            rel = path.relative_to(library).as_posix()
+            wanted = matches(rel, globs) if globs else path.suffix.lower() in VIDEO_EXTENSIONS
+            if wanted and not name.startswith(".") and not matches(rel, excludes):
+                found.append(path)
+    return sorted(found)
+
+
+def output_name(source: Path, key: str, taken: set[str]) -> str:
+    """The output's path relative to the output folder: the source's, with the container
+    the writer would pick (kept, or MP4/Matroska); the full source name is kept when two
+    sources would otherwise land on one output (clip.avi and clip.mp4)."""
+    from vidswap.video.writer import KEPT_EXTENSIONS, default_output_path
+
+    if source.suffix.lower() in KEPT_EXTENSIONS:
+        suffix = source.suffix
+    else:
+        try:
+            suffix = default_output_path(source).suffix
+        except VidswapError:  # unreadable: the conversion itself will report why
+            suffix = ".mkv"
+    rel = Path(key)
+    name = (rel.parent / f"{rel.stem}{suffix}").as_posix()
+    return name if name not in taken else (rel.parent / f"{rel.name}{suffix}").as_posix()
+
+
+def output_settings(translator, video) -> dict:
+    """The settings that shape the outputs, as JSON values (the manifest compares them)."""
+    values = {k: v for k, v in asdict(translator).items() if k not in RUN_ONLY_SETTINGS}
+    values["video"] = asdict(video)
+    return json.loads(json.dumps(values, default=str))
+
+
+def file_digest(path: str | os.PathLike) -> tuple[int, str]:
+    """(size, sha256 hex) of a file."""
+    with open(path, "rb") as f:
+        return os.fstat(f.fileno()).st_size, hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def remove_partial_files(output: Path) -> None:
+    """Remove what a killed writer left of `output`: vidswap.fsutil.atomic_path names its
+    temporary files '.STEM.RANDOM.partialSUFFIX' beside the target."""
+    for partial in output.parent.glob(f".{glob_escape(output.stem)}.*.partial{glob_escape(output.suffix)}"):
+        partial.unlink(missing_ok=True)
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+# -- the worker's side -------------------------------------------------------------------
+
+
+def convert(job: Job, translator, video, worker: str, send: Callable[[tuple], None]) -> Outcome:
+    """Translate one file with a loaded Translator; never raises for a bad file: the
+    outcome says what happened. `send` carries progress events to the driver."""
+    last = [0.0]
+
+    def one_line(exc: BaseException) -> str:  # the manifest names the file already
+        return error_line(exc).replace(f"{job.source}: ", "")
+
+    def on_start(total: int | None) -> None:
+        send(("start", worker, job.key, total))
+
+    def on_frame(index: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= FRAME_REPORT_SECONDS:  # progress, not a message a frame
+            last[0] = now
+            send(("frames", worker, job.key, index + 1))
+
+    try:
+        result = translator.apply(job.source, job.output, video, overwrite=True, on_start=on_start, on_frame=on_frame)
+    except INPUT_FAULTS as exc:
+        return Outcome(job.key, worker, error=one_line(exc), permanent=True)
+    except VidswapError as exc:
+        stop = exc.exit_code if type(exc).__name__ in BATCH_FAULTS else 0
+        return Outcome(job.key, worker, error=one_line(exc), stop_code=stop)
+    except Exception as exc:  # anything else may be passing (memory, a full disk): retried
+        return Outcome(job.key, worker, error=f"{type(exc).__name__}: {one_line(exc)}")
+    size, sha256 = file_digest(job.output)
+    return Outcome(job.key, worker, frames=result.frames, seconds=result.seconds, size=size, sha256=sha256,
+                   warnings=list(result.warnings))  # fmt: skip
+
+
+_LOADED: dict[str, object] = {}  # this worker process's model: loaded by its first job, kept for the rest
+
+
+def run_job(job: Job, translator, video, worker: str, send: Callable[[tuple], None]) -> Outcome:
+    """Worker side: load the model once per process (TranslatorSettings `translator`), then
+    convert `job`. A model that cannot load stops the batch (no file could succeed)."""
+    from vidswap.api import Translator
+
+    key = repr(translator)
+    if key not in _LOADED:
+        try:
+            _LOADED.clear()
+            _LOADED[key] = Translator(translator)
+        except VidswapError as exc:
+            return Outcome(job.key, worker, error=error_line(exc), stop_code=exc.exit_code)
+    return convert(job, _LOADED[key], video, worker, send)
+
+
+def error_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+# -- the driver --------------------------------------------------------------------------
+
+
+def run_batch(
+    library: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    translator,
+    video,
+    *,
+    globs: Iterable[str] = (),
+    excludes: Iterable[str] = (),
+    workers: int | None = None,
+    ray: bool | str = False,
+    retries: int = 1,
+    observer: Observer | None = None,
+) -> BatchReport:
+    """Convert every video under `library` into the mirrored tree under `out_dir` with
+    `translator` (TranslatorSettings) and `video` (VideoSettings). `workers` local
+    processes (default 1), or Ray tasks when `ray` is True (start or join the local
+    cluster) or an address; then `workers` caps the tasks in flight."""
+    from vidswap.models import resolve_model
+    from vidswap.pipeline.runners import LocalRunner, RayRunner
+
+    library, out_dir = Path(library).resolve(), Path(out_dir).resolve()
+    observer = observer or Observer()
+    if not library.is_dir():
+        raise InputError(f"{library}: no such folder")
+    if out_dir == library:
+        raise ConfigError("the output folder must not be the library itself")
+    resolve_model(translator.model, translator.models_dir)  # an unknown model: one line, before any work
+    began = time.perf_counter()
+    with Manifest(out_dir) as manifest:
+        manifest.check_settings(output_settings(translator, video))
+        sources = find_videos(library, globs, excludes, skip=out_dir)
+        entries = plan(manifest, library, out_dir, sources)
+        todo = [e for e in entries if e.state == "pending" or can_retry(e, retries)]
+        report = BatchReport(total=len(entries), skipped=sum(e.state == "done" for e in entries))
+        report.failed = {e.source: e.error or "" for e in entries if e.state == "failed" and not can_retry(e, retries)}
+        observer.planned(len(todo), report.skipped, len(report.failed))
+        if not todo:
+            return report
+        jobs = {e.source: Job(e.source, str(library / e.source), str(out_dir / e.output)) for e in todo}
+        runner = (RayRunner(None if ray is True else ray, translator, video, workers) if ray
+                  else LocalRunner(translator, video, workers or 1))  # fmt: skip
+        try:
+            drive(manifest, runner, jobs, retries, observer, report)
+        finally:
+            runner.close()
+            for entry in manifest.entries():  # stopped by an error or Ctrl-C: nothing stays `running`
+                if entry.state == "running":
+                    manifest.set_pending(entry.source, "batch stopped")
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+def plan(manifest: Manifest, library: Path, out_dir: Path, sources: list[Path]) -> list[Entry]:
+    """Bring the manifest up to date with the library and the outputs on disk; returns
+    the entries of `sources`."""
+    known = {e.source: e for e in manifest.entries()}
+    taken = {e.output for e in known.values()}
+    for path in sources:
+        key = path.relative_to(library).as_posix()
+        stat = path.stat()
+        entry = known.get(key)
+        if entry and (entry.source_size, entry.source_mtime) == (stat.st_size, stat.st_mtime_ns):
+            continue
+        output = entry.output if entry else output_name(path, key, taken)
+        taken.add(output)
+        manifest.add(key, output, stat.st_size, stat.st_mtime_ns)
+    keys = {path.relative_to(library).as_posix() for path in sources}
+    for entry in manifest.entries():
+        if entry.source not in keys:
+            continue
+        output = out_dir / entry.output
+        if entry.state == "running":  # a killed run was converting it
+            remove_partial_files(output)
+            manifest.set_pending(entry.source, "interrupted")
+        elif entry.state == "done" and not verified(entry, output):
+            manifest.set_pending(entry.source, "output missing or changed")
+    return [e for e in manifest.entries() if e.source in keys]
+
+
+def verified(entry: Entry, output: Path) -> bool:
+    return output.is_file() and output.stat().st_size == entry.size and file_digest(output)[1] == entry.sha256
+
+
+def can_retry(entry: Entry, retries: int) -> bool:
+    return entry.state == "failed" and not entry.permanent and entry.attempts < 1 + retries
+
+
+def drive(manifest: Manifest, runner, jobs: dict[str, Job], retries: int, observer: Observer,
+          report: BatchReport) -> None:  # fmt: skip
+    """Keep the runner's slots busy, record every outcome, requeue what may still succeed."""
+    queue = deque(jobs)
+    in_flight: set[str] = set()
+    while queue or in_flight:
+        while queue and len(in_flight) < runner.slots:
+            key = queue.popleft()
+            manifest.set_running(key)  # recorded before the work starts: a kill leaves it `running`
+            runner.submit(jobs[key])
+            in_flight.add(key)
+        for event in runner.poll(timeout=0.2):
+            if event[0] == "start":
+                observer.started(*event[1:])
+            elif event[0] == "frames":
+                observer.progressed(*event[1:])
+            else:
+                outcome: Outcome = event[2]
+                in_flight.discard(outcome.key)
+                retry = record(manifest, outcome, retries, report)
+                if retry:
+                    queue.append(outcome.key)
+                observer.finished(outcome, retry)
+
+
+def record(manifest: Manifest, outcome: Outcome, retries: int, report: BatchReport) -> bool:
+    """Write an outcome to the manifest and the report; returns whether to try again."""
+    if outcome.stop_code:
+        manifest.set_pending(outcome.key, outcome.error or "stopped")
+        error = VidswapError(outcome.error)
+        error.exit_code = outcome.stop_code
+        raise error
+    if outcome.ok:
+        manifest.set_done(outcome.key, size=outcome.size, sha256=outcome.sha256, frames=outcome.frames,
+                          seconds=outcome.seconds, worker=outcome.worker)  # fmt: skip
+        report.converted.append(outcome.key)
+        report.frames += outcome.frames
+        if outcome.warnings:
+            report.warnings[outcome.key] = outcome.warnings
+        return False
+    manifest.set_failed(outcome.key, outcome.error or "", permanent=outcome.permanent, worker=outcome.worker)
+    if can_retry(manifest.get(outcome.key), retries):
+        return True
+    report.failed[outcome.key] = outcome.error or ""
+    return False
+

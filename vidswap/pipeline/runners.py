@@ -1,0 +1,185 @@
+"""Where batch jobs run: local worker processes or Ray tasks, behind one small interface
+the driver uses (vidswap.pipeline.batch.drive):
+
+    runner.slots               jobs it can run at once
+    runner.submit(job)         start a job (only while fewer than `slots` are running)
+    runner.poll(timeout)       events: ("start", worker, key, frames), ("frames", worker,
+                               key, done), ("outcome", worker, Outcome)
+    runner.close()             stop; jobs still running are abandoned (the driver puts
+                               them back to pending)
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import replace
+
+from vidswap.errors import VidswapError
+from vidswap.pipeline.batch import Job, Outcome, error_line, run_job
+
+
+def worker_devices(device: str, workers: int) -> list[str]:
+    """Each local worker's device: with several CUDA GPUs (and device auto/cuda),
+    worker i gets GPU i, round robin."""
+    if workers > 1 and device in ("auto", "cuda"):
+        import torch
+
+        count = torch.cuda.device_count()
+        if count > 1:
+            return [f"cuda:{i % count}" for i in range(workers)]
+    return [device] * workers
+
+
+class LocalRunner:
+    """`workers` spawned processes (no inherited CUDA or thread state), each with its own
+    inbox, so the driver always knows which job a worker holds if it dies."""
+
+    def __init__(self, translator, video, workers: int):
+        import multiprocessing
+
+        self._ctx = multiprocessing.get_context("spawn")
+        self._events = self._ctx.Queue()
+        self._translator, self._video = translator, video
+        self._devices = worker_devices(translator.device, workers)
+        self._threads = max(1, (os.cpu_count() or 1) // workers)  # workers share the cores
+        self._workers = {f"w{i}": self._start(i) for i in range(workers)}  # name -> (process, inbox)
+        self._busy: dict[str, str] = {}  # worker name -> job key
+        self.slots = workers
+
+    def _start(self, index: int):
+        inbox = self._ctx.SimpleQueue()
+        settings = replace(self._translator, device=self._devices[index])
+        process = self._ctx.Process(
+            target=_worker_main,
+            args=(f"w{index}", settings, self._video, self._threads, inbox, self._events),
+            name=f"vidswap-batch-w{index}",
+            daemon=True,
+        )
+        process.start()
+        return process, inbox
+
+    def submit(self, job: Job) -> None:
+        name = next(n for n in self._workers if n not in self._busy)
+        self._busy[name] = job.key
+        self._workers[name][1].put(job)
+
+    def poll(self, timeout: float) -> list[tuple]:
+        events = []
+        try:
+            events.append(self._events.get(timeout=timeout))
+            while True:
+                events.append(self._events.get_nowait())
+        except queue.Empty:
+            pass
+        for event in events:
+            if event[0] == "outcome":
+                self._busy.pop(event[1], None)
+        # a worker that died (killed, out of memory, a crash in a decoder) fails its job
+        # (it is retried like any passing failure) and is replaced
+        for index, (name, (process, _)) in enumerate(list(self._workers.items())):
+            if process.exitcode is None:
+                continue
+            key = self._busy.pop(name, None)
+            if key is None:
+                raise VidswapError(f"batch worker {name} died while starting (exit code {process.exitcode})")
+            error = f"worker process died (exit code {process.exitcode})"
+            events.append(("outcome", name, Outcome(key, name, error=error)))
+            self._workers[name] = self._start(index)
+        return events
+
+    def close(self) -> None:
+        for name, (process, inbox) in self._workers.items():
+            if name in self._busy:  # stopped early: do not wait for its file
+                process.terminate()
+            else:
+                inbox.put(None)
+        for process, _ in self._workers.values():
+            process.join(timeout=10)
+            if process.exitcode is None:
+                process.kill()
+                process.join()
+
+
+def _worker_main(name: str, translator, video, threads: int, inbox, events) -> None:
+    import signal
+
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the driver decides
+    _exit_with_parent()
+    torch.set_num_threads(threads)
+    while (job := inbox.get()) is not None:
+        events.put(("outcome", name, run_job(job, translator, video, name, events.put)))
+
+
+def _exit_with_parent() -> None:
+    """A worker must not outlive a driver killed with -9: it would go on writing into the
+    output folder while the next run converts the same file."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+class RayRunner:
+    """Each file a Ray task on a local or existing cluster, one GPU a task where the cluster
+    has GPUs; progress comes back through a Ray queue actor. The output folder must be a
+    path every node sees."""
+
+    def __init__(self, address: str | None, translator, video, workers: int | None):
+        import ray
+        from ray.util.queue import Queue
+
+        # under `uv run`, Ray would start its workers with `uv run` too (a fresh, partial
+        # environment); this makes them use the driver's environment instead
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            starts_local = address is None and "RAY_ADDRESS" not in os.environ
+            ray.init(address=address, num_cpus=workers if starts_local else None, include_dashboard=False,
+                     log_to_driver=False, logging_level="WARNING")  # fmt: skip
+        resources = ray.cluster_resources()
+        gpus = resources.get("GPU", 0)
+        self.slots = workers or int(gpus or resources.get("CPU", 1))
+        self._ray = ray
+        self._events = Queue(actor_options={"num_cpus": 0})
+        self._task = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1, max_retries=0)(_ray_task)
+        self._settings = (ray.put(translator), ray.put(video))
+        self._running: dict = {}  # object ref -> job key
+
+    def submit(self, job: Job) -> None:
+        self._running[self._task.remote(job, *self._settings, self._events)] = job.key
+
+    def poll(self, timeout: float) -> list[tuple]:
+        ray = self._ray
+        events = self._events.get_nowait_batch(self._events.qsize())
+        ready, _ = ray.wait(list(self._running), num_returns=1, timeout=timeout)
+        if ready:
+            ready, _ = ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
+        for ref in ready:
+            key = self._running.pop(ref)
+            try:
+                outcome = ray.get(ref)
+            except ray.exceptions.RayError as exc:  # the worker or its node died
+                outcome = Outcome(key, "ray", error=f"Ray task failed: {error_line(exc)}")
+            events.append(("outcome", outcome.worker, outcome))
+        return events
+
+    def close(self) -> None:
+        for ref in self._running:  # stopped early
+            self._ray.cancel(ref, force=True)
+        if self._owns_ray:
+            self._ray.shutdown()
+
+
+def _ray_task(job: Job, translator, video, events) -> Outcome:
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    return run_job(job, translator, video, worker, events.put_nowait)
