@@ -53,6 +53,25 @@ def test_sampling_every_nth_or_k_spread_evenly(astronaut_video, detector, tmp_pa
         ExtractSettings(every=2, max_per_clip=3)
 
 
+def test_largest_keeps_the_main_face_when_a_bigger_one_flashes_by(astronaut, grace, detector, tmp_path):
+    small = cv2.resize(astronaut[40:200, 140:300], (100, 100))  # a ~55 px face
+    big = cv2.resize(grace[100:380, 150:380], (150, 183))  # a ~100 px face
+    frames = []
+    for i in range(10):
+        frame = np.full((240, 360, 3), 120, np.uint8)
+        frame[60:160, 20 + i : 120 + i] = small
+        if i == 4:  # the bigger face, in one frame only: less area over the clip
+            frame[30:213, 190:340] = big
+        frames.append(frame)
+    video = write_video(tmp_path / "two.mp4", frames)
+    extract_dataset([video], tmp_path / "main", detector=detector, min_change=0)
+    main = read_records(tmp_path / "main")
+    assert len(main) == 10 and all(r["box"][2] < 140 for r in main), [r["box"] for r in main]  # the small face
+    extract_dataset([video], tmp_path / "all", detector=detector, faces="all", min_change=0)
+    both = read_records(tmp_path / "all")
+    assert len(both) == 11 and {r["track"] for r in both} == {0, 1}
+
+
 def test_near_duplicates_are_skipped(astronaut, tmp_path):
     still = write_video(tmp_path / "still.mp4", [astronaut[:240, :320]] * 10)
     summary = extract_dataset([still], tmp_path / "ds", mode="frame", size=64)
@@ -171,3 +190,29 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["extract", str(tmp_path), "-o", str(tmp_path / "ds"), "--every", "2", "--max-per-clip", "3"])
     assert exc.value.code == 2
+
+
+@pytest.mark.footage
+@pytest.mark.slow
+def test_real_footage_faces_in_every_clip_upright_and_centred(detector, tmp_path):
+    from .conftest import FOOTAGE
+
+    if not FOOTAGE.is_dir():
+        pytest.skip(f"no real footage at {FOOTAGE}")
+    sources = [FOOTAGE / "asl", FOOTAGE / "hello"]
+    out = tmp_path / "ds"
+    summary = extract_dataset(sources, out, max_per_clip=5, size=128)
+    assert summary.clips == 24 and not summary.failed
+    for stats in summary.sources:
+        assert stats.with_face >= 0.95 * stats.frames, stats
+    # re-detected in the crops, the faces sit upright on the template
+    template = face_template(128)
+    records = read_records(out)
+    sample = records[:: max(1, len(records) // 24)]
+    for record, found in zip(sample, detector.detect([cv2.imread(str(out / r["crop"]))[..., ::-1] for r in sample])):
+        assert len(found) >= 1, record["crop"]
+        eyes = found[0].landmarks[:2]
+        assert np.abs(eyes - template[:2]).max() < 8, record["crop"]
+    before = snapshot(out)
+    assert extract_dataset(sources, out, max_per_clip=5, size=128).processed == 0
+    assert snapshot(out) == before

@@ -15,10 +15,10 @@ from vidswap.cli.app import App, pass_app
 @click.option("--every", type=click.IntRange(min=1), help="Take every N-th frame of a clip.")
 @click.option("--max-per-clip", type=click.IntRange(min=1), help="Take up to K frames of a clip, spread evenly.")
 @click.option("--format", "image_format", type=click.Choice(["png", "jpg"]), default="png", show_default=True)
-@click.option("--faces", type=click.Choice(["largest", "all"]), default="largest", show_default=True, help="Which faces of a frame to keep.")
+@click.option("--faces", type=click.Choice(["largest", "all"]), default="largest", show_default=True, help="The main face (largest over the clip) or all faces.")
 @click.option("--margin", type=click.FloatRange(0, 2), default=None, help="Room around the face, as a fraction of the tight face crop.")
 @click.option("--min-prob", type=click.FloatRange(0, 1), default=0.9, show_default=True, help="Face detection threshold.")
-@click.option("--min-face", type=click.IntRange(min=12), default=40, show_default=True, help="Ignore faces smaller than this (pixels).")
+@click.option("--min-face", type=click.IntRange(min=12), default=20, show_default=True, help="Ignore faces smaller than this (pixels); higher is faster.")
 @click.option("--fit", type=click.Choice(["crop", "pad"]), default="crop", show_default=True, help="Frame mode: centre-crop or pad to square.")
 @click.option("--min-change", type=click.FloatRange(0, 1, max_open=True), default=0.01, show_default=True, help="Skip a crop differing from the last kept one by less (mean, 0-1).")
 @click.option("--device", default="auto", show_default=True, help="Face detection device: auto, cpu, cuda or cuda:N.")
@@ -43,13 +43,13 @@ def command(app: App, sources: tuple[str, ...], dataset: str, device: str, **opt
 
 
 class _ProgressView:
-    """Two bars: files, and frames of the file being read."""
+    """One bar over the frames of the file being read; the file count is in its label."""
 
     def __init__(self, app: App):
         from vidswap.cli.progress import make_progress
 
         self.progress = make_progress(app)
-        self.files = self.frames = None
+        self.task = None
 
     def __enter__(self):
         self.progress.__enter__()
@@ -59,16 +59,13 @@ class _ProgressView:
         self.progress.__exit__(*exc)
 
     def update(self, event) -> None:
-        if self.files is None:
-            self.files = self.progress.add_task("files", total=event.count)
-            self.frames = self.progress.add_task("frames", total=None)
-        name = event.source.name
-        if event.finished:
-            self.progress.update(self.files, completed=event.number)
-            self.progress.update(self.frames, completed=event.frames_done, total=event.frames_done)
+        label = f"{event.number}/{event.count} {event.source.name[:30]}"
+        if self.task is None:
+            self.task = self.progress.add_task(label, total=None)
+        if event.finished:  # the estimate of a clip's length may have been off
+            self.progress.update(self.task, description=label, completed=event.frames_done, total=event.frames_done)
         else:
-            self.progress.update(self.files, description=f"file {event.number}/{event.count}")
-            self.progress.update(self.frames, description=name[:30], completed=event.frames_done, total=event.frames_total)
+            self.progress.update(self.task, description=label, completed=event.frames_done, total=event.frames_total)
 
 
 def _show_summary(app: App, summary) -> None:
