@@ -26,39 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trainer.data import collect_images  # noqa: E402
 from trainer.loop import train  # noqa: E402
 from vidswap.config import load_config  # noqa: E402
+from vidswap.demo import crops, photos, psnr  # noqa: E402  (the demo shares its photos)
 
 
 def transform(x: np.ndarray) -> np.ndarray:
     """The known B = T(A): a colour negative with red and blue swapped (uint8 HWC)."""
     return 255 - x[..., ::-1]
-
-
-def photos() -> tuple[list[np.ndarray], np.ndarray]:
-    """Training photos (skimage) and a held-out one (matplotlib's Grace Hopper)."""
-    import matplotlib.cbook
-    from skimage import data
-
-    train_set = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
-    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
-        held_out = np.asarray(Image.open(f).convert("RGB"))
-    return train_set, held_out
-
-
-def crops(images: list[np.ndarray], n: int, size: int, rng: np.random.Generator, scale: float) -> list[np.ndarray]:
-    """Random size x size crops of the photos shrunk by `scale` (so a crop shows a scene, not texture)."""
-    small = [np.asarray(Image.fromarray(im).resize((round(im.shape[1] * scale), round(im.shape[0] * scale)),
-                                                   Image.BICUBIC)) for im in images]
-    out = []
-    for _ in range(n):
-        im = small[rng.integers(len(small))]
-        y, x = rng.integers(im.shape[0] - size + 1), rng.integers(im.shape[1] - size + 1)
-        out.append(im[y : y + size, x : x + size])
-    return out
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / mse))
 
 
 def to_tensor(batch: list[np.ndarray]) -> torch.Tensor:
