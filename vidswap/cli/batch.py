@@ -63,10 +63,13 @@ def command(app: App, library: str, out_dir: str, globs: tuple[str, ...], exclud
     from vidswap.cli.progress import make_progress
 
     settings, encode = settings_from(params)
-    with make_progress(app) as progress:
+    progress = make_progress(app)
+    try:
         report = batch(library, out_dir, translator=settings, video=VideoSettings(encode), glob=globs,
                        exclude=excludes, workers=workers, ray=True if ray_address == "" else ray_address,
                        retries=retries, observer=Bars(app, progress))  # fmt: skip
+    finally:
+        progress.stop()
     fps = report.frames / report.seconds if report.seconds else 0.0
     app.info(f"{len(report.converted)} converted ({report.frames} frames, {fps:.1f} frames/s), "
              f"{report.skipped} already done, {len(report.failed)} failed, of {report.total} in {out_dir}")  # fmt: skip
@@ -91,6 +94,8 @@ class Bars:
         self.todo = todo
         if skipped or failed:
             self.app.info(f"{skipped} already done, {failed} failed before and not retried")
+        if todo:  # the bars appear once the inputs and settings are checked and there is work
+            self.progress.start()
         self._label()
 
     def started(self, worker: str, key: str, frames: int | None) -> None:

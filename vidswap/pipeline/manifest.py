@@ -73,7 +73,15 @@ class Manifest:
         self._db = sqlite3.connect(path)  # each `with self._db:` block is one transaction
         self._db.row_factory = sqlite3.Row
         self._db.executescript(_SCHEMA)
-        (self.run,) = self._db.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM events").fetchone()
+        self.run = self._count_run() if lock else None
+
+    def _count_run(self) -> int:
+        """This run's number: the driver's events carry it."""
+        with self._db:
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('runs', '0')")
+            self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'runs'")
+            (run,) = self._db.execute("SELECT value FROM meta WHERE key = 'runs'").fetchone()
+        return int(run)
 
     def _take_lock(self) -> int:
         self.out_dir.mkdir(parents=True, exist_ok=True)

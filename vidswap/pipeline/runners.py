@@ -135,12 +135,13 @@ class RayRunner:
     path every node sees."""
 
     def __init__(self, address: str | None, translator, video, workers: int | None):
+        # under `uv run`, Ray would start its workers with `uv run` too (a fresh, partial
+        # environment); this makes them use the driver's environment instead. Ray reads it
+        # when imported.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
         import ray
         from ray.util.queue import Queue
 
-        # under `uv run`, Ray would start its workers with `uv run` too (a fresh, partial
-        # environment); this makes them use the driver's environment instead
-        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             starts_local = address is None and "RAY_ADDRESS" not in os.environ
