@@ -88,6 +88,17 @@ def audio_packets(path: Path) -> list[tuple[float, bytes]]:
         ]
 
 
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run the `vidswap` entry point in-process: (exit code, stdout, stderr)."""
+    from vidswap.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

@@ -6,15 +6,8 @@ import sys
 
 import pytest
 
-from vidswap.cli.main import COMMANDS, main
+from tests.conftest import run_cli
 
-
-def run(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 def test_help_of_every_command_imports_no_heavy_module():
@@ -35,7 +28,7 @@ def test_help_of_every_command_imports_no_heavy_module():
 
 
 def test_version(capsys):
-    code, out, _ = run(["--version"], capsys)
+    code, out, _ = run_cli(["--version"], capsys)
     assert code == 0 and "0.1.0" in out
 
 
@@ -48,14 +41,14 @@ def test_version(capsys):
     ],
 )
 def test_user_errors_are_one_line_without_traceback(args, fragment, capsys):
-    code, _, err = run(args, capsys)
+    code, _, err = run_cli(args, capsys)
     assert code != 0
     assert fragment in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_unknown_model_is_an_error(clips, tmp_path, capsys):
-    code, _, err = run(["apply", str(clips["cfr"]), "-o", str(tmp_path / "o.mp4"), "--model", "no_such"], capsys)
+    code, _, err = run_cli(["apply", str(clips["cfr"]), "-o", str(tmp_path / "o.mp4"), "--model", "no_such"], capsys)
     assert code != 0 and "model 'no_such' not found" in err
     assert not (tmp_path / "o.mp4").exists()
 
@@ -63,20 +56,20 @@ def test_unknown_model_is_an_error(clips, tmp_path, capsys):
 def test_non_video_file_is_an_error(tmp_path, capsys):
     bogus = tmp_path / "notes.mp4"
     bogus.write_text("hello\n" * 100)
-    code, _, err = run(["apply", str(bogus), "--model", "identity"], capsys)
+    code, _, err = run_cli(["apply", str(bogus), "--model", "identity"], capsys)
     assert code == 2 and "not a readable media file" in err
     assert list(tmp_path.iterdir()) == [bogus]
 
 
 def test_probe_json(clips, capsys):
-    code, out, _ = run(["probe", "--json", "--count", str(clips["vfr"])], capsys)
+    code, out, _ = run_cli(["probe", "--json", "--count", str(clips["vfr"])], capsys)
     info = json.loads(out)
     assert code == 0 and info["video"][0]["variable_rate"] and info["video"][0]["frame_count"] == 20
     assert info["audio"][0]["codec"] == "aac"
 
 
 def test_probe_table(clips, capsys):
-    code, out, _ = run(["probe", str(clips["rotated"])], capsys)
+    code, out, _ = run_cli(["probe", str(clips["rotated"])], capsys)
     assert code == 0 and "64x96" in out and "270" in out
 
 
@@ -85,8 +78,8 @@ def test_apply_identity_writes_next_to_input_and_refuses_to_overwrite(clips, tmp
 
     source = tmp_path / "clip.mp4"
     shutil.copy(clips["cfr"], source)
-    code, _, err = run(["-q", "apply", str(source), "--model", "identity"], capsys)
+    code, _, err = run_cli(["-q", "apply", str(source), "--model", "identity"], capsys)
     assert code == 0, err
     assert (tmp_path / "clip.vidswap.mp4").is_file()
-    code, _, err = run(["apply", str(source), "--model", "identity"], capsys)
+    code, _, err = run_cli(["apply", str(source), "--model", "identity"], capsys)
     assert code == 2 and "exists" in err

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from vidswap.cli.main import main
+from tests.conftest import run_cli
 from vidswap.runtime.tensorrt_backend import tensorrt_available
 
 pytest.importorskip("onnxruntime")
 
 
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
-
 
 def test_export_onnx_writes_into_the_model_folder(tiny_model, capsys):
     folder = tiny_model.folder
-    code, out, _ = run(["export", "--model", str(folder), "--format", "onnx"], capsys)
+    code, out, _ = run_cli(["export", "--model", str(folder), "--format", "onnx"], capsys)
     assert code == 0
     assert out.strip() == str(folder / "AtoB.onnx")
     assert (folder / "AtoB.onnx").stat().st_size > 1000
@@ -28,7 +21,7 @@ def test_export_onnx_writes_into_the_model_folder(tiny_model, capsys):
 
 
 def test_export_by_name_from_a_models_dir(tiny_model, capsys):
-    code, out, _ = run(["export", "--model", "tiny", "--models-dir", str(tiny_model.folder.parent)], capsys)
+    code, out, _ = run_cli(["export", "--model", "tiny", "--models-dir", str(tiny_model.folder.parent)], capsys)
     assert code == 0 and out.strip().endswith("AtoB.onnx")
 
 
@@ -41,19 +34,19 @@ def test_export_by_name_from_a_models_dir(tiny_model, capsys):
     ],
 )
 def test_export_user_errors(tiny_model, capsys, argv, code, message):
-    got, _, err = run(["export", "--model", str(tiny_model.folder), *argv], capsys)
+    got, _, err = run_cli(["export", "--model", str(tiny_model.folder), *argv], capsys)
     assert got == code
     assert message in err and "Traceback" not in err
 
 
 def test_export_builtin_or_unknown_model_is_refused(capsys):
-    code, _, err = run(["export", "--model", "identity"], capsys)
+    code, _, err = run_cli(["export", "--model", "identity"], capsys)
     assert code == 4 and "built in" in err
-    code, _, err = run(["export", "--model", "no-such-model", "--models-dir", "/nonexistent"], capsys)
+    code, _, err = run_cli(["export", "--model", "no-such-model", "--models-dir", "/nonexistent"], capsys)
     assert code == 4 and "not found" in err
 
 
 @pytest.mark.skipif(tensorrt_available(), reason="TensorRT is installed here")
 def test_export_tensorrt_without_tensorrt(tiny_model, capsys):
-    code, _, err = run(["export", "--model", str(tiny_model.folder), "--format", "tensorrt", "--device", "cpu"], capsys)
+    code, _, err = run_cli(["export", "--model", str(tiny_model.folder), "--format", "tensorrt", "--device", "cpu"], capsys)
     assert code == 5 and "pip install tensorrt" in err and err.count("\n") == 1
