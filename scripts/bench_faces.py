@@ -36,10 +36,7 @@ def frames_per_second(detector, frames: list[np.ndarray], batched: bool, repeats
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        if batched:
-            found = detector.detect(frames)
-        else:
-            found = [detector.detect_one(f) for f in frames]
+        found = detector.detect(frames) if batched else [detector.detect_one(f) for f in frames]
         best = min(best, time.perf_counter() - start)
         assert all(found), "the benchmark face was missed"
     return len(frames) / best

@@ -29,7 +29,9 @@ from vidswap.errors import ConfigError, InputError, OutputError
 from vidswap.faces.align import DEFAULT_MARGIN, Alignment, align_face, check_size, fit_frame, warp_to_crop
 from vidswap.fsutil import atomic_write_bytes, atomic_write_text
 
-VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogg", ".ogv", ".ts", ".mts", ".wmv", ".flv", ".3gp"}
+VIDEO_EXTS = {
+    ".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogg", ".ogv", ".ts", ".mts", ".wmv", ".flv", ".3gp",
+}  # fmt: skip
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 RECORDS, SUMMARY, SETTINGS, CROPS, DONE = "records.jsonl", "summary.json", "dataset.json", "crops", "sources"
 FORMAT_VERSION = 1

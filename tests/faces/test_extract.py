@@ -173,7 +173,8 @@ def test_cli_extract(astronaut, tmp_path):
 
     cv2.imwrite(str(tmp_path / "a.png"), astronaut[..., ::-1])
     runner = CliRunner()
-    result = runner.invoke(cli, ["extract", str(tmp_path / "a.png"), "-o", str(tmp_path / "ds"), "--size", "64", "--device", "cpu"])
+    args = ["extract", str(tmp_path / "a.png"), "-o", str(tmp_path / "ds"), "--size", "64", "--device", "cpu"]
+    result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "written" in result.output  # the summary table
     assert len(read_records(tmp_path / "ds")) == 1

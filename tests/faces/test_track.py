@@ -38,6 +38,7 @@ def test_two_faces_give_two_tracks_numbered_left_to_right():
     assert select_tracks(tracks, 0)[0].id == 0
     assert select_tracks(tracks, "1")[0].id == 1
     assert select_tracks(tracks, 5) == []
+    assert tracks[0].index_of(3) == 3 and tracks[0].index_of(10) is None
     with pytest.raises(ConfigError):
         select_tracks(tracks, "biggest")
 

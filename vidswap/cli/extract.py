@@ -9,18 +9,39 @@ from vidswap.cli.app import App, pass_app
 
 @click.command(short_help="Extract aligned face crops (or frames) from clips and photos into a training set.")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("-o", "--output", "dataset", required=True, type=click.Path(path_type=str), help="Dataset folder (created; a rerun resumes).")
-@click.option("--mode", type=click.Choice(["face", "frame"]), default="face", show_default=True, help="Aligned face crops, or whole frames.")
+@click.option(
+    "-o", "--output", "dataset", required=True, type=click.Path(path_type=str),
+    help="Dataset folder (created; a rerun resumes).",
+)
+@click.option(
+    "--mode", type=click.Choice(["face", "frame"]), default="face", show_default=True,
+    help="Aligned face crops, or whole frames.",
+)
 @click.option("--size", type=int, default=256, show_default=True, help="Crop side in pixels (faces: 64-512).")
 @click.option("--every", type=click.IntRange(min=1), help="Take every N-th frame of a clip.")
 @click.option("--max-per-clip", type=click.IntRange(min=1), help="Take up to K frames of a clip, spread evenly.")
 @click.option("--format", "image_format", type=click.Choice(["png", "jpg"]), default="png", show_default=True)
-@click.option("--faces", type=click.Choice(["largest", "all"]), default="largest", show_default=True, help="The main face (largest over the clip) or all faces.")
-@click.option("--margin", type=click.FloatRange(0, 2), default=None, help="Room around the face, as a fraction of the tight face crop.")
+@click.option(
+    "--faces", type=click.Choice(["largest", "all"]), default="largest", show_default=True,
+    help="The main face (largest over the clip) or all faces.",
+)
+@click.option(
+    "--margin", type=click.FloatRange(0, 2), default=None,
+    help="Room around the face, as a fraction of the tight face crop.",
+)
 @click.option("--min-prob", type=click.FloatRange(0, 1), default=0.9, show_default=True, help="Face detection threshold.")
-@click.option("--min-face", type=click.IntRange(min=12), default=20, show_default=True, help="Ignore faces smaller than this (pixels); higher is faster.")
-@click.option("--fit", type=click.Choice(["crop", "pad"]), default="crop", show_default=True, help="Frame mode: centre-crop or pad to square.")
-@click.option("--min-change", type=click.FloatRange(0, 1, max_open=True), default=0.01, show_default=True, help="Skip a crop differing from the last kept one by less (mean, 0-1).")
+@click.option(
+    "--min-face", type=click.IntRange(min=12), default=20, show_default=True,
+    help="Ignore faces smaller than this (pixels); higher is faster.",
+)
+@click.option(
+    "--fit", type=click.Choice(["crop", "pad"]), default="crop", show_default=True,
+    help="Frame mode: centre-crop or pad to square.",
+)
+@click.option(
+    "--min-change", type=click.FloatRange(0, 1, max_open=True), default=0.01, show_default=True,
+    help="Skip a crop differing from the last kept one by less (mean, 0-1).",
+)
 @click.option("--device", default="auto", show_default=True, help="Face detection device: auto, cpu, cuda or cuda:N.")
 @pass_app
 def command(app: App, sources: tuple[str, ...], dataset: str, device: str, **options) -> None:

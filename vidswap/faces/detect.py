@@ -12,14 +12,11 @@ import numpy as np
 
 from vidswap.errors import ConfigError
 
-# MTCNN's landmark order, in image coordinates (the image-left eye first)
-LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-
 
 @dataclass(frozen=True)
 class Detection:
     box: np.ndarray  # (4,) float32: x1, y1, x2, y2 in pixels
-    landmarks: np.ndarray  # (5, 2) float32, in LANDMARK_NAMES order
+    landmarks: np.ndarray  # (5, 2) float32: image-left eye, image-right eye, nose, mouth left, mouth right
     score: float  # MTCNN's face probability
 
     @property
@@ -82,8 +79,8 @@ class FaceDetector:
                 chunk = positions[start : start + self.batch_size]
                 batch = np.stack([np.ascontiguousarray(images[i], dtype=np.uint8) for i in chunk])
                 boxes, probs, points = self._mtcnn.detect(batch, landmarks=True)
-                for i, b, p, l in zip(chunk, boxes, probs, points):
-                    results[i] = self._to_detections(b, p, l)
+                for i, b, p, pts in zip(chunk, boxes, probs, points):
+                    results[i] = self._to_detections(b, p, pts)
         return results
 
     def detect_one(self, image: np.ndarray) -> list[Detection]:
@@ -96,8 +93,8 @@ class FaceDetector:
         probs = np.asarray(probs, dtype=np.float32).reshape(-1)
         points = np.asarray(points, dtype=np.float32).reshape(-1, 5, 2)
         found = [
-            Detection(box=b, landmarks=l, score=float(p))
-            for b, p, l in zip(boxes, probs, points)
+            Detection(box=b, landmarks=pts, score=float(p))
+            for b, p, pts in zip(boxes, probs, points)
             if p >= self.min_prob and min(b[2] - b[0], b[3] - b[1]) >= self.min_size
         ]
         return sorted(found, key=lambda d: d.area, reverse=True)
