@@ -51,12 +51,14 @@ class ACGAN:
         z, c = self._codes(b)  # real batch and codes share the label layout
         with rt.autocast():
             fake = t["G"](z, c)
-            adv, cls = t["D"](torch.cat([real, fake.detach()]))
-        adv, cls = adv.float(), cls.float()
-        n = 2 * b
+            # real and fake in separate calls: with batch norm, a mixed batch lets D tell them apart
+            # by batch statistics that the generator step (fakes only) never shows it
+            adv_r, cls_r = t["D"](real)
+            adv_f, cls_f = t["D"](fake.detach())
         losses = {
-            "D_adv": F.binary_cross_entropy_with_logits(adv, torch.cat([torch.ones(n), torch.zeros(n)]).to(adv)),
-            "D_cls": F.cross_entropy(cls, torch.cat([c, c])) * lam,
+            "D_adv": F.binary_cross_entropy_with_logits(adv_r.float(), torch.ones_like(adv_r, dtype=torch.float))
+            + F.binary_cross_entropy_with_logits(adv_f.float(), torch.zeros_like(adv_f, dtype=torch.float)),
+            "D_cls": (F.cross_entropy(cls_r.float(), c) + F.cross_entropy(cls_f.float(), c)) * lam,
         }
         rt.step(losses["D_adv"] + losses["D_cls"], self.optimizers["D"])
         with rt.autocast(), frozen(m["D"]):
