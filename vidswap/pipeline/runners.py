@@ -55,7 +55,7 @@ class LocalRunner:
         settings = replace(self._translator, device=self._devices[index])
         process = self._ctx.Process(
             target=_worker_main,
-            args=(f"w{index}", settings, self._video, self._threads, inbox, self._events),
+            args=(f"w{index}", os.getpid(), settings, self._video, self._threads, inbox, self._events),
             name=f"vidswap-batch-w{index}",
             daemon=True,
         )
@@ -104,25 +104,25 @@ class LocalRunner:
                 process.join()
 
 
-def _worker_main(name: str, translator, video, threads: int, inbox, events) -> None:
+def _worker_main(name: str, driver: int, translator, video, threads: int, inbox, events) -> None:
     import signal
 
+    _exit_with(driver)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the driver decides
     import torch
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the driver decides
-    _exit_with_parent()
     torch.set_num_threads(threads)
     while (job := inbox.get()) is not None:
         events.put(("outcome", name, run_job(job, translator, video, name, events.put)))
 
 
-def _exit_with_parent() -> None:
+def _exit_with(driver: int) -> None:
     """A worker must not outlive a driver killed with -9: it would go on writing into the
-    output folder while the next run converts the same file."""
-    parent = os.getppid()
+    output folder while the next run converts the same file. (The driver's pid comes as an
+    argument: by the time this runs the worker may already have been re-parented.)"""
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while os.getppid() == driver:
             time.sleep(0.2)
         os._exit(1)
 
