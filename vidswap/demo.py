@@ -134,8 +134,10 @@ def write_clip(path: Path, frames: list[np.ndarray], rate: int, audio: bool = Tr
 # --- training for a bounded time --------------------------------------------------------
 
 METHODS = ("fastcut", "cut", "cyclegan")  # the image-to-image methods; AC-GAN's latent code drops the content
-# small networks that learn in CPU minutes (scripts/quality_check.py: FastCUT gains most per minute)
-FAST_SETTINGS = ["data.size=32", "data.load_size=36", "net.ngf=16", "net.ndf=16", "net.n_blocks=3",
+# Tiny networks and a high learning rate: a colour grade needs little capacity, and on a
+# loaded 2-core CPU these learned the grade fastest per second of the settings tried
+# (FastCUT at ngf 8 / 2 blocks / lr 1e-3 beat ngf 16 / 3 blocks / lr 2e-4, CUT and CycleGAN).
+FAST_SETTINGS = ["data.size=32", "data.load_size=36", "net.ngf=8", "net.ndf=16", "net.n_blocks=2", "train.lr=1e-3",
                  "train.batch_size=4", "cut.num_patches=64", "cut.mlp_units=64", "data.loader_threads=1",
                  "train.log_every=50", "train.sample_every=1000000", "train.checkpoint_every=1000000"]
 CHUNK_SECONDS = 30.0  # training runs in chunks this long, each ending in a checkpoint
@@ -155,17 +157,18 @@ def train_for(cfg, images_a: list[Path], images_b: list[Path], run_dir: Path, se
 
     total = cfg.train.steps
     began = time.perf_counter()
-    done, rate, result = 0, None, None
+    done, chunk_steps, rate, result = 0, 20, 0.0, None  # a first short chunk measures the speed
     while done < total:
         left = seconds - (time.perf_counter() - began)
-        if rate is None:
-            target, decay_from = min(total, 10), 1.0  # a first short chunk measures the speed
-        elif left <= DECAY_SHARE * seconds or total - done <= rate * left:
-            target = min(total, done + max(1, int(rate * left)))
-            decay_from = done / target
-        else:  # a constant-rate chunk that ends by the time the decay is due
-            chunk_seconds = min(CHUNK_SECONDS, left - DECAY_SHARE * seconds)
-            target, decay_from = min(total, done + max(1, int(rate * chunk_seconds))), 1.0
+        decay_from = 1.0
+        if rate and (left <= DECAY_SHARE * seconds or total - done <= rate * left):
+            chunk_steps = max(1, int(rate * left))
+            decay_from = done / min(total, done + chunk_steps)
+        elif rate:  # a constant-rate chunk that ends by the time the decay is due; chunks grow because
+            # each one's start-up (networks, checkpoint) counts in the measured speed
+            chunk_steps = max(1, min(max(int(rate * CHUNK_SECONDS), 2 * chunk_steps),
+                                     int(rate * (left - DECAY_SHARE * seconds))))
+        target = min(total, done + chunk_steps)
         chunk = load_config(base=cfg.to_dict(), overrides=[f"train.steps={target}", f"train.decay_from={decay_from}"])
         tick = time.perf_counter()
         result = train(chunk, images_a, images_b, run_dir, show_progress=False)
@@ -228,7 +231,7 @@ class DemoOptions:
     method: str = "fastcut"
     overrides: list[str] = field(default_factory=list)  # extra KEY=VALUE settings
     images: int = 400  # training crops per domain
-    clip_frames: int = 96
+    clip_frames: int = 72
     seed: int = 0
 
 
