@@ -1,0 +1,74 @@
+"""Batch throughput: files/s and frames/s of `vidswap batch` with --workers 1, --workers 2
+and --ray (a local cluster of --workers CPUs) on one generated library, identity model.
+
+    uv run python scripts/bench_batch.py [--files 24] [--frames 60] [--size 320x240]
+
+Each mode converts the same library into a fresh folder, timed end to end as a user
+runs it (process start, model loading, Ray start-up included) and by the manifest's
+per-file conversion seconds; the scaling ratio is frames/s over --workers 1's."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.conftest import make_video, panned_frames  # noqa: E402
+
+MODES = {"workers 1": ["--workers", "1"], "workers 2": ["--workers", "2"], "ray (2 CPUs)": ["--ray", "--workers", "2"]}
+
+
+def make_library(root: Path, files: int, frames: int, width: int, height: int) -> int:
+    from skimage import data
+    from skimage.transform import resize
+
+    image = (resize(data.astronaut(), (height + 3 * frames, width + 3 * frames)) * 255).astype("uint8")
+    for i in range(files):
+        path = root / f"set{i % 3}" / f"clip{i:03d}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make_video(path, panned_frames(frames, width, height, image), audio_seconds=1.0 if i % 2 else 0)
+    return files * frames
+
+
+def main() -> None:
+    import subprocess
+
+    from vidswap.pipeline.manifest import Manifest
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=24)
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--size", default="320x240")
+    args = parser.parse_args()
+    width, height = map(int, args.size.split("x"))
+    vidswap = str(Path(sys.executable).with_name("vidswap"))
+    with tempfile.TemporaryDirectory(prefix="bench_batch_") as tmp:
+        library = Path(tmp) / "library"
+        total_frames = make_library(library, args.files, args.frames, width, height)
+        print(f"library: {args.files} files, {total_frames} frames, {width}x{height}, identity model, preset medium")
+        results = {}
+        for name, flags in MODES.items():
+            out = Path(tmp) / name.replace(" ", "_")
+            began = time.perf_counter()
+            subprocess.run([vidswap, "-q", "batch", str(library), "-o", str(out), "--model", "identity", *flags],
+                           check=True, stderr=subprocess.DEVNULL)  # fmt: skip
+            wall = time.perf_counter() - began
+            with Manifest(out, lock=False) as manifest:
+                entries = manifest.entries()
+            assert all(e.state == "done" for e in entries) and sum(e.frames for e in entries) == total_frames
+            busy = sum(e.seconds for e in entries)
+            results[name] = wall
+            print(f"{name:>13}: {wall:6.1f} s wall, {args.files / wall:5.2f} files/s, {total_frames / wall:6.1f} "
+                  f"frames/s; conversion alone {total_frames / busy:6.1f} frames/s a worker")  # fmt: skip
+        base = results["workers 1"]
+        for name in list(MODES)[1:]:
+            print(f"scaling {name} / workers 1: {base / results[name]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
