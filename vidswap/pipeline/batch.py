@@ -271,9 +271,13 @@ def run_batch(
 def plan(manifest: Manifest, library: Path, out_dir: Path, sources: list[Path]) -> list[Entry]:
     """Bring the manifest up to date with the library and the outputs on disk; returns
     the entries of `sources`."""
+    from vidswap.video.writer import KEPT_EXTENSIONS
+
     known = {e.source: e for e in manifest.entries()}
     taken = {e.output for e in known.values()}
-    for path in sources:
+    # a source in a kept container claims its own name first: clip.mp4 -> clip.mp4 even
+    # when clip.avi (also becoming clip.mp4) sorts before it
+    for path in sorted(sources, key=lambda p: p.suffix.lower() not in KEPT_EXTENSIONS):
         key = path.relative_to(library).as_posix()
         stat = path.stat()
         entry = known.get(key)
