@@ -38,7 +38,8 @@ def test_demo_writes_every_file_and_a_finite_report(demo_dir, capsys):
 
 
 def test_demo_clip_keeps_frames_and_audio(demo_dir):
-    source, translated, preview = (probe(demo_dir / name) for name in ("input.mp4", "translated.mp4", "side_by_side.mp4"))
+    names = ("input.mp4", "translated.mp4", "side_by_side.mp4")
+    source, translated, preview = (probe(demo_dir / name) for name in names)
     assert len(source.audio) == 1 and len(translated.audio) == 1  # the tone went through
     assert translated.main_video.width == source.main_video.width
     assert preview.main_video.width == 2 * source.main_video.width

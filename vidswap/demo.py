@@ -134,9 +134,9 @@ def write_clip(path: Path, frames: list[np.ndarray], rate: int, audio: bool = Tr
 # --- training for a bounded time --------------------------------------------------------
 
 METHODS = ("fastcut", "cut", "cyclegan")  # the image-to-image methods; AC-GAN's latent code drops the content
-# Tiny networks and a high learning rate: a colour grade needs little capacity, and on a
-# loaded 2-core CPU these learned the grade fastest per second of the settings tried
-# (FastCUT at ngf 8 / 2 blocks / lr 1e-3 beat ngf 16 / 3 blocks / lr 2e-4, CUT and CycleGAN).
+# Tiny networks and a high learning rate: a colour grade needs little capacity. Of the short
+# runs tried (docs/demo.md) these scored best per second, but no setting yet learns the grade
+# well: the translation stays near the input's PSNR.
 FAST_SETTINGS = ["data.size=32", "data.load_size=36", "net.ngf=8", "net.ndf=16", "net.n_blocks=2", "train.lr=1e-3",
                  "train.batch_size=4", "cut.num_patches=64", "cut.mlp_units=64", "data.loader_threads=1",
                  "train.log_every=50", "train.sample_every=1000000", "train.checkpoint_every=1000000"]
