@@ -47,6 +47,8 @@ class NetConfig:
     ndf: int = 64  # discriminator width
     n_blocks: int = 9  # ResNet generator blocks
     d_layers: int = 3  # PatchGAN stride-2 layers (3: 70x70 patches)
+    norm: str = "instance"  # generator normalisation: instance (the reference), batch or none
+    d_norm: str = "instance"  # PatchGAN normalisation: instance (the reference) or none
     init_gain: float = 0.02
 
 
@@ -211,6 +213,8 @@ def validate(cfg: Config) -> None:
     need(cfg.train.amp in ("auto", "bf16", "fp16", "off"), f"train.amp must be auto, bf16, fp16 or off, got {cfg.train.amp!r}")
     need(min(cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every) >= 1, "train.*_every must be >= 1")
     need(cfg.net.ngf >= 1 and cfg.net.ndf >= 1 and cfg.net.n_blocks >= 0, "net widths must be >= 1")
+    need(cfg.net.norm in ("instance", "batch", "none"), f"net.norm must be instance, batch or none, got {cfg.net.norm!r}")
+    need(cfg.net.d_norm in ("instance", "none"), f"net.d_norm must be instance or none, got {cfg.net.d_norm!r}")
     gen_layers = 10 + cfg.net.n_blocks + 9  # layers of the ResNet generator's Sequential
     need(all(0 <= i < gen_layers for i in cfg.cut.nce_layers),
          f"cut.nce_layers must index the generator's {gen_layers} layers, got {cfg.cut.nce_layers}")

@@ -20,9 +20,9 @@ class CUT:
     def __init__(self, cfg, rt: Runtime):
         self.cfg, self.rt = cfg, rt
         n, c = cfg.net, cfg.cut
-        G = ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks)
+        G = ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks, norm=n.norm)
         F = PatchSampleMLP(G.layer_channels(c.nce_layers), c.mlp_units)
-        D = PatchDiscriminator(ndf=n.ndf, n_layers=n.d_layers)
+        D = PatchDiscriminator(ndf=n.ndf, n_layers=n.d_layers, norm=n.d_norm)
         # CUT initialises with Xavier-normal (gain 0.02) where CycleGAN uses N(0, 0.02)
         self.modules = {k: rt.prepare(init_weights(v, n.init_gain, "xavier")) for k, v in {"G": G, "F": F, "D": D}.items()}
         self.train_nets = {k: rt.wrap(v) for k, v in self.modules.items()}

@@ -11,17 +11,27 @@ import torch
 from torch import nn
 
 
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """The reference code's --norm choice. Instance norm (its default) makes a network blind
+    to each image's overall brightness and contrast; batch norm and none keep them."""
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    return nn.Identity()
+
+
 class ResnetBlock(nn.Module):
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, norm: str = "instance"):
         super().__init__()
         self.conv_block = nn.Sequential(
             nn.ReflectionPad2d(1),
             nn.Conv2d(dim, dim, 3, bias=True),
-            nn.InstanceNorm2d(dim),
+            norm_layer(norm, dim),
             nn.ReLU(True),
             nn.ReflectionPad2d(1),
             nn.Conv2d(dim, dim, 3, bias=True),
-            nn.InstanceNorm2d(dim),
+            norm_layer(norm, dim),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -36,26 +46,26 @@ class ResnetGenerator(nn.Module):
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9,
-                 n_downsampling: int = 2):
+                 n_downsampling: int = 2, norm: str = "instance"):
         super().__init__()
         self.kwargs = dict(in_channels=in_channels, out_channels=out_channels, ngf=ngf, n_blocks=n_blocks,
-                           n_downsampling=n_downsampling)  # saved in the model card to rebuild it
+                           n_downsampling=n_downsampling, norm=norm)  # saved in the model card to rebuild it
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7, bias=True),
-            nn.InstanceNorm2d(ngf),
+            norm_layer(norm, ngf),
             nn.ReLU(True),
         ]
         for i in range(n_downsampling):
             c = ngf * 2**i
-            layers += [nn.Conv2d(c, c * 2, 3, stride=2, padding=1, bias=True), nn.InstanceNorm2d(c * 2), nn.ReLU(True)]
+            layers += [nn.Conv2d(c, c * 2, 3, stride=2, padding=1, bias=True), norm_layer(norm, c * 2), nn.ReLU(True)]
         width = ngf * 2**n_downsampling
-        layers += [ResnetBlock(width) for _ in range(n_blocks)]
+        layers += [ResnetBlock(width, norm) for _ in range(n_blocks)]
         for i in range(n_downsampling):
             c = ngf * 2 ** (n_downsampling - i)
             layers += [
                 nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=True),
-                nn.InstanceNorm2d(c // 2),
+                norm_layer(norm, c // 2),
                 nn.ReLU(True),
             ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]

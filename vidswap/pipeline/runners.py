@@ -161,7 +161,10 @@ class RayRunner:
 
     def poll(self, timeout: float) -> list[tuple]:
         ray = self._ray
-        events = self._events.get_nowait_batch(self._events.qsize())
+        # a task's progress messages can reach the queue after its result: keep only
+        # those of files still running, so none lands after the file's outcome
+        running = set(self._running.values())
+        events = [event for event in self._events.get_nowait_batch(self._events.qsize()) if event[2] in running]
         ready, _ = ray.wait(list(self._running), num_returns=1, timeout=timeout)
         if ready:
             ready, _ = ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
