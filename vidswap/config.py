@@ -10,7 +10,9 @@ from typing import Any
 
 from vidswap.errors import ConfigError
 
-CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
+# installed wheels carry configs/ inside the package; a source checkout has it at the top
+_PACKAGED_CONFIGS = Path(__file__).resolve().parent / "configs"
+CONFIGS_DIR = _PACKAGED_CONFIGS if _PACKAGED_CONFIGS.is_dir() else Path(__file__).resolve().parents[1] / "configs"
 METHODS = ("cyclegan", "cut", "fastcut", "acgan")
 
 
