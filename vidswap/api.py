@@ -94,10 +94,11 @@ class Translator:
 
         video = video or VideoSettings()
         out_path = check_job(source, output, video, overwrite)
-        return apply_video(
+        process, notes = self._frame_process(source, video, on_plan_frame)
+        result = apply_video(
             source,
             out_path,
-            self._frame_process(source, video, on_plan_frame),
+            process,
             encode=video.encode,
             start=video.start,
             end=video.end,
@@ -107,16 +108,19 @@ class Translator:
             on_frame=on_frame,
             on_start=on_start,
         )
+        result.warnings.extend(notes)
+        return result
 
     def _frame_process(self, source, video: VideoSettings, on_plan_frame):
-        """What the streaming pass does to each batch of frames, in this mode."""
+        """What the streaming pass does to each batch of frames in this mode, and the
+        warnings of the face pass."""
         if self.mode == "frame":
-            return lambda frames: self._translate([f.image for f in frames])
+            return (lambda frames: self._translate([f.image for f in frames])), []
         from vidswap.pipeline.faces import face_processor, plan_faces
 
         plan = plan_faces(source, self.model.card.size or 256, self.settings.face, device=self.device,
                           start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
-        return face_processor(self._translate, plan, self.settings.face)
+        return face_processor(self._translate, plan, self.settings.face), plan.warnings
 
 
 def check_job(source: str | os.PathLike, output: str | os.PathLike | None, video: VideoSettings,

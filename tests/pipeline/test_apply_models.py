@@ -123,6 +123,17 @@ def test_no_face_is_one_clear_error(models, clips, tmp_path):
     assert not (tmp_path / "o.mp4").exists()
 
 
+def test_keep_faceless_copies_a_faceless_clip_through(models, clips, tmp_path):
+    from vidswap.pipeline.faces import FaceSettings
+
+    settings = TranslatorSettings(model=str(models["face"]), face=FaceSettings(keep_faceless=True))
+    result = Translator(settings).apply(clips["cfr"], tmp_path / "o.mp4")
+    before, after = frames_of(clips["cfr"]), frames_of(tmp_path / "o.mp4")
+    assert result.frames == len(after) == len(before)
+    assert min(psnr(a.image, b.image) for a, b in zip(before, after)) > 35  # untouched, only re-encoded
+    assert any("no face found" in w for w in result.warnings)
+
+
 def test_flow_smoothing_lowers_the_warping_error_of_a_flickering_translation(clips, tmp_path):
     from vidswap.metrics.warping import warping_error
     from vidswap.pipeline.apply import apply_video

@@ -41,6 +41,8 @@ _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
                                     help="Band at the crop edge left untouched, a share of the crop side.")),
     (("--color-match/--no-color-match", "color_match"), dict(default=True, show_default=True,
                                                             help="Match the face's colour to the frame (Lab).")),
+    (("--keep-faceless", "keep_faceless"), dict(is_flag=True, help="Copy a clip with no face at all through "
+                                                "unchanged (with a warning) instead of failing.")),
 ]
 _ENCODE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (("--codec",), dict(default="libx264", show_default=True, help="Video encoder (libx264, libx265, libvpx-vp9, ...).")),

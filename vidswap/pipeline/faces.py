@@ -28,6 +28,7 @@ class FaceSettings:
     erode: float = 0.05  # mask: untouched band at the crop's edge (share of its side)
     blur: float = 0.1  # mask: width of the feathered ramp
     color_match: bool = True  # match the translated face's Lab mean/std to the frame
+    keep_faceless: bool = False  # a clip with no face at all is copied through instead of failing
 
 
 @dataclass
@@ -35,6 +36,7 @@ class FacePlan:
     alignments: dict[int, list[Alignment]]  # frame index -> faces to translate there
     frames: int
     tracks: int
+    warnings: list[str]
 
 
 def plan_faces(
@@ -67,15 +69,17 @@ def plan_faces(
             detections.extend(detector.detect([f.image for f in batch]))
     tracks = track_faces(detections, times, max_gap=settings.max_gap)
     chosen = [smooth_track(t, min_cutoff=settings.min_cutoff, beta=settings.beta) for t in select_tracks(tracks, settings.select)]
+    warnings = []
     if not chosen:
-        raise NoFaceError(
-            f"{source}: no face found in {len(detections)} frames (try --mode frame, or a lower --min-face-prob)"
-        )
+        message = f"{source}: no face found in {len(detections)} frames"
+        if not settings.keep_faceless:
+            raise NoFaceError(f"{message} (try --mode frame, a lower --min-face-prob, or --keep-faceless)")
+        warnings.append(f"{message}; copied through unchanged (--keep-faceless)")
     plan: dict[int, list[Alignment]] = {}
     for track in chosen:
         for position, landmarks in zip(track.positions, track.landmarks):
             plan.setdefault(int(position), []).append(align_face(landmarks, frame_size, crop_size, settings.margin))
-    return FacePlan(alignments=plan, frames=len(detections), tracks=len(chosen))
+    return FacePlan(alignments=plan, frames=len(detections), tracks=len(chosen), warnings=warnings)
 
 
 def face_processor(
