@@ -24,22 +24,36 @@ def command(app: App, file: str, as_json: bool, count: bool) -> None:
         return
     from rich.table import Table
 
-    head = f"{info.path}  [dim]{info.container}, {_fmt(info.duration, 's')}, {info.size_bytes / 1e6:.1f} MB[/]"
-    table = Table(title=head, title_justify="left", show_header=True)
-    for col in ("stream", "codec", "size", "pix fmt", "rotation", "avg fps", "real fps", "VFR", "frames"):
-        table.add_column(col)
-    for v in info.video:
-        frames = f"{v.frame_count}" + ("" if v.frame_count_exact or v.frame_count is None else " (header)")
-        size = f"{v.width}x{v.height}" + (f" (stored {v.coded_width}x{v.coded_height})" if v.rotation % 180 else "")
-        table.add_row(
-            f"#{v.index} video", v.codec, size, v.pix_fmt, f"{v.rotation}°",
-            _fmt(v.average_rate), _fmt(v.real_rate), "yes" if v.variable_rate else "no", frames,
-        )  # fmt: skip
-    for a in info.audio:
-        table.add_row(f"#{a.index} audio", a.codec, f"{a.sample_rate} Hz", a.layout, "", "", "", "", f"{a.channels} ch")
+    # one column a stream, one row a property: narrow enough for any terminal
+    head = f"{info.path}  [dim]{info.container}, {_fmt(info.duration, ' s')}, {info.size_bytes / 1e6:.1f} MB[/]"
+    table = Table(title=head, title_justify="left")
+    table.add_column("")
+    rows: dict[str, list[str]] = {}
+    streams = [(f"#{v.index} video", _video_rows(v)) for v in info.video]
+    streams += [(f"#{a.index} audio", _audio_rows(a)) for a in info.audio]
+    for column, (name, values) in enumerate(streams):
+        table.add_column(name)
+        for key, value in values.items():
+            rows.setdefault(key, [""] * len(streams))[column] = value
+    for key, values in rows.items():
+        table.add_row(key, *values)
     app.out.print(table)
     for warning in info.warnings:
         app.warn(warning)
+
+
+def _video_rows(v) -> dict[str, str]:
+    frames = "-" if v.frame_count is None else f"{v.frame_count}" + ("" if v.frame_count_exact else " (header)")
+    rows = {"codec": v.codec, "size": f"{v.width}x{v.height}"}
+    if v.rotation % 180:
+        rows["stored size"] = f"{v.coded_width}x{v.coded_height}"
+    rows |= {"pixel format": v.pix_fmt, "rotation": f"{v.rotation}°", "average fps": _fmt(v.average_rate),
+             "real fps": _fmt(v.real_rate), "variable rate": "yes" if v.variable_rate else "no", "frames": frames}
+    return rows
+
+
+def _audio_rows(a) -> dict[str, str]:
+    return {"codec": a.codec, "sample rate": f"{a.sample_rate} Hz", "channels": f"{a.channels} ({a.layout})"}
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
