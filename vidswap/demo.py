@@ -136,13 +136,17 @@ def write_clip(path: Path, frames: list[np.ndarray], rate: int, audio: bool = Tr
 
 # --- training for a bounded time --------------------------------------------------------
 
-METHODS = ("fastcut", "cut", "cyclegan")  # the image-to-image methods; AC-GAN's latent code drops the content
-# Tiny networks and a high learning rate: a colour grade needs little capacity. Of the short
-# runs tried (docs/demo.md) these scored best per second, but no setting yet learns the grade
-# well: the translation stays near the input's PSNR.
-FAST_SETTINGS = ["data.size=32", "data.load_size=36", "net.ngf=8", "net.ndf=16", "net.n_blocks=2", "train.lr=1e-3",
-                 "train.batch_size=4", "cut.num_patches=64", "cut.mlp_units=64", "data.loader_threads=1",
-                 "train.log_every=50", "train.sample_every=1000000", "train.checkpoint_every=1000000"]
+METHODS = ("cyclegan", "fastcut", "cut")  # the image-to-image methods; AC-GAN's latent code drops the content
+# Tiny networks and a high learning rate: a colour grade needs little capacity. Batch norm,
+# not the reference's instance norm, because instance norm hides each image's brightness and
+# contrast from the generator, so no tone curve can be learned (tests/training/test_nets.py).
+# CycleGAN is the default: CUT and FastCUT keep the input's hues (their PatchNCE on raw
+# pixels rewards keeping each pixel's colour distinct, which a grade to one hue takes away),
+# see docs/demo.md.
+FAST_SETTINGS = ["data.size=32", "data.load_size=36", "net.ngf=8", "net.ndf=16", "net.n_blocks=2", "net.norm=batch",
+                 "train.lr=1e-3", "train.batch_size=4", "cut.num_patches=64", "cut.mlp_units=64",
+                 "data.loader_threads=1", "train.log_every=50", "train.sample_every=1000000",
+                 "train.checkpoint_every=1000000"]
 CHUNK_SECONDS = 30.0  # training runs in chunks this long, each ending in a checkpoint
 DECAY_SHARE = 0.25  # the learning rate decays to 0 over the last quarter of the time
 
@@ -231,7 +235,7 @@ def machine() -> dict:
 class DemoOptions:
     minutes: float = 6.0  # training wall-clock budget
     max_steps: int = 4000  # and a step budget (what stops training on a fast GPU)
-    method: str = "fastcut"
+    method: str = "cyclegan"
     overrides: list[str] = field(default_factory=list)  # extra KEY=VALUE settings
     images: int = 400  # training crops per domain
     clip_frames: int = 72

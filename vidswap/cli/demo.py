@@ -14,7 +14,7 @@ from vidswap.cli.app import App, pass_app
               help="Training time budget (wall-clock).")
 @click.option("--steps", type=click.IntRange(min=1), default=4000, show_default=True,
               help="Training step budget (what stops training first on a fast GPU).")
-@click.option("--method", type=click.Choice(("fastcut", "cut", "cyclegan")), default="fastcut", show_default=True,
+@click.option("--method", type=click.Choice(("cyclegan", "fastcut", "cut")), default="cyclegan", show_default=True,
               help="Training method.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Any training setting, e.g. net.ngf=32 (see `vidswap train`).")
