@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vidswap.errors import ConfigError
+from vidswap.errors import ConfigError, MissingDependency
 from vidswap.fsutil import atomic_path, atomic_write_text
 
 TRANSFORM = "sepia tone: the luminance tinted brown, blacks lifted"
@@ -43,8 +43,11 @@ def transform(x: np.ndarray) -> np.ndarray:
 
 def photos() -> tuple[list[np.ndarray], np.ndarray]:
     """Training photos (scikit-image's) and a held-out one (matplotlib's Grace Hopper)."""
-    import matplotlib.cbook
-    from skimage import data
+    try:
+        import matplotlib.cbook
+        from skimage import data
+    except ImportError:
+        raise MissingDependency("scikit-image and matplotlib", "vidswap demo", extra="demo") from None
 
     # the colour wheel and the stained tissue give the training set hues the four scenes
     # lack (greens, purples), so a grade learned on it holds for a held-out photo's colours
