@@ -50,3 +50,5 @@ def test_export_builtin_or_unknown_model_is_refused(capsys):
 def test_export_tensorrt_without_tensorrt(tiny_model, capsys):
     code, _, err = run_cli(["export", "--model", str(tiny_model.folder), "--format", "tensorrt", "--device", "cpu"], capsys)
     assert code == 5 and "pip install tensorrt" in err and err.count("\n") == 1
+    code, _, err = run_cli(["export", "--model", str(tiny_model.folder), "--format", "tensorrt"], capsys)
+    assert code == 5 and "pip install tensorrt" in err and err.count("\n") == 1  # not a complaint about --device

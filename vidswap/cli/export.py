@@ -63,6 +63,14 @@ def command(app: App, model_name, fmt, fp16, size_text, batch, generator_name, d
             f"model {model_name!r} has no generator {generator_name!r} (it has: {', '.join(model.generators)})"
         )
     size = _parse_size(size_text) or ((model.card.size, model.card.size) if model.card.size else (256, 256))
+    if fmt == "tensorrt":
+        import torch
+
+        from vidswap.runtime.tensorrt_backend import import_tensorrt
+
+        import_tensorrt()  # not installed: say how to install it before anything else
+        if device == "auto" and not torch.cuda.is_available():
+            raise ConfigError("a TensorRT engine is built on the GPU it runs on; no CUDA GPU is available here")
     device = pick_device("cuda" if fmt == "tensorrt" and device == "auto" else device)
     if fp16 and fmt == "onnx":
         raise ConfigError("--fp16 applies to tensorrt engines; ONNX files are exported in fp32")
