@@ -57,11 +57,13 @@ class Translator:
         from vidswap.device import pick_device
         from vidswap.models import load_model
         from vidswap.pipeline.translate import ImageTranslator
+        from vidswap.runtime import check_choice
 
         self.settings = s = settings or TranslatorSettings(**overrides)
         if s.mode not in MODES or s.smooth not in SMOOTHING:
             raise ConfigError(f"mode must be one of {MODES} and smooth one of {SMOOTHING}")
         self.device = pick_device(s.device)
+        check_choice(s.backend, self.device, s.fp16)  # before loading, and before a face pass
         self.model = load_model(s.model, s.models_dir, device=self.device)
         self.mode = self.model.card.mode if s.mode == "auto" else s.mode
         self._translate = ImageTranslator(self.model, self.device, s.backend, s.fp16, s.batch, s.tile)

@@ -123,6 +123,18 @@ def test_no_face_is_one_clear_error(models, clips, tmp_path):
     assert not (tmp_path / "o.mp4").exists()
 
 
+@pytest.mark.parametrize("settings, fragment", [({"fp16": True}, "CUDA"), ({"backend": "tensorrt"}, "tensorrt")])
+def test_a_backend_that_cannot_run_here_is_refused_before_any_work(models, settings, fragment):
+    import torch
+
+    from vidswap.errors import VidswapError
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: these choices may run")
+    with pytest.raises(VidswapError, match=fragment):
+        Translator(TranslatorSettings(model=str(models["face"]), **settings))
+
+
 def test_keep_faceless_copies_a_faceless_clip_through(models, clips, tmp_path):
     from vidswap.pipeline.faces import FaceSettings
 

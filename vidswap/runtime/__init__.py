@@ -30,7 +30,7 @@ from vidswap.runtime.export import ensure_onnx, export_onnx, onnx_path
 from vidswap.runtime.torch_backends import CompiledBackend, TorchBackend
 from vidswap.runtime.verify import sample_batch, verify_backend
 
-__all__ = ["BACKENDS", "Backend", "create_backend", "export_onnx", "onnx_path"]
+__all__ = ["BACKENDS", "Backend", "check_choice", "create_backend", "export_onnx", "onnx_path"]
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,8 @@ def create_backend(
         folder, nothing kept).
     fp16: half precision on CUDA (autocast for torch, fp16 engine for tensorrt).
     """
-    if name not in BACKENDS:
-        raise ConfigError(f"unknown backend {name!r} (known: {', '.join(BACKENDS)})")
     device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("a CUDA device was asked for but torch sees no GPU")
+    check_choice(name, device, fp16)
     if name != "auto":
         return _create(
             name, generator, device, fp16, tuple(batch_sizes), tuple(image_size), model_folder, generator_name, verify
@@ -102,9 +99,33 @@ def create_backend(
     raise AssertionError("unreachable: the last candidate raises")
 
 
-def _create(name, generator, device, fp16, batch_sizes, image_size, model_folder, generator_name, verify) -> Backend:
+def check_choice(name: str, device: str | torch.device, fp16: bool = False) -> None:
+    """Refuse a backend choice that cannot run here, before any work is done for it
+    (a face pass over the whole clip, an export)."""
+    device = torch.device(device)
+    if name not in BACKENDS:
+        raise ConfigError(f"unknown backend {name!r} (known: {', '.join(BACKENDS)})")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("a CUDA device was asked for but torch sees no GPU")
+    if name == "auto":
+        return  # auto tries only what is installed, and fp16 only on a GPU
     if fp16 and device.type != "cuda":
         raise ConfigError("--fp16 needs a CUDA GPU")
+    if name == "onnx":
+        from vidswap.runtime.onnxruntime_backend import import_onnxruntime
+
+        if fp16:
+            raise ConfigError("the onnx backend runs in fp32 only: drop --fp16, or use --backend tensorrt or torch")
+        import_onnxruntime()
+    elif name == "tensorrt":
+        from vidswap.runtime.tensorrt_backend import import_tensorrt
+
+        import_tensorrt()
+        if device.type != "cuda":
+            raise ConfigError("the tensorrt backend needs a CUDA GPU")
+
+
+def _create(name, generator, device, fp16, batch_sizes, image_size, model_folder, generator_name, verify) -> Backend:
     if name == "torch":
         backend: Backend = TorchBackend(generator, device, fp16)
         if not fp16:

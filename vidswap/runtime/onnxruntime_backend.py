@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidswap.errors import ConfigError, MissingDependency, ModelError
+from vidswap.errors import MissingDependency, ModelError
 from vidswap.runtime.base import Backend
 from vidswap.runtime.export import INPUT_NAME, OUTPUT_NAME
 
@@ -27,9 +27,7 @@ class OnnxRuntimeBackend(Backend):
     name = "onnx"
 
     def __init__(self, onnx_file: Path, device: torch.device, fp16: bool = False):
-        ort = import_onnxruntime()
-        if fp16:
-            raise ConfigError("the onnx backend runs in fp32 only: drop --fp16, or use --backend tensorrt or torch")
+        ort = import_onnxruntime()  # fp32 only: runtime.check_choice refuses fp16
         self.device = device
         if device.type == "cuda":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
