@@ -80,12 +80,11 @@ def create_backend(
     order = auto_order(device)
     for candidate in order:
         try:
-            half = fp16 and device.type == "cuda"
             return _create(
                 candidate,
                 generator,
                 device,
-                half,
+                fp16,
                 tuple(batch_sizes),
                 tuple(image_size),
                 model_folder,
@@ -107,10 +106,10 @@ def check_choice(name: str, device: str | torch.device, fp16: bool = False) -> N
         raise ConfigError(f"unknown backend {name!r} (known: {', '.join(BACKENDS)})")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("a CUDA device was asked for but torch sees no GPU")
-    if name == "auto":
-        return  # auto tries only what is installed, and fp16 only on a GPU
     if fp16 and device.type != "cuda":
         raise ConfigError("--fp16 needs a CUDA GPU")
+    if name == "auto":
+        return  # auto tries only what is installed
     if name == "onnx":
         from vidswap.runtime.onnxruntime_backend import import_onnxruntime
 
