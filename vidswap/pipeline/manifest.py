@@ -115,9 +115,9 @@ class Manifest:
             with self._db:
                 self._db.execute("INSERT INTO meta VALUES ('settings', ?)", (json.dumps(settings, sort_keys=True),))
             return
-        before = json.loads(row["value"])
-        changed = [f"{k}: {before.get(k)!r} -> {settings.get(k)!r}" for k in sorted(set(before) | set(settings))
-                   if before.get(k) != settings.get(k)]  # fmt: skip
+        before, now = _flatten(json.loads(row["value"])), _flatten(settings)
+        changed = [f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(before) | set(now))
+                   if before.get(k) != now.get(k)]  # fmt: skip
         if changed:
             raise ConfigError(f"{self.out_dir} holds a batch made with other settings ({'; '.join(changed)}); "
                               "convert into another folder")  # fmt: skip
@@ -178,3 +178,14 @@ class Manifest:
 
 def _entry(row: sqlite3.Row) -> Entry:
     return Entry(**{k: row[k] for k in Entry.__dataclass_fields__})
+
+
+def _flatten(settings: dict, prefix: str = "") -> dict:
+    """{"face": {"blur": 0.1}} -> {"face.blur": 0.1}, so a change names its own key."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
