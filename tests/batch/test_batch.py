@@ -17,12 +17,11 @@ import pytest
 
 import vidswap
 from tests.conftest import make_video, panned_frames
-from vidswap.api import TranslatorSettings, VideoSettings
+from vidswap.api import VideoSettings
 from vidswap.cli.main import main
 from vidswap.errors import ConfigError
 from vidswap.pipeline.apply import EncodeOptions
 from vidswap.pipeline.batch import find_videos, output_name
-from vidswap.pipeline.faces import FaceSettings
 from vidswap.pipeline.manifest import MANIFEST_NAME, Manifest
 
 # path in the library -> (frames, seconds of audio)
@@ -120,9 +119,6 @@ def test_library_converts_reports_bad_files_and_rerun_does_no_work(library, tmp_
     # other output settings would mix two kinds of output in one folder
     with pytest.raises(ConfigError, match=r"other settings \(video\.encode\.crf: 18 -> 30; video\.encode\.preset"):
         vidswap.batch(library, out, model="identity", video=VideoSettings(encode=EncodeOptions(crf=30)))
-    # which clips may pass through without a face is not part of any output: a rerun may change it
-    faceless_ok = TranslatorSettings(model="identity", face=FaceSettings(keep_faceless=True))
-    assert vidswap.batch(library, out, translator=faceless_ok, video=FAST).converted == []
 
 
 def test_unknown_model_is_one_line_before_any_work(library, tmp_path, capsys):

@@ -136,8 +136,6 @@ def output_name(source: Path, key: str, taken: set[str]) -> str:
 def output_settings(translator, video) -> dict:
     """The settings that shape the outputs, as JSON values (the manifest compares them)."""
     values = {k: v for k, v in asdict(translator).items() if k not in RUN_ONLY_SETTINGS}
-    # which clips get an output, not what one holds: a rerun may add --keep-faceless
-    values["face"].pop("keep_faceless")
     values["video"] = asdict(video)
     return json.loads(json.dumps(values, default=str))
 
