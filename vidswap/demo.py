@@ -142,9 +142,8 @@ METHODS = ("cyclegan", "fastcut", "cut")  # the image-to-image methods; AC-GAN's
 # Tiny networks and a high learning rate: a colour grade needs little capacity. Batch norm,
 # not the reference's instance norm, because instance norm hides each image's brightness and
 # contrast from the generator, so no tone curve can be learned (tests/training/test_nets.py).
-# CycleGAN is the default: CUT and FastCUT keep the input's hues (their PatchNCE on raw
-# pixels rewards keeping each pixel's colour distinct, which a grade to one hue takes away),
-# see docs/demo.md.
+# CycleGAN is the default: in the runs tried CUT and FastCUT kept the input's hues (see
+# docs/demo.md for the figures and what is known of why).
 FAST_SETTINGS = ["data.size=32", "data.load_size=36", "net.ngf=8", "net.ndf=16", "net.n_blocks=2", "net.norm=batch",
                  "train.lr=1e-3", "train.batch_size=4", "cut.num_patches=64", "cut.mlp_units=64",
                  "data.loader_threads=1", "train.log_every=50", "train.sample_every=1000000",
