@@ -52,7 +52,7 @@ def command(app: App, model_name, fmt, fp16, size_text, batch, generator_name, d
     from vidswap.device import pick_device
     from vidswap.errors import ConfigError, ModelError
     from vidswap.models import load_model
-    from vidswap.runtime import create_backend, onnx_path
+    from vidswap.runtime import check_choice, create_backend, onnx_path
 
     model = load_model(model_name, models_dir)
     if model.folder is None:
@@ -63,15 +63,9 @@ def command(app: App, model_name, fmt, fp16, size_text, batch, generator_name, d
             f"model {model_name!r} has no generator {generator_name!r} (it has: {', '.join(model.generators)})"
         )
     size = _parse_size(size_text) or ((model.card.size, model.card.size) if model.card.size else (256, 256))
+    device = pick_device(device)
     if fmt == "tensorrt":
-        import torch
-
-        from vidswap.runtime.tensorrt_backend import import_tensorrt
-
-        import_tensorrt()  # not installed: say how to install it before anything else
-        if device == "auto" and not torch.cuda.is_available():
-            raise ConfigError("a TensorRT engine is built on the GPU it runs on; no CUDA GPU is available here")
-    device = pick_device("cuda" if fmt == "tensorrt" and device == "auto" else device)
+        check_choice("tensorrt", device, fp16)  # TensorRT missing or no GPU: said before any work
     if fp16 and fmt == "onnx":
         raise ConfigError("--fp16 applies to tensorrt engines; ONNX files are exported in fp32")
     # creating the backend exports (and builds the engine) if needed and checks it against torch
