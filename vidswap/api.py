@@ -12,12 +12,16 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vidswap.errors import ConfigError
 from vidswap.pipeline.apply import ApplyResult, EncodeOptions, apply_video
 from vidswap.pipeline.faces import FaceSettings
+
+if TYPE_CHECKING:
+    from vidswap.video.probe import MediaInfo
 
 MODES = ("auto", "face", "frame")
 SMOOTHING = ("none", "flow")
@@ -95,7 +99,7 @@ class Translator:
         from vidswap.pipeline.smooth import make_smoother
 
         video = video or VideoSettings()
-        out_path = check_job(source, output, video, overwrite)
+        out_path, _ = check_job(source, output, video, overwrite)
         process, notes = self._frame_process(source, video, on_plan_frame)
         result = apply_video(
             source,
@@ -126,20 +130,21 @@ class Translator:
 
 
 def check_job(source: str | os.PathLike, output: str | os.PathLike | None, video: VideoSettings,
-              overwrite: bool = False) -> Path:  # fmt: skip
+              overwrite: bool = False) -> tuple[Path, MediaInfo]:  # fmt: skip
     """Validate one conversion before any work: a readable input, a sane time window, an
-    output that neither is the input nor (without overwrite) exists. Returns the output path."""
+    output that neither is the input nor (without overwrite) exists. Returns the output
+    path and the input's header (frame rates not sampled: see probe)."""
     from vidswap.video import default_output_path, probe
 
     if video.start is not None and video.end is not None and video.end <= video.start:
         raise ConfigError(f"end ({video.end}) must be after start ({video.start})")
-    probe(source)
+    info = probe(source, rates=False)
     out_path = Path(output) if output else default_output_path(source)
     if out_path.resolve() == Path(source).resolve():
         raise ConfigError("the output would overwrite the input; choose another output path")
     if out_path.exists() and not overwrite:
         raise ConfigError(f"{out_path} exists (use -y / overwrite=True to replace it)")
-    return out_path
+    return out_path, info
 
 
 def load(model: str = "identity", **settings) -> Translator:

@@ -51,6 +51,7 @@ class NetConfig:
     d_layers: int = 3  # PatchGAN stride-2 layers (3: 70x70 patches)
     norm: str = "instance"  # generator normalisation: instance (the reference), batch or none
     d_norm: str = "instance"  # PatchGAN normalisation: instance (the reference) or none
+    init: str = "normal"  # weight init: normal N(0, gain) (CycleGAN) or xavier (Xavier-normal with that gain, CUT)
     init_gain: float = 0.02
 
 
@@ -216,6 +217,7 @@ def validate(cfg: Config) -> None:
     need(min(cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every) >= 1, "train.*_every must be >= 1")
     need(cfg.net.ngf >= 1 and cfg.net.ndf >= 1 and cfg.net.n_blocks >= 0, "net widths must be >= 1")
     need(cfg.net.norm in ("instance", "batch", "none"), f"net.norm must be instance, batch or none, got {cfg.net.norm!r}")
+    need(cfg.net.init in ("normal", "xavier"), f"net.init must be normal or xavier, got {cfg.net.init!r}")
     need(cfg.net.d_norm in ("instance", "none"), f"net.d_norm must be instance or none, got {cfg.net.d_norm!r}")
     gen_layers = 10 + cfg.net.n_blocks + 9  # layers of the ResNet generator's Sequential
     need(all(0 <= i < gen_layers for i in cfg.cut.nce_layers),

@@ -24,7 +24,7 @@ class ACGAN:
             "D": ACGANDiscriminator(size, 2, n.ndf),
             "E": ACGANEncoder(size, a.z_dim, n.ndf),
         }
-        self.modules = {k: rt.prepare(init_weights(v, n.init_gain)) for k, v in nets.items()}
+        self.modules = {k: rt.prepare(init_weights(v, n.init_gain, n.init)) for k, v in nets.items()}
         self.train_nets = {k: rt.wrap(v) for k, v in self.modules.items()}
         self.optimizers = {k: adam([v], cfg) for k, v in self.modules.items()}
         gan_steps = max(1, round(cfg.train.steps * (1 - a.encoder_steps)))

@@ -23,8 +23,7 @@ class CUT:
         G = ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks, norm=n.norm)
         F = PatchSampleMLP(G.layer_channels(c.nce_layers), c.mlp_units)
         D = PatchDiscriminator(ndf=n.ndf, n_layers=n.d_layers, norm=n.d_norm)
-        # CUT initialises with Xavier-normal (gain 0.02) where CycleGAN uses N(0, 0.02)
-        self.modules = {k: rt.prepare(init_weights(v, n.init_gain, "xavier")) for k, v in {"G": G, "F": F, "D": D}.items()}
+        self.modules = {k: rt.prepare(init_weights(v, n.init_gain, n.init)) for k, v in {"G": G, "F": F, "D": D}.items()}
         self.train_nets = {k: rt.wrap(v) for k, v in self.modules.items()}
         # G and the projection head share Adam settings, so one optimizer steps both
         self.optimizers = {"G": adam([self.modules["G"], self.modules["F"]], cfg), "D": adam([self.modules["D"]], cfg)}

@@ -26,17 +26,16 @@ def command(app: App, input: str, output: str | None, start: float | None, end: 
     from vidswap.api import Translator, VideoSettings, check_job
     from vidswap.cli.options import settings_from
     from vidswap.cli.progress import make_progress
-    from vidswap.video import probe
 
     settings, encode = settings_from(params)
     video = VideoSettings(encode, start=start, end=end)
-    output = check_job(input, output, video, overwrite)  # bad input: one line, before any progress bar
+    output, info = check_job(input, output, video, overwrite)  # bad input: one line, before any progress bar
     if preview:
         video.preview = str(output.with_name(f"{output.stem}.preview{output.suffix}"))
     translator = Translator(settings)
     app.debug(f"model {translator.model.card.name} ({translator.model.card.method}), mode {translator.mode}")
     # the face pass knows no frame count of its own: the header's (an estimate) sizes its bar
-    expected = probe(input, rates=False).main_video.frame_count if start is None and end is None else None
+    expected = info.main_video.frame_count if start is None and end is None else None
     with make_progress(app) as progress:
         faces = progress.add_task("finding faces", total=expected, visible=translator.mode == "face")
         task = progress.add_task(Path(input).name, total=None)
