@@ -144,8 +144,10 @@ METHODS = ("cyclegan", "fastcut", "cut")  # the image-to-image methods; AC-GAN's
 # contrast from the generator, so no tone curve can be learned (tests/training/test_nets.py).
 # CycleGAN is the default: in the runs tried CUT and FastCUT kept the input's hues (see
 # docs/demo.md for the figures and what is known of why).
+# PatchNCE taps the encoder and both blocks (the reference's 12 and 16 assume 9 blocks).
 FAST_SETTINGS = ["data.size=32", "data.load_size=36", "net.ngf=8", "net.ndf=16", "net.n_blocks=2", "net.norm=batch",
                  "train.lr=1e-3", "train.batch_size=4", "cut.num_patches=64", "cut.mlp_units=64",
+                 "cut.nce_layers=[0,4,8,10,11]",
                  "data.loader_threads=1", "train.log_every=50", "train.sample_every=1000000",
                  "train.checkpoint_every=1000000"]
 CHUNK_SECONDS = 30.0  # training runs in chunks this long, each ending in a checkpoint
