@@ -27,13 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trainer.data import collect_images  # noqa: E402
 from trainer.loop import train  # noqa: E402
 from vidswap.config import load_config  # noqa: E402
-from vidswap import demo  # noqa: E402  (the demo shares its photos, crops, grade and PSNR)
-from vidswap.demo import crops, photos, psnr  # noqa: E402
-
-
-def negative(x: np.ndarray) -> np.ndarray:
-    """A colour negative with red and blue swapped (uint8 HWC)."""
-    return 255 - x[..., ::-1]
+from vidswap.demo import TRANSFORM as SEPIA, crops, photos, psnr  # noqa: E402  (the demo's photos, crops, grade)
+from vidswap.demo import transform as sepia  # noqa: E402
 
 
 def swap(x: np.ndarray) -> np.ndarray:
@@ -41,7 +36,16 @@ def swap(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x[..., ::-1])
 
 
-TRANSFORMS = {"swap": (swap, "red and blue swapped"), "sepia": (demo.transform, demo.TRANSFORM), "negative": (negative, "colour negative, red and blue swapped")}
+def negative(x: np.ndarray) -> np.ndarray:
+    """A colour negative with red and blue swapped (uint8 HWC)."""
+    return 255 - swap(x)
+
+
+TRANSFORMS = {  # name: (T, description)
+    "swap": (swap, "red and blue swapped"),
+    "sepia": (sepia, SEPIA),
+    "negative": (negative, "colour negative, red and blue swapped"),
+}
 
 
 def to_tensor(batch: list[np.ndarray]) -> torch.Tensor:
