@@ -146,6 +146,29 @@ def test_keep_faceless_copies_a_faceless_clip_through(models, clips, tmp_path):
     assert any("no face found" in w for w in result.warnings)
 
 
+def test_batch_rerun_with_keep_faceless_converts_only_the_clips_that_had_no_face(models, clips, face_clip, tmp_path):
+    import shutil
+
+    import vidswap
+    from vidswap.pipeline.faces import FaceSettings
+
+    library, out = tmp_path / "library", tmp_path / "out"
+    library.mkdir()
+    shutil.copy(face_clip, library / "face.mp4")
+    shutil.copy(clips["cfr"], library / "plain.mp4")  # panned noise: no face
+    def settings(keep_faceless: bool):
+        return TranslatorSettings(model=str(models["face"]), mode="face", face=FaceSettings(keep_faceless=keep_faceless))
+
+    first = vidswap.batch(library, out, translator=settings(False))
+    assert first.converted == ["face.mp4"] and "no face found" in first.failed["plain.mp4"]
+    face_output = (out / "face.mp4").stat().st_mtime_ns
+
+    again = vidswap.batch(library, out, translator=settings(True))
+    assert again.converted == ["plain.mp4"] and again.failed == {} and again.skipped == 1
+    assert any("no face found" in w for w in again.warnings["plain.mp4"])
+    assert (out / "face.mp4").stat().st_mtime_ns == face_output  # done work is not redone
+
+
 def test_flow_smoothing_lowers_the_warping_error_of_a_flickering_translation(clips, tmp_path):
     from vidswap.metrics.warping import warping_error
     from vidswap.pipeline.apply import apply_video

@@ -136,6 +136,9 @@ def output_name(source: Path, key: str, taken: set[str]) -> str:
 def output_settings(translator, video) -> dict:
     """The settings that shape the outputs, as JSON values (the manifest compares them)."""
     values = {k: v for k, v in asdict(translator).items() if k not in RUN_ONLY_SETTINGS}
+    # keep_faceless changes no output that has a face in it: it only rescues clips that
+    # failed for want of one, which a run with it retries (see may_run)
+    values["face"].pop("keep_faceless")
     values["video"] = asdict(video)
     return json.loads(json.dumps(values, default=str))
 
@@ -248,9 +251,11 @@ def run_batch(
         manifest.check_settings(output_settings(translator, video))
         sources = find_videos(library, globs, excludes, skip=out_dir)
         entries = plan(manifest, library, out_dir, sources)
-        todo = [e for e in entries if e.state == "pending" or can_retry(e, retries)]
+        todo = [e for e in entries if may_run(e, retries, translator.face.keep_faceless)]
         report = BatchReport(total=len(entries), skipped=sum(e.state == "done" for e in entries))
-        report.failed = {e.source: e.error or "" for e in entries if e.state == "failed" and not can_retry(e, retries)}
+        report.failed = {e.source: e.error or "" for e in entries if e.state == "failed"}
+        for entry in todo:
+            report.failed.pop(entry.source, None)
         observer.planned(len(todo), report.skipped, len(report.failed))
         if not todo:
             return report
@@ -305,6 +310,15 @@ def verified(entry: Entry, output: Path) -> bool:
 
 def can_retry(entry: Entry, retries: int) -> bool:
     return entry.state == "failed" and not entry.permanent and entry.attempts < 1 + retries
+
+
+def may_run(entry: Entry, retries: int, keep_faceless: bool) -> bool:
+    """Whether this run converts the entry: new, or failed and worth another try. With
+    keep_faceless, failures that were the input's fault get one more try each run: a clip
+    without a face now passes (a damaged file fails again at once)."""
+    if entry.state == "pending" or can_retry(entry, retries):
+        return True
+    return keep_faceless and entry.state == "failed" and entry.permanent
 
 
 def drive(manifest: Manifest, runner, jobs: dict[str, Job], retries: int, observer: Observer,
