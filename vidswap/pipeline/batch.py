@@ -168,8 +168,11 @@ def convert(job: Job, translator, video, worker: str, send: Callable[[tuple], No
     outcome says what happened. `send` carries progress events to the driver."""
     last = [0.0]
 
-    def one_line(exc: BaseException) -> str:  # the manifest names the file already
-        return error_line(exc).replace(f"{job.source}: ", "")
+    def unnamed(message: str) -> str:  # the manifest and the report name the file already
+        return message.replace(f"{job.source}: ", "")
+
+    def one_line(exc: BaseException) -> str:
+        return unnamed(error_line(exc))
 
     def on_start(total: int | None) -> None:
         send(("start", worker, job.key, total))
@@ -191,7 +194,7 @@ def convert(job: Job, translator, video, worker: str, send: Callable[[tuple], No
         return Outcome(job.key, worker, error=f"{type(exc).__name__}: {one_line(exc)}")
     size, sha256 = file_digest(job.output)
     return Outcome(job.key, worker, frames=result.frames, seconds=result.seconds, size=size, sha256=sha256,
-                   warnings=list(result.warnings))  # fmt: skip
+                   warnings=[unnamed(w) for w in result.warnings])  # fmt: skip
 
 
 _LOADED: dict[str, object] = {}  # this worker process's model: loaded by its first job, kept for the rest
