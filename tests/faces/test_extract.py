@@ -193,6 +193,23 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert exc.value.code == 2
 
 
+def test_train_from_raw_videos_in_face_mode_below_the_aligners_smallest_crop(astronaut_video, tmp_path):
+    """The tiny preset trains at 32 px; faces are aligned at 64 px (the smallest the
+    aligner makes) and the loader shrinks them."""
+    from click.testing import CliRunner
+
+    from vidswap.cli.main import cli
+    from vidswap.models import load_model
+
+    store = tmp_path / "models"
+    result = CliRunner().invoke(cli, ["train", "--source", str(astronaut_video), "--target", str(astronaut_video),
+                                      "--method", "fastcut", "--config", "tiny", "--mode", "face", "--name", "small",
+                                      "--models-dir", str(store)])
+    assert result.exit_code == 0, result.output
+    card = load_model("small", models_dir=store).card
+    assert (card.mode, card.size, card.steps) == ("face", 32, 4) and card.data["A"]["images"] > 0
+
+
 @pytest.mark.footage
 @pytest.mark.slow
 def test_real_footage_faces_in_every_clip_upright_and_centred(detector, tmp_path):

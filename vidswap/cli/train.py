@@ -101,11 +101,14 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
 def _video_extractor(store, cfg):
     """Raw video sources go through `vidswap extract`'s cached dataset builder (face crops or
     frames at the training size; the loader's resize-and-crop jitter applies on top).
-    Images found beside them are used as they are."""
+    Images found beside them are used as they are. Face crops are never aligned smaller
+    than the aligner allows; the loader shrinks them to the training size."""
     import importlib.util
 
     if importlib.util.find_spec("vidswap.extract") is None:
         return None
     from vidswap.extract import ensure_dataset
+    from vidswap.faces.align import MIN_SIZE
 
-    return lambda videos: ensure_dataset(videos, store.parent / "datasets", mode=cfg.data.mode, size=cfg.data.size)
+    size = max(cfg.data.size, MIN_SIZE) if cfg.data.mode == "face" else cfg.data.size
+    return lambda videos: ensure_dataset(videos, store.parent / "datasets", mode=cfg.data.mode, size=size)
