@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trainer.data import collect_images  # noqa: E402
 from trainer.loop import train  # noqa: E402
 from vidswap.config import load_config  # noqa: E402
-from vidswap.demo import TRANSFORM as SEPIA, crops, photos, psnr  # noqa: E402  (the demo's photos, crops, grade)
+from vidswap.demo import FAST_SETTINGS, TRANSFORM as SEPIA, crops, photos, psnr  # noqa: E402  (the demo's pieces)
 from vidswap.demo import transform as sepia  # noqa: E402
 
 
@@ -57,23 +57,17 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 SETTINGS = {  # small networks for a few CPU minutes; the methods' own losses and weights
-    # d_layers 2: a 34 px patch discriminator for 32 px crops (3 layers would see the whole crop at once).
-    # As in the demo: batch norm (instance norm hides each image's tone) and lr 1e-3 (the
-    # reference's 2e-4 leaves tiny networks blurred after a few thousand steps).
-    # PatchNCE layers: the reference's 0,4,8,12,16 assume 9 blocks; with 2, layers 12 and 16
-    # are decoder layers, so the taps are the input, both downsamplings and both blocks.
-    "common": ["data.size=32", "data.load_size=36", "net.ngf=8", "net.ndf=16", "net.n_blocks=2", "net.d_layers=2",
-               "net.norm=batch", "train.lr=1e-3", "cut.nce_layers=[0,4,8,10,11]",
-               "train.batch_size=4", "train.log_every=50", "train.sample_every=100000",
-               "train.checkpoint_every=100000", "data.loader_threads=1"],
+    # the demo's regime (tiny networks, batch norm, lr 1e-3, PatchNCE taps inside the encoder
+    # and blocks: see vidswap/demo.py), with a 34 px patch discriminator for 32 px crops
+    # (d_layers 3 would see the whole crop at once)
+    "common": FAST_SETTINGS + ["net.d_layers=2"],
     # the identity loss asks G(B) = B: right for colour-preserving translations, wrong for these
     "cyclegan": ["cyclegan.lambda_idt=0"],
-    "cut": ["cut.num_patches=64", "cut.mlp_units=64"],
     # flip equivariance off: with it, FastCUT kept the input's hues here (+1.0 dB; +4.8 dB
     # without: docs/bench_train.md). A likely reason: it asks the encoder to commute with a
     # mirror, which a stride-2 layer on an even width cannot (its grid shifts a pixel), and
     # that costs most on 32 px crops with ngf 8
-    "fastcut": ["cut.num_patches=64", "cut.mlp_units=64", "cut.flip_equivariance=false"],
+    "fastcut": ["cut.flip_equivariance=false"],
     "acgan": ["train.batch_size=32", "acgan.encoder_steps=0.3", "net.ngf=32", "net.ndf=32", "train.lr=2e-4"],
 }
 
