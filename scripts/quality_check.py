@@ -6,7 +6,11 @@ independent random crops. After a short CPU run, a method's translation of held-
 crops (from a photo used by neither domain) should be much closer to T(x) (PSNR) than the
 untranslated input x is, and than a flat grey guess.
 
+With --faces DATASET (from `vidswap extract`), the images are aligned face crops instead:
+A and B from alternate clips, the held-out crops from every fourth clip, used by neither.
+
     uv run python scripts/quality_check.py [--methods cyclegan cut fastcut acgan] [--steps N] [--transform T]
+    uv run python scripts/quality_check.py --faces DATASET --transform sepia
 """
 
 from __future__ import annotations
@@ -72,6 +76,25 @@ SETTINGS = {  # small networks for a few CPU minutes; the methods' own losses an
 }
 
 
+def face_material(dataset: Path, rng: np.random.Generator, n_test: int) -> tuple[list, list, list]:
+    """(A crops, B crops before T, held-out crops) of a face dataset, split by clip: training
+    crops at 64 px like the photos' (the loader shrinks them), held-out ones at 32 px, the
+    networks' size here."""
+    clips = sorted(d for d in (dataset / "crops").iterdir() if d.is_dir())
+    if len(clips) < 4:
+        sys.exit(f"{dataset}: need face crops from at least 4 clips, found {len(clips)}")
+
+    def load(folders: list[Path], size: int = 64) -> list[np.ndarray]:
+        return [np.asarray(Image.open(f).convert("RGB").resize((size, size), Image.BICUBIC))
+                for d in folders for f in sorted(d.glob("*.*"))]
+
+    held = [c for i, c in enumerate(clips) if i % 4 == 3]
+    rest = [c for i, c in enumerate(clips) if i % 4 != 3]
+    test = load(held, 32)
+    test = [test[i] for i in rng.choice(len(test), min(n_test, len(test)), replace=False)]
+    return load(rest[0::2]), load(rest[1::2]), test
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", nargs="+", default=["cyclegan", "cut", "fastcut", "acgan"])
@@ -80,20 +103,24 @@ def main() -> None:
     p.add_argument("--crops", type=int, default=400, help="training images a domain")
     p.add_argument("--out", type=Path, default=Path("quality_check"))
     p.add_argument("--transform", choices=TRANSFORMS, default="swap")
+    p.add_argument("--faces", type=Path, help="a face dataset from `vidswap extract` instead of the photos")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="extra settings for every method")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     transform, description = TRANSFORMS[args.transform]
     rng = np.random.default_rng(0)
-    train_photos, held_out = photos()
+    if args.faces:
+        images_a, images_b, test = face_material(args.faces, rng, 64)
+    else:
+        train_photos, held_out = photos()
+        images_a, images_b = (crops(train_photos, args.crops, 64, rng, 0.3) for _ in "AB")
+        test = crops([held_out], 64, 32, rng, 0.15)
     work = Path(tempfile.mkdtemp(prefix="vidswap-quality-"))
-    for name, images in (("A", crops(train_photos, args.crops, 64, rng, 0.3)),
-                         ("B", [transform(c) for c in crops(train_photos, args.crops, 64, rng, 0.3)])):
+    for name, images in (("A", images_a), ("B", [transform(c) for c in images_b])):
         (work / name).mkdir()
         for i, im in enumerate(images):
             Image.fromarray(im).save(work / name / f"{i:04d}.png")
-    test = crops([held_out], 64, 32, rng, 0.15)
     expected = np.stack([transform(t) for t in test])
     baseline = psnr(np.stack(test), expected)
     grey = psnr(np.full_like(expected, 128), expected)  # what a flat mid-grey guess scores

@@ -77,7 +77,6 @@ class CUTConfig:
 @dataclass
 class ACGANConfig:
     z_dim: int = 100
-    embed_dim: int = 50
     encoder_steps: float = 0.25  # fraction of train.steps spent on step 2 (the encoder)
     lambda_cls: float = 1.0
 

@@ -155,7 +155,7 @@ def test_fixed_size_network_exports_with_a_fixed_size():
     from vidswap.nets import ACGANTranslator
 
     torch.manual_seed(0)
-    generator = ACGANTranslator(size=32, z_dim=8, embed_dim=4, ngf=4, ndf=4).eval()
+    generator = ACGANTranslator(size=32, z_dim=8, ngf=4, ndf=4).eval()
     backend = create_backend(generator, "onnx", image_size=(32, 32))
     assert backend.fixed_size == (32, 32)
     x = torch.rand(3, 3, 32, 32) * 2 - 1

@@ -1,7 +1,8 @@
 import torch
 
 from vidswap.nets import NETWORKS, build_network
-from vidswap.nets.acgan import ACGANDiscriminator, ACGANTranslator
+from trainer.methods.common import init_weights
+from vidswap.nets.acgan import ACGANDiscriminator, ACGANGenerator, ACGANTranslator
 from vidswap.nets.discriminators import PatchDiscriminator
 from vidswap.nets.generators import ResnetGenerator
 from vidswap.nets.patchnce import PatchSampleMLP, patch_nce_loss
@@ -56,11 +57,24 @@ def test_patch_nce_prefers_matching_patches():
     assert patch_nce_loss(same[0], keys[0], 2) < patch_nce_loss(other[0], keys[0], 2)
 
 
+def test_acgan_generator_draws_z_and_the_class_only_restyles_it():
+    g = init_weights(ACGANGenerator(size=32, z_dim=16, ngf=8), 0.02).eval()
+    z = torch.randn(6, 16)
+    a, b = g(z, torch.zeros(6, dtype=torch.long)), g(z, torch.ones(6, dtype=torch.long))
+    assert a.shape == (6, 3, 32, 32)
+    assert torch.equal(a, b)  # the classes start alike: they differ only by their learned norms
+    assert a.std(0).mean() > 0.2 * a.abs().mean()  # z shapes the picture from the start
+    with torch.no_grad():
+        g.norms[-1].shift.weight[1] += 0.5  # class 1's last-layer shift: same picture, restyled
+    assert not torch.allclose(a, g(z, torch.ones(6, dtype=torch.long)))
+    assert torch.equal(a, g(z, torch.zeros(6, dtype=torch.long)))
+
+
 def test_acgan_shapes_and_translator_rebuilds():
     d = ACGANDiscriminator(size=32, ndf=8)
     adv, cls = d(torch.randn(3, 3, 32, 32))
     assert adv.shape == (3,) and cls.shape == (3, 2)
-    tr = ACGANTranslator(size=32, z_dim=8, embed_dim=4, ngf=8, ndf=8, target_class=1).eval()
+    tr = ACGANTranslator(size=32, z_dim=8, ngf=8, ndf=8, target_class=1).eval()
     again = build_network({"class": "ACGANTranslator", "kwargs": tr.kwargs})
     again.load_state_dict(tr.state_dict())
     x = torch.rand(2, 3, 40, 36) * 2 - 1

@@ -20,7 +20,7 @@ class ACGAN:
         self.cfg, self.rt = cfg, rt
         n, a, size = cfg.net, cfg.acgan, cfg.data.size
         nets = {
-            "G": ACGANGenerator(size, a.z_dim, 2, a.embed_dim, n.ngf),
+            "G": ACGANGenerator(size, a.z_dim, 2, n.ngf),
             "D": ACGANDiscriminator(size, 2, n.ndf),
             "E": ACGANEncoder(size, a.z_dim, n.ndf),
         }
@@ -82,7 +82,7 @@ class ACGAN:
 
     def _translator(self, target_class: int) -> ACGANTranslator:
         n, a = self.cfg.net, self.cfg.acgan
-        tr = ACGANTranslator(self.cfg.data.size, a.z_dim, 2, a.embed_dim, n.ngf, n.ndf, target_class)
+        tr = ACGANTranslator(self.cfg.data.size, a.z_dim, 2, n.ngf, n.ndf, target_class)
         tr.encoder.load_state_dict(self.modules["E"].state_dict())
         tr.generator.load_state_dict(self.modules["G"].state_dict())
         return tr.to(self.rt.device).eval()

@@ -12,7 +12,7 @@ from torch import nn
 
 def init_weights(net: nn.Module, gain: float, kind: str = "normal") -> nn.Module:
     """The reference init: conv/linear weights N(0, gain) (or Xavier-normal with that gain,
-    as CUT does), biases 0; batch-norm scales N(1, gain)."""
+    as CUT does), biases 0; batch-norm scales N(1, gain) (class-conditional ones keep their own init)."""
     for m in net.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             if kind == "xavier":
@@ -21,7 +21,7 @@ def init_weights(net: nn.Module, gain: float, kind: str = "normal") -> nn.Module
                 nn.init.normal_(m.weight, 0.0, gain)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, nn.BatchNorm2d) and m.affine:
             nn.init.normal_(m.weight, 1.0, gain)
             nn.init.zeros_(m.bias)
     return net

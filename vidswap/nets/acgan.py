@@ -1,6 +1,6 @@
 """The two-step AC-GAN translator of Dong et al. 2017 (DCGAN-style networks).
 
-Step 1 trains G(z, c) against a discriminator with a real/fake head and a class
+Step 1 trains a class-conditional G(z, c) against a discriminator with a real/fake head and a class
 (domain) head; step 2 trains an encoder E (the discriminator's trunk and a linear
 head) so that E(G(z, c)) = z. A translation is G(E(x), c_target).
 """
@@ -21,24 +21,47 @@ def _stages(size: int) -> int:
     return int(n)
 
 
-class ACGANGenerator(nn.Module):
-    """z and a learned class embedding, concatenated, up-sampled from 4x4 to size x size."""
+class ClassBatchNorm(nn.Module):
+    """Batch norm whose scale and shift are looked up by class (conditional batch norm)."""
 
-    def __init__(self, size: int = 64, z_dim: int = 100, n_classes: int = 2, embed_dim: int = 50, ngf: int = 64):
+    def __init__(self, channels: int, n_classes: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.scale = nn.Embedding(n_classes, channels)
+        self.shift = nn.Embedding(n_classes, channels)
+        nn.init.ones_(self.scale.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self.norm(x) * self.scale(c)[:, :, None, None] + self.shift(c)[:, :, None, None]
+
+
+class ACGANGenerator(nn.Module):
+    """z up-sampled from 4x4 to size x size (DCGAN layers); the class sets every layer's
+    batch-norm scale and shift.
+
+    The class enters every layer rather than as a code beside z: with the same z, the two
+    classes then draw the same content in each domain's style, which the translation
+    G(E(x), c_target) relies on. (A learned class code concatenated to z, at PyTorch's
+    default N(0, 1) init, made the generator ignore z and draw one image for every z.)"""
+
+    def __init__(self, size: int = 64, z_dim: int = 100, n_classes: int = 2, ngf: int = 64):
         super().__init__()
         n = _stages(size)
-        self.embed = nn.Embedding(n_classes, embed_dim)
         c = ngf * 2 ** (n - 1)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim + embed_dim, c, 4, 1, 0, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
+        self.convs = nn.ModuleList([nn.ConvTranspose2d(z_dim, c, 4, 1, 0, bias=False)])
+        self.norms = nn.ModuleList([ClassBatchNorm(c, n_classes)])
         for _ in range(n - 1):
-            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU(True)]
+            self.convs.append(nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False))
+            self.norms.append(ClassBatchNorm(c // 2, n_classes))
             c //= 2
-        layers += [nn.ConvTranspose2d(c, 3, 4, 2, 1), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        self.to_rgb = nn.ConvTranspose2d(c, 3, 4, 2, 1)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        h = torch.cat([z, self.embed(c)], dim=1)
-        return self.net(h[:, :, None, None])
+        h = z[:, :, None, None]
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            h = F.relu(norm(conv(h), c))
+        return torch.tanh(self.to_rgb(h))
 
 
 class DCGANTrunk(nn.Module):
@@ -91,15 +114,14 @@ class ACGANTranslator(nn.Module):
 
     Inputs of another size are resized to the model's size and the output back."""
 
-    def __init__(self, size: int = 64, z_dim: int = 100, n_classes: int = 2, embed_dim: int = 50, ngf: int = 64,
-                 ndf: int = 64, target_class: int = 1):
+    def __init__(self, size: int = 64, z_dim: int = 100, n_classes: int = 2, ngf: int = 64, ndf: int = 64,
+                 target_class: int = 1):
         super().__init__()
-        self.kwargs = dict(size=size, z_dim=z_dim, n_classes=n_classes, embed_dim=embed_dim, ngf=ngf, ndf=ndf,
-                           target_class=target_class)  # saved in the model card to rebuild it
+        self.kwargs = dict(size=size, z_dim=z_dim, n_classes=n_classes, ngf=ngf, ndf=ndf, target_class=target_class)  # saved in the model card to rebuild it
         self.size = size
         self.target_class = target_class
         self.encoder = ACGANEncoder(size, z_dim, ndf)
-        self.generator = ACGANGenerator(size, z_dim, n_classes, embed_dim, ngf)
+        self.generator = ACGANGenerator(size, z_dim, n_classes, ngf)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
