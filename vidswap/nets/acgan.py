@@ -1,8 +1,8 @@
 """The two-step AC-GAN translator of Dong et al. 2017 (DCGAN-style networks).
 
-Step 1 trains a class-conditional G(z, c) against a discriminator with a real/fake head and a class
-(domain) head; step 2 trains an encoder E (the discriminator's trunk and a linear
-head) so that E(G(z, c)) = z. A translation is G(E(x), c_target).
+Step 1 trains a class-conditional G(z, c) against a discriminator with a real/fake
+head and a class (domain) head; step 2 trains an encoder E (the discriminator's trunk
+and a linear head) so that E(G(z, c)) = z. A translation is G(E(x), c_target).
 """
 
 from __future__ import annotations
@@ -117,7 +117,8 @@ class ACGANTranslator(nn.Module):
     def __init__(self, size: int = 64, z_dim: int = 100, n_classes: int = 2, ngf: int = 64, ndf: int = 64,
                  target_class: int = 1):
         super().__init__()
-        self.kwargs = dict(size=size, z_dim=z_dim, n_classes=n_classes, ngf=ngf, ndf=ndf, target_class=target_class)  # saved in the model card to rebuild it
+        # saved in the model card to rebuild it
+        self.kwargs = dict(size=size, z_dim=z_dim, n_classes=n_classes, ngf=ngf, ndf=ndf, target_class=target_class)
         self.size = size
         self.target_class = target_class
         self.encoder = ACGANEncoder(size, z_dim, ndf)
