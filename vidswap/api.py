@@ -122,11 +122,14 @@ class Translator:
         warnings of the face pass."""
         if self.mode == "frame":
             return (lambda frames: self._translate([f.image for f in frames])), []
-        from vidswap.pipeline.faces import face_processor, plan_faces
+        from vidswap.faces.align import MIN_SIZE
+        from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces
 
-        plan = plan_faces(source, self.model.card.size or 256, self.settings.face, device=self.device,
+        size = self.model.card.size or 256
+        plan = plan_faces(source, max(size, MIN_SIZE), self.settings.face, device=self.device,
                           start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
-        return face_processor(self._translate, plan, self.settings.face), plan.warnings
+        translate = self._translate if size >= MIN_SIZE else at_model_size(self._translate, size)
+        return face_processor(translate, plan, self.settings.face), plan.warnings
 
 
 def check_job(source: str | os.PathLike, output: str | os.PathLike | None, video: VideoSettings,

@@ -115,6 +115,17 @@ def test_face_mode_apply_end_to_end_with_preview(models, face_clip, tmp_path):
     assert len(side) == 12 and side[0].image.shape == (120, 320, 3)
 
 
+def test_face_mode_with_a_model_below_the_aligners_smallest_crop(face_clip, tmp_path):
+    """A 32 px face model (what `train --config tiny` makes): faces are aligned at 64 px,
+    shrunk to 32 for the model and brought back for pasting."""
+    model = tiny_model(tmp_path / "tiny32", "face", size=32)
+    out = tmp_path / "out.mp4"
+    result = Translator(model=str(model), backend="torch").apply(face_clip, out)
+    assert result.frames == len(frames_of(face_clip))
+    changed = [np.abs(a.image.astype(int) - b.image.astype(int)).max() for a, b in zip(frames_of(face_clip), frames_of(out))]
+    assert min(changed) > 40  # the face was replaced in every frame
+
+
 def test_no_face_is_one_clear_error(models, clips, tmp_path):
     from vidswap.errors import NoFaceError
 

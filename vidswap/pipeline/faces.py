@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from vidswap.errors import NoFaceError
@@ -80,6 +81,19 @@ def plan_faces(
         for position, landmarks in zip(track.positions, track.landmarks):
             plan.setdefault(int(position), []).append(align_face(landmarks, frame_size, crop_size, settings.margin))
     return FacePlan(alignments=plan, frames=len(detections), tracks=len(chosen), warnings=warnings)
+
+
+def at_model_size(translate: Callable[[list[np.ndarray]], list[np.ndarray]], size: int,
+                  ) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
+    """`translate` for a model smaller than the aligner's smallest crop (faces.align.MIN_SIZE):
+    crops are shrunk to the model's size, as training's loader shrank them, and the
+    translations brought back to the crop's size for pasting."""
+
+    def run(crops: list[np.ndarray]) -> list[np.ndarray]:
+        small = [cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops]
+        return [cv2.resize(t, c.shape[1::-1], interpolation=cv2.INTER_LINEAR) for t, c in zip(translate(small), crops)]
+
+    return run
 
 
 def face_processor(
