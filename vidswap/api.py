@@ -122,13 +122,14 @@ class Translator:
         warnings of the face pass."""
         if self.mode == "frame":
             return (lambda frames: self._translate([f.image for f in frames])), []
-        from vidswap.faces.align import MIN_SIZE
+        from vidswap.faces.align import aligned_size
         from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces
 
         size = self.model.card.size or 256
-        plan = plan_faces(source, max(size, MIN_SIZE), self.settings.face, device=self.device,
+        crop = aligned_size(size)
+        plan = plan_faces(source, crop, self.settings.face, device=self.device,
                           start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
-        translate = self._translate if size >= MIN_SIZE else at_model_size(self._translate, size)
+        translate = self._translate if crop == size else at_model_size(self._translate, size)
         return face_processor(translate, plan, self.settings.face), plan.warnings
 
 

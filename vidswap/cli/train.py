@@ -108,7 +108,7 @@ def _video_extractor(store, cfg):
     if importlib.util.find_spec("vidswap.extract") is None:
         return None
     from vidswap.extract import ensure_dataset
-    from vidswap.faces.align import MIN_SIZE
+    from vidswap.faces.align import aligned_size
 
-    size = max(cfg.data.size, MIN_SIZE) if cfg.data.mode == "face" else cfg.data.size
+    size = aligned_size(cfg.data.size) if cfg.data.mode == "face" else cfg.data.size
     return lambda videos: ensure_dataset(videos, store.parent / "datasets", mode=cfg.data.mode, size=size)

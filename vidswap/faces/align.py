@@ -46,6 +46,12 @@ class Alignment:
         return {"matrix": np.round(self.matrix, 6).tolist(), "size": list(self.size)}
 
 
+def aligned_size(size: int) -> int:
+    """The crop side faces are aligned at for a model of `size`: never below MIN_SIZE; a
+    smaller model's crops are shrunk to its size afterwards (the training loader, apply)."""
+    return max(size, MIN_SIZE)
+
+
 def check_size(size: int) -> int:
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise ConfigError(f"face crop size must be {MIN_SIZE} to {MAX_SIZE}, got {size}")

@@ -256,9 +256,8 @@ def run_batch(
         entries = plan(manifest, library, out_dir, sources)
         todo = [e for e in entries if may_run(e, retries, translator.face.keep_faceless)]
         report = BatchReport(total=len(entries), skipped=sum(e.state == "done" for e in entries))
-        report.failed = {e.source: e.error or "" for e in entries if e.state == "failed"}
-        for entry in todo:
-            report.failed.pop(entry.source, None)
+        running = {e.source for e in todo}
+        report.failed = {e.source: e.error or "" for e in entries if e.state == "failed" and e.source not in running}
         observer.planned(len(todo), report.skipped, len(report.failed))
         if not todo:
             return report

@@ -85,9 +85,9 @@ def plan_faces(
 
 def at_model_size(translate: Callable[[list[np.ndarray]], list[np.ndarray]], size: int,
                   ) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
-    """`translate` for a model smaller than the aligner's smallest crop (faces.align.MIN_SIZE):
-    crops are shrunk to the model's size, as training's loader shrank them, and the
-    translations brought back to the crop's size for pasting."""
+    """`translate` for a model smaller than the aligner's smallest crop (faces.align.aligned_size):
+    crops are shrunk to the model's size (antialiased, as the training loader's resize is)
+    and the translations brought back to the crop's size for pasting."""
 
     def run(crops: list[np.ndarray]) -> list[np.ndarray]:
         small = [cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops]
