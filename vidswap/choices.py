@@ -1,0 +1,24 @@
+"""Every list of choices that the CLI and the API offer, spelled once as a Literal type.
+
+The CLI's `click.Choice` lists, the API's defaults and the validation messages derive
+from these with `choices()`, so adding a choice is one edit here (plus the code that
+implements it)."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+BackendName = Literal["auto", "torch", "compile", "onnx", "tensorrt"]
+ApplyMode = Literal["auto", "face", "frame"]  # auto: what the model was trained on
+DataMode = Literal["face", "frame"]
+Smoothing = Literal["none", "flow"]
+FaceSelection = Literal["largest", "all"]  # apply also takes a track number
+Amp = Literal["auto", "bf16", "fp16", "off"]
+GeneratorNorm = Literal["instance", "batch", "none"]
+DiscriminatorNorm = Literal["instance", "none"]
+WeightInit = Literal["normal", "xavier"]
+
+
+def choices(kind) -> tuple[str, ...]:
+    """The values of a Literal type, in their declared order."""
+    return get_args(kind)
