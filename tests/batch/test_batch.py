@@ -16,7 +16,7 @@ import av
 import pytest
 
 import vidswap
-from tests.conftest import make_video, panned_frames
+from tests.helpers import make_video, panned_frames
 from vidswap.api import VideoSettings
 from vidswap.cli.main import main
 from vidswap.errors import ConfigError

@@ -10,7 +10,7 @@ from vidswap.errors import ConfigError, InputError, OutputError
 from vidswap.extract import ExtractSettings, ensure_dataset, extract_dataset, read_records
 from vidswap.faces import face_template
 
-from .conftest import COVERED, N_FRAMES, write_video
+from tests.faces.helpers import COVERED, N_FRAMES, write_video
 
 
 def snapshot(folder: Path) -> dict[str, int]:
@@ -213,7 +213,7 @@ def test_train_from_raw_videos_in_face_mode_below_the_aligners_smallest_crop(ast
 @pytest.mark.footage
 @pytest.mark.slow
 def test_real_footage_faces_in_every_clip_upright_and_centred(detector, tmp_path):
-    from .conftest import FOOTAGE
+    from tests.faces.helpers import FOOTAGE
 
     if not FOOTAGE.is_dir():
         pytest.skip(f"no real footage at {FOOTAGE}")

@@ -4,7 +4,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.conftest import audio_packets, psnr
+from tests.helpers import audio_packets, psnr
 from vidswap.pipeline.apply import apply_video
 from vidswap.video import open_video, probe
 
@@ -47,7 +47,7 @@ def test_start_end_converts_part_and_shifts_time_to_zero(clips, tmp_path):
 
 
 def test_audio_the_container_cannot_hold_is_transcoded(tmp_path):
-    from tests.conftest import panned_frames
+    from tests.helpers import panned_frames
 
     source = tmp_path / "opus.mkv"
     with av.open(str(source), "w") as c:

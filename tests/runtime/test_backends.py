@@ -12,7 +12,7 @@ from vidswap.runtime import create_backend, export_onnx, onnx_path
 from vidswap.runtime.tensorrt_backend import tensorrt_available
 from vidswap.runtime.verify import VERDICT_FILE, psnr
 
-from .conftest import save_tiny_model
+from tests.runtime.helpers import save_tiny_model
 
 pytest.importorskip("onnxruntime")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from vidswap.runtime.tensorrt_backend import tensorrt_available
 
 pytest.importorskip("onnxruntime")

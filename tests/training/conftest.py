@@ -1,5 +1,3 @@
-import json
-import math
 import os
 
 import numpy as np
@@ -23,11 +21,3 @@ def tiny_domains(tmp_path_factory):
             img = rng.integers(0, 190, (40 + 4 * i, 48, 3)) + np.array(tint)
             Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(folder / f"{i}.png")
     return root / "A", root / "B"
-
-
-def read_losses(run_dir):
-    return [json.loads(line) for line in (run_dir / "losses.jsonl").read_text().splitlines()]
-
-
-def all_finite(row):
-    return all(math.isfinite(v) for k, v in row.items() if k != "step")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.conftest import all_finite, read_losses
+from tests.training.helpers import all_finite, read_losses
 from trainer.checkpoint import CHECKPOINT, checkpoint_meta, read_checkpoint
 
 BIN = Path(sys.executable).parent

@@ -4,7 +4,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from tests.training.conftest import all_finite, read_losses
+from tests.training.helpers import all_finite, read_losses
 from trainer.checkpoint import CHECKPOINT, checkpoint_meta
 from vidswap.cli.main import cli
 from vidswap.models import load_model

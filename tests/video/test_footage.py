@@ -3,7 +3,7 @@ probes, and identity apply keeps frames, timing and audio, the damaged Ogg inclu
 
 import pytest
 
-from tests.conftest import FOOTAGE, audio_packets
+from tests.helpers import FOOTAGE, audio_packets
 from vidswap.pipeline.apply import EncodeOptions, apply_video
 from vidswap.video import default_output_path, open_video, probe
 

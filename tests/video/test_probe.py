@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tests.conftest import make_video, panned_frames
+from tests.helpers import make_video, panned_frames
 from vidswap.errors import InputError
 from vidswap.video import probe
 

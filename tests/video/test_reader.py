@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import astronaut, make_video, psnr
+from tests.helpers import astronaut, make_video, psnr
 from vidswap.errors import InputError
 from vidswap.video import open_video, read_frames
 from vidswap.video.probe import packet_timestamps

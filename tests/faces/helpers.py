@@ -1,0 +1,32 @@
+"""Helpers for the face tests: the synthetic clips' geometry, a video writer, PSNR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+from tests.helpers import FOOTAGE  # noqa: F401  (re-exported for the face tests)
+
+FRAME_W, FRAME_H = 320, 240
+N_FRAMES = 36
+COVERED = range(16, 20)  # positions where a grey card hides the face
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
+    """Encode RGB frames as H.264 with PyAV (what a phone or camera would give)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18", "preset": "ultrafast"}
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
