@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidswap.nets.base import Network
+
 
 def _stages(size: int) -> int:
     n = math.log2(size / 4)
@@ -36,7 +38,7 @@ class ClassBatchNorm(nn.Module):
         return self.norm(x) * self.scale(c)[:, :, None, None] + self.shift(c)[:, :, None, None]
 
 
-class ACGANGenerator(nn.Module):
+class ACGANGenerator(Network):
     """z up-sampled from 4x4 to size x size (DCGAN layers); the class sets every layer's
     batch-norm scale and shift.
 
@@ -82,7 +84,7 @@ class DCGANTrunk(nn.Module):
         return self.net(x)
 
 
-class ACGANDiscriminator(nn.Module):
+class ACGANDiscriminator(Network):
     """-> (real/fake logit [B], class logits [B, n_classes])."""
 
     def __init__(self, size: int = 64, n_classes: int = 2, ndf: int = 64):
@@ -97,7 +99,7 @@ class ACGANDiscriminator(nn.Module):
         return self.adv(h).flatten(), self.cls(h).flatten(1)
 
 
-class ACGANEncoder(nn.Module):
+class ACGANEncoder(Network):
     """The discriminator's trunk and a linear head to z."""
 
     def __init__(self, size: int = 64, z_dim: int = 100, ndf: int = 64):
@@ -109,7 +111,7 @@ class ACGANEncoder(nn.Module):
         return self.head(self.trunk(x).flatten(1))
 
 
-class ACGANTranslator(nn.Module):
+class ACGANTranslator(Network):
     """Image -> image: G(E(x), target_class), so it is called like any other generator.
 
     Inputs of another size are resized to the model's size and the output back."""
@@ -117,8 +119,6 @@ class ACGANTranslator(nn.Module):
     def __init__(self, size: int = 64, z_dim: int = 100, n_classes: int = 2, ngf: int = 64, ndf: int = 64,
                  target_class: int = 1):
         super().__init__()
-        # saved in the model card to rebuild it
-        self.kwargs = dict(size=size, z_dim=z_dim, n_classes=n_classes, ngf=ngf, ndf=ndf, target_class=target_class)
         self.size = size
         self.target_class = target_class
         self.encoder = ACGANEncoder(size, z_dim, ndf)

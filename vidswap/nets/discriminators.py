@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vidswap.nets.base import Network
 from vidswap.nets.generators import norm_layer
 
 
-class PatchDiscriminator(nn.Module):
+class PatchDiscriminator(Network):
     """n_layers stride-2 convs then two stride-1 convs; one logit per overlapping patch.
 
     n_layers=3 gives a 70x70 receptive field; ndf=64 has 2,764,737 parameters. norm

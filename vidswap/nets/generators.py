@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vidswap.nets.base import Network
+
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
     """The reference code's --norm choice. Instance norm (its default) makes a network blind
@@ -38,7 +40,7 @@ class ResnetBlock(nn.Module):
         return x + self.conv_block(x)
 
 
-class ResnetGenerator(nn.Module):
+class ResnetGenerator(Network):
     """c7s1-ngf, 2 stride-2 downsamplings, n_blocks residual blocks, 2 upsamplings, c7s1-3, tanh.
 
     Instance norm without affine parameters, so convolutions keep their biases (as the
@@ -48,8 +50,6 @@ class ResnetGenerator(nn.Module):
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9,
                  n_downsampling: int = 2, norm: str = "instance"):
         super().__init__()
-        self.kwargs = dict(in_channels=in_channels, out_channels=out_channels, ngf=ngf, n_blocks=n_blocks,
-                           n_downsampling=n_downsampling, norm=norm)  # saved in the model card to rebuild it
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7, bias=True),

@@ -6,8 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidswap.nets.base import Network
 
-class PatchSampleMLP(nn.Module):
+
+class PatchSampleMLP(Network):
     """For each tapped layer, a 2-layer MLP (C -> units -> units) applied to sampled patch
     features, L2-normalised. The same patch locations are used for query and key features."""
 
