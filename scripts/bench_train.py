@@ -43,16 +43,16 @@ def one(method: str, size: int, batch: int, amp: str, device: str, threads: int,
     import torch
     from PIL import Image
 
+    from trainer.config import load_config
     from trainer.data import Augment, UnpairedSampler
-    from trainer.methods import build_method
+    from trainer.methods import method_spec
     from trainer.runtime import make_runtime
-    from vidswap.config import load_config
 
     cfg = load_config(method, [], [f"data.size={size}", "data.load_size=0", f"train.batch_size={batch}",
                                    f"train.steps={warmup + steps}"])
     rt = make_runtime(device, amp, True, threads)
     torch.manual_seed(0)
-    m = build_method(cfg, rt)
+    m = method_spec(method).build(cfg, rt)
     rng = np.random.default_rng(0)
     folder = Path(tempfile.mkdtemp(prefix="vidswap-bench-"))
     paths = []
@@ -66,6 +66,7 @@ def one(method: str, size: int, batch: int, amp: str, device: str, threads: int,
     for step, b in sampler.batches(0, warmup + steps, threads=1):
         t0, c0 = time.perf_counter(), _cpu_seconds()
         m.train_step(b, step)
+        rt.end_iteration()
         if rt.device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)

@@ -6,24 +6,27 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from vidswap.config import Config
+from trainer.config import Config
+from trainer.methods import method_spec
+from trainer.methods.base import Method
 from vidswap.models import ModelCard, save_model
+from vidswap.nets import network_spec
 
 
-def save_trained_model(folder: Path, name: str, cfg: Config, method, steps: int, data: dict[str, Any]) -> Path:
+def save_trained_model(folder: Path, name: str, cfg: Config, method: Method, steps: int, data: dict[str, Any]) -> Path:
     generators = method.export()
     card = ModelCard(
         name=name,
         method=cfg.method,
         mode=cfg.data.mode,
         size=cfg.data.size,
-        generators={k: {"class": type(g).__name__, "kwargs": g.kwargs} for k, g in generators.items()},
+        generators={k: network_spec(g) for k, g in generators.items()},
         default_generator="AtoB",
         domains=[data["A"]["name"], data["B"]["name"]],
         steps=steps,
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         data=data,
-        # ResNet generators are fully convolutional (any input size); the AC-GAN translator resizes to `size`
-        extra={"fully_convolutional": cfg.method != "acgan", "config": cfg.to_dict()},
+        extra={"config": cfg.to_dict()},
+        fully_convolutional=method_spec(cfg.method).fully_convolutional,
     )
     return save_model(folder, card, generators)

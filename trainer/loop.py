@@ -3,20 +3,24 @@ sample grids and TensorBoard. A method contributes only its networks and its ste
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
+import torch.distributed as dist
+from torch import nn
 
 from trainer.checkpoint import CHECKPOINT, read_checkpoint, restore, save_checkpoint
+from trainer.config import Config
 from trainer.data import Augment, UnpairedSampler
-from trainer.methods import build_method
+from trainer.methods import method_spec
+from trainer.methods.base import Method
 from trainer.runtime import NonFiniteLoss, Runtime, make_runtime
-from vidswap.config import Config
 from vidswap.errors import VidswapError
 from vidswap.fsutil import atomic_path
 
@@ -28,7 +32,7 @@ class TrainResult:
     step: int  # steps completed
     interrupted: bool  # stopped early by Ctrl-C (a checkpoint was saved)
     losses: dict[str, float]  # the last step's losses
-    method: Any  # the trained method (its export() gives the generators)
+    method: Method  # the trained method (its export() gives the generators)
     runtime: Runtime
 
 
@@ -78,14 +82,22 @@ def _rng_states(rt: Runtime) -> dict[str, torch.Tensor]:
         local["cuda"] = torch.cuda.get_rng_state(rt.device)
     gathered = [local]
     if rt.distributed:
-        import torch.distributed as dist
-
         gathered = [None] * rt.world_size
         dist.all_gather_object(gathered, local)
     return {f"{key}/{rank}": value for rank, states in enumerate(gathered) for key, value in states.items()}
 
 
-def _set_rng_states(rt: Runtime, states: dict[str, torch.Tensor]) -> None:
+def _rank_seed(seed: int, rank: int) -> int:
+    """Each rank's own random stream (noise, patch picks, pools) for a fresh run."""
+    return seed + 1_000_003 * rank
+
+
+def _set_rng_states(rt: Runtime, states: dict[str, torch.Tensor], seed: int, step: int) -> None:
+    """Each rank continues its saved streams; a rank the checkpoint does not hold (a run resumed
+    with more processes) starts a stream derived from the seed, its rank and the step."""
+    if f"torch/{rt.rank}" not in states:
+        torch.manual_seed(_rank_seed(seed, rt.rank) + step)
+        return
     torch.set_rng_state(states[f"torch/{rt.rank}"])
     if rt.device.type == "cuda" and f"cuda/{rt.rank}" in states:
         torch.cuda.set_rng_state(states[f"cuda/{rt.rank}"], rt.device)
@@ -94,8 +106,6 @@ def _set_rng_states(rt: Runtime, states: dict[str, torch.Tensor]) -> None:
 def _any_rank(rt: Runtime, flag: bool) -> bool:
     if not rt.distributed:
         return flag
-    import torch.distributed as dist
-
     t = torch.tensor([1.0 if flag else 0.0], device=rt.device if rt.device.type == "cuda" else "cpu")
     dist.all_reduce(t)
     return bool(t.item() > 0)
@@ -103,9 +113,22 @@ def _any_rank(rt: Runtime, flag: bool) -> bool:
 
 def _barrier(rt: Runtime) -> None:
     if rt.distributed:
-        import torch.distributed as dist
-
         dist.barrier()
+
+
+@contextlib.contextmanager
+def evaluating(nets: Iterable[nn.Module]) -> Iterator[None]:
+    """Eval mode inside, each network's own mode restored after: samples show what the exported
+    model will draw, and batch norms (synchronised ones included) neither update nor communicate."""
+    nets = list(nets)
+    modes = [(m, m.training) for net in nets for m in net.modules()]
+    for net in nets:
+        net.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 def save_grid(rows: list[torch.Tensor], path: Path) -> None:
@@ -156,15 +179,15 @@ def train(cfg: Config, images_a: list[Path], images_b: list[Path], run_dir: Path
     t = cfg.train
     rt = make_runtime(t.device, t.amp, t.channels_last, t.threads)
     torch.manual_seed(t.seed)  # identical initial weights on every rank
-    method = build_method(cfg, rt)
+    method = method_spec(cfg.method).build(cfg, rt)
     start = 0
     ckpt = run_dir / CHECKPOINT
     if ckpt.exists():
         meta, tensors = read_checkpoint(ckpt)
-        _set_rng_states(rt, restore(meta, tensors, method, rt.scaler))
         start = meta["step"]
+        _set_rng_states(rt, restore(meta, tensors, method, rt.scaler), t.seed, start)
     else:
-        torch.manual_seed(t.seed + 1_000_003 * rt.rank)  # each rank draws its own noise and patches
+        torch.manual_seed(_rank_seed(t.seed, rt.rank))
     if rt.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
     _barrier(rt)
@@ -198,11 +221,12 @@ def train(cfg: Config, images_a: list[Path], images_b: list[Path], run_dir: Path
                         group["lr"] = t.lr * factor
                 try:
                     losses = method.train_step(batch, step)
-                except NonFiniteLoss:
+                except NonFiniteLoss as exc:
                     raise VidswapError(
-                        f"a loss became non-finite at step {step}; the last checkpoint is in {run_dir} "
+                        f"{exc} at step {step}; the last checkpoint is in {run_dir} "
                         f"(try a lower train.lr or train.amp=off)"
                     ) from None
+                rt.end_iteration()
                 now = time.perf_counter()
                 rate = 1.0 / max(now - tick, 1e-9) if rate == 0 else 0.9 * rate + 0.1 / max(now - tick, 1e-9)
                 tick = now
@@ -216,7 +240,9 @@ def train(cfg: Config, images_a: list[Path], images_b: list[Path], run_dir: Path
                     progress.update(task, completed=step, rate=f"{rate:.2f} it/s",
                                     losses=" ".join(f"{k} {v:.3f}" for k, v in losses.items()))
                     if step % t.sample_every == 0 or step == t.steps:
-                        save_grid(method.sample(grid_batch), run_dir / "samples" / f"step_{step:07d}.png")
+                        with evaluating(method.modules.values()), torch.no_grad():
+                            rows = method.sample(grid_batch)
+                        save_grid(rows, run_dir / "samples" / f"step_{step:07d}.png")
                 stopping = _any_rank(rt, stop.requested)
                 if stopping or step % t.checkpoint_every == 0 or step == t.steps:
                     checkpoint(step)

@@ -9,14 +9,20 @@ import os
 from dataclasses import dataclass, field
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
-from vidswap.device import pick_device
+from vidswap.device import select_device
 from vidswap.errors import VidswapError
 
 
 class NonFiniteLoss(VidswapError):
-    """A loss became NaN or infinite: training cannot continue from this state."""
+    """A loss became NaN or infinite on at least one process: training cannot continue from this state."""
+
+    def __init__(self, ranks: list[int]):
+        self.ranks = ranks
+        super().__init__("a loss became non-finite" + (f" on rank {', '.join(map(str, ranks))}" if ranks else ""))
 
 
 @dataclass
@@ -27,6 +33,8 @@ class Runtime:
     rank: int = 0
     world_size: int = 1
     scaler: torch.amp.GradScaler | None = field(default=None, repr=False)  # fp16 only
+    # torch synchronises batch norm across processes only on GPUs (its CPU/gloo forward raises)
+    sync_batch_norm: bool = False
 
     @property
     def distributed(self) -> bool:
@@ -42,7 +50,9 @@ class Runtime:
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def prepare(self, net: nn.Module) -> nn.Module:
-        """Move a network to the device (channels-last on GPU)."""
+        """Move a network to the device (channels-last on GPU), its batch norms synchronised across GPUs."""
+        if self.sync_batch_norm:
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
         net = net.to(self.device)
         return net.to(memory_format=torch.channels_last) if self.channels_last else net
 
@@ -50,8 +60,6 @@ class Runtime:
         """The module to call when its gradients must be averaged across processes."""
         if not self.distributed:
             return net
-        from torch.nn.parallel import DistributedDataParallel
-
         ids = [self.device.index] if self.device.type == "cuda" else None
         return DistributedDataParallel(net, device_ids=ids)
 
@@ -59,10 +67,22 @@ class Runtime:
         x = x.to(self.device, non_blocking=True)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    def check_finite(self, loss: torch.Tensor) -> None:
+        """NonFiniteLoss on every process when the loss is not finite on any one of them: all
+        processes make this call at the same point of the step, so they stop together
+        instead of the others waiting for a gradient all-reduce that never comes."""
+        bad = torch.zeros(self.world_size, device=loss.device)
+        bad[self.rank] = (~torch.isfinite(loss.detach())).float().sum()
+        if self.distributed:
+            dist.all_reduce(bad)
+        ranks = bad.nonzero().flatten().tolist()
+        if ranks:
+            raise NonFiniteLoss(ranks if self.distributed else [])
+
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """Backward and one optimizer step, refusing a non-finite loss before it touches the weights."""
-        if not torch.isfinite(loss.detach()).item():
-            raise NonFiniteLoss("a loss became non-finite")
+        """Backward and one optimizer step, refusing a non-finite loss before it touches the weights.
+        With fp16 the loss scale is updated once an iteration, by `end_iteration`."""
+        self.check_finite(loss)
         optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             loss.backward()
@@ -70,6 +90,11 @@ class Runtime:
         else:
             self.scaler.scale(loss).backward()
             self.scaler.step(optimizer)
+
+    def end_iteration(self) -> None:
+        """After every optimizer of the iteration stepped: one loss-scale update (the scaler
+        then sees every optimizer's overflow check of the iteration, as torch documents)."""
+        if self.scaler is not None:
             self.scaler.update()
 
 
@@ -79,36 +104,28 @@ def make_runtime(device: str = "auto", amp: str = "auto", channels_last: bool = 
         torch.set_num_threads(threads)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = torch.device(pick_device(device))
+    dev = select_device(device, int(os.environ.get("LOCAL_RANK", "0")), world_size)
     if dev.type == "cpu":
         torch.set_flush_denormal(True)  # GAN gradients drift into denormals, which are very slow on x86
     if dev.type == "cuda":
-        if world_size > 1:
-            dev = torch.device("cuda", local_rank)
-        torch.cuda.set_device(dev)
+        torch.cuda.set_device(dev)  # before NCCL starts: it binds each process to the current GPU
         torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest kernels once
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    if world_size > 1:
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     amp_dtype = None
-    if dev.type == "cuda" and amp != "off":
-        if amp == "bf16" or (amp == "auto" and torch.cuda.is_bf16_supported()):
-            amp_dtype = torch.bfloat16
-        else:
-            amp_dtype = torch.float16
-    elif dev.type == "cpu" and amp in ("bf16", "fp16"):
-        amp_dtype = torch.bfloat16 if amp == "bf16" else torch.float16
-    scaler = torch.amp.GradScaler(dev.type) if amp_dtype == torch.float16 and dev.type == "cuda" else None
+    if amp == "bf16" or (amp == "auto" and dev.type == "cuda" and torch.cuda.is_bf16_supported()):
+        amp_dtype = torch.bfloat16
+    elif amp == "fp16" or (amp == "auto" and dev.type == "cuda"):
+        amp_dtype = torch.float16
     return Runtime(
         device=dev,
         amp_dtype=amp_dtype,
         channels_last=channels_last and dev.type == "cuda",
         rank=rank,
         world_size=world_size,
-        scaler=scaler,
+        # fp16's narrow range needs loss scaling on any device; bf16 has float32's range
+        scaler=torch.amp.GradScaler(dev.type) if amp_dtype == torch.float16 else None,
+        sync_batch_norm=world_size > 1 and dev.type == "cuda",
     )

@@ -163,7 +163,7 @@ def train_for(cfg, images_a: list[Path], images_b: list[Path], run_dir: Path, se
     a chunk boundary changes nothing), then one last chunk with a linear decay to zero
     sized to fill the remaining time. Returns the last TrainResult."""
     from trainer.loop import train
-    from vidswap.config import load_config
+    from trainer.config import load_config
 
     total = cfg.train.steps
     began = time.perf_counter()
@@ -274,7 +274,7 @@ def run_demo(out_dir: str | os.PathLike, options: DemoOptions | None = None,
     from trainer.data import collect_images
     from trainer.export import save_trained_model
     from vidswap.api import Translator, TranslatorSettings, VideoSettings
-    from vidswap.config import load_config
+    from trainer.config import load_config
     from vidswap.metrics.warping import warping_error
 
     o = options or DemoOptions()

@@ -1,7 +1,7 @@
 import pytest
 
 from trainer.loop import lr_factor
-from vidswap.config import load_config
+from trainer.config import load_config
 from vidswap.errors import ConfigError
 
 

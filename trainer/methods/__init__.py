@@ -1,26 +1,26 @@
-"""Training methods, one module each, all with the same small interface:
+"""The training methods, registered in one place.
 
-    method = build(cfg, runtime)       networks, optimizers and state from the config
-    method.modules                     name -> nn.Module: every network with weights (checkpointed)
-    method.optimizers                  name -> optimizer (checkpointed)
-    method.phases                      step boundaries; the learning-rate schedule restarts in each phase
-    method.train_step(batch, step)     one pure step over explicit inputs -> {loss name: float}
-    method.sample(batch)               image rows for the sample grid (input, translation, reconstruction)
-    method.state() / load_state(d)     other state to checkpoint (image pools), as tensors
-    method.export()                    name -> generator nn.Module for the model folder
+Adding a method is one module in this package (its settings dataclass, validation,
+networks and train step, and a `MethodSpec`: see trainer/methods/base.py), its defaults
+file configs/<name>.yaml and one line in METHODS below. The config loader
+(trainer/config.py), the CLI's --method choices and the model card writer
+(trainer/export.py) all read this registry.
 """
 
 from __future__ import annotations
 
 import importlib
 
-METHOD_MODULES = {
+from trainer.methods.base import MethodSpec
+
+# name -> the module whose SPEC it is; imported on first use, so the CLI lists the names without loading torch
+METHODS: dict[str, str] = {
     "cyclegan": "trainer.methods.cyclegan",
     "cut": "trainer.methods.cut",
-    "fastcut": "trainer.methods.cut",
+    "fastcut": "trainer.methods.cut",  # CUT with configs/fastcut.yaml's defaults
     "acgan": "trainer.methods.acgan",
 }
 
 
-def build_method(cfg, runtime):
-    return importlib.import_module(METHOD_MODULES[cfg.method]).build(cfg, runtime)
+def method_spec(name: str) -> MethodSpec:
+    return importlib.import_module(METHODS[name]).SPEC

@@ -7,12 +7,29 @@ and a linear head) learns E(G(z, c)) = z. Export: G(E(x), c_target) in one modul
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
+from trainer.methods.base import MethodSpec, require
 from trainer.methods.common import adam, frozen, init_weights, scalars
 from trainer.runtime import Runtime
 from vidswap.nets.acgan import ACGANDiscriminator, ACGANEncoder, ACGANGenerator, ACGANTranslator
+
+
+@dataclass
+class ACGANConfig:
+    z_dim: int = 100
+    encoder_steps: float = 0.25  # fraction of train.steps spent on step 2 (the encoder)
+    lambda_cls: float = 1.0
+
+
+def validate(cfg) -> None:
+    size = cfg.data.size
+    require(size & (size - 1) == 0, f"AC-GAN needs a power-of-two data.size, got {size}")
+    require(0 < cfg.acgan.encoder_steps < 1, "acgan.encoder_steps must be a fraction between 0 and 1")
+    require(cfg.acgan.z_dim >= 1, f"acgan.z_dim must be >= 1, got {cfg.acgan.z_dim}")
 
 
 class ACGAN:
@@ -87,7 +104,6 @@ class ACGAN:
         tr.generator.load_state_dict(self.modules["G"].state_dict())
         return tr.to(self.rt.device).eval()
 
-    @torch.no_grad()
     def sample(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         real_A = self.rt.inputs(batch["A"])
         with self.rt.autocast():
@@ -103,5 +119,5 @@ class ACGAN:
         return {"AtoB": self._translator(1), "BtoA": self._translator(0)}
 
 
-def build(cfg, rt: Runtime) -> ACGAN:
-    return ACGAN(cfg, rt)
+# the translator resizes its input to data.size and back
+SPEC = MethodSpec(section="acgan", settings=ACGANConfig, build=ACGAN, validate=validate, fully_convolutional=False)

@@ -7,13 +7,39 @@ whose keys must come from the unflipped input, runs one extra no-grad encoder pa
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
+from trainer.methods.base import MethodSpec, require
 from trainer.methods.common import adam, frozen, init_weights, lsgan, scalars
 from trainer.runtime import Runtime
 from vidswap.nets.discriminators import PatchDiscriminator
 from vidswap.nets.generators import ResnetGenerator
 from vidswap.nets.patchnce import PatchSampleMLP, patch_nce_loss
+
+
+@dataclass
+class CUTConfig:
+    """CUT's settings; FastCUT is CUT with other defaults (configs/fastcut.yaml)."""
+
+    lambda_gan: float = 1.0
+    lambda_nce: float = 1.0
+    nce_idt: bool = True  # identity NCE on target images (CUT; off for FastCUT)
+    flip_equivariance: bool = False  # FastCUT
+    nce_layers: list[int] = field(default_factory=lambda: [0, 4, 8, 12, 16])
+    num_patches: int = 256
+    nce_tau: float = 0.07
+    mlp_units: int = 256
+
+
+def validate(cfg) -> None:
+    c = cfg.cut
+    gen_layers = ResnetGenerator.layer_count(cfg.net.n_blocks)
+    require(len(c.nce_layers) > 0 and all(0 <= i < gen_layers for i in c.nce_layers),
+            f"cut.nce_layers must index the generator's {gen_layers} layers, got {c.nce_layers}")
+    require(c.num_patches >= 1 and c.mlp_units >= 1, "cut.num_patches and cut.mlp_units must be >= 1")
+    require(c.nce_tau > 0, f"cut.nce_tau must be > 0, got {c.nce_tau}")
 
 
 class CUT:
@@ -71,7 +97,6 @@ class CUT:
         rt.step(losses["G_GAN"] + nce, self.optimizers["G"])
         return scalars(losses)
 
-    @torch.no_grad()
     def sample(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         real_A, real_B = self.rt.inputs(batch["A"]), self.rt.inputs(batch["B"])
         with self.rt.autocast():
@@ -87,5 +112,4 @@ class CUT:
         return {"AtoB": self.modules["G"]}
 
 
-def build(cfg, rt: Runtime) -> CUT:
-    return CUT(cfg, rt)
+SPEC = MethodSpec(section="cut", settings=CUTConfig, build=CUT, validate=validate, fully_convolutional=True)

@@ -3,13 +3,29 @@ cycle and identity L1 losses, a history pool of generated images for the discrim
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
+from trainer.methods.base import MethodSpec, require
 from trainer.methods.common import adam, frozen, init_weights, lsgan, scalars
 from trainer.runtime import Runtime
 from vidswap.nets.discriminators import PatchDiscriminator
 from vidswap.nets.generators import ResnetGenerator
+
+
+@dataclass
+class CycleGANConfig:
+    lambda_cycle: float = 10.0
+    lambda_idt: float = 0.5  # times lambda_cycle
+    pool_size: int = 50
+
+
+def validate(cfg) -> None:
+    c = cfg.cyclegan
+    require(c.lambda_cycle >= 0 and c.lambda_idt >= 0, "cyclegan.lambda_cycle and cyclegan.lambda_idt must be >= 0")
+    require(c.pool_size >= 0, f"cyclegan.pool_size must be >= 0, got {c.pool_size}")
 
 
 class ImagePool:
@@ -87,7 +103,6 @@ class CycleGAN:
         rt.step(losses["D_A"] + losses["D_B"], self.optimizers["D"])
         return scalars(losses)
 
-    @torch.no_grad()
     def sample(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         real_A = self.rt.inputs(batch["A"])
         with self.rt.autocast():
@@ -106,5 +121,5 @@ class CycleGAN:
         return {"AtoB": self.modules["G_A"], "BtoA": self.modules["G_B"]}
 
 
-def build(cfg, rt: Runtime) -> CycleGAN:
-    return CycleGAN(cfg, rt)
+SPEC = MethodSpec(section="cyclegan", settings=CycleGANConfig, build=CycleGAN, validate=validate,
+                  fully_convolutional=True)

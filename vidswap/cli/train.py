@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from trainer.methods import METHODS
+from vidswap.choices import DataMode, choices
 from vidswap.cli.app import App, pass_app
-
-METHOD_CHOICES = ("cyclegan", "cut", "fastcut", "acgan")
 
 
 @click.command("train")
@@ -14,9 +14,9 @@ METHOD_CHOICES = ("cyclegan", "cut", "fastcut", "acgan")
               help="Domain A: an image folder, a `vidswap extract` dataset or a video folder (repeatable).")
 @click.option("--target", "targets", multiple=True, required=True, metavar="PATH",
               help="Domain B, in the same forms (repeatable).")
-@click.option("--method", type=click.Choice(METHOD_CHOICES), help="Training method (required for a new run).")
+@click.option("--method", type=click.Choice(list(METHODS)), help="Training method (required for a new run).")
 @click.option("--name", required=True, help="Model name in the store; rerunning a name continues its training.")
-@click.option("--mode", type=click.Choice(["face", "frame"]), help="Face crops or whole frames (data.mode).")
+@click.option("--mode", type=click.Choice(choices(DataMode)), help="Face crops or whole frames (data.mode).")
 @click.option("--size", type=int, help="Training crop size in pixels (data.size).")
 @click.option("--config", "configs", multiple=True, metavar="YAML",
               help="A YAML file or a preset in configs/ (face128, face256, frame256, tiny); repeatable.")
@@ -36,11 +36,13 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     import os
     from pathlib import Path
 
+    import torch.distributed as dist
+
     from trainer.checkpoint import CHECKPOINT, checkpoint_meta
     from trainer.data import collect_images
     from trainer.export import save_trained_model
     from trainer.loop import train
-    from vidswap.config import load_config
+    from trainer.config import load_config
     from vidswap.errors import ConfigError, VidswapError
     from vidswap.models import models_home
 
@@ -64,7 +66,7 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
         raise VidswapError(f"nothing to resume: run {name!r} has no checkpoint in {run_dir}")
     else:
         if not method:
-            raise ConfigError("--method is required to start a run (cyclegan, cut, fastcut or acgan)")
+            raise ConfigError(f"--method is required to start a run ({', '.join(METHODS)})")
         flags = [f"data.mode={mode}"] if mode else []
         if size:  # the load size follows the crop size unless set explicitly
             flags += [f"data.size={size}", "data.load_size=0"]
@@ -81,20 +83,17 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     }
     app.info(f"{cfg.method}: {len(images_a)} images in A, {len(images_b)} in B, {cfg.data.size} px, "
              f"{cfg.train.steps} steps; checkpoints and samples in {run_dir}")
-    result = train(cfg, images_a, images_b, run_dir, console=app.err, show_progress=app.show_progress)
-    rt = result.runtime
     try:
+        result = train(cfg, images_a, images_b, run_dir, console=app.err, show_progress=app.show_progress)
         if result.interrupted:
-            if rt.is_main:
+            if result.runtime.is_main:
                 app.warn(f"interrupted at step {result.step}: checkpoint saved; rerun the same command to continue")
             raise SystemExit(130)
-        if rt.is_main:
+        if result.runtime.is_main:
             folder = save_trained_model(store / name, name, cfg, result.method, result.step, data)
             app.info(f"model {name} saved to {folder} ({result.step} steps)")
-    finally:
-        if rt.distributed:
-            import torch.distributed as dist
-
+    finally:  # also when training stopped with an error: every process leaves the group, none waits
+        if dist.is_initialized():
             dist.destroy_process_group()
 
 

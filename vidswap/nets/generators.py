@@ -71,6 +71,11 @@ class ResnetGenerator(Network):
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
+    @staticmethod
+    def layer_count(n_blocks: int, n_downsampling: int = 2) -> int:
+        """Layers of the Sequential (what PatchNCE's layer indices may address)."""
+        return 4 + 3 * n_downsampling + n_blocks + 3 * n_downsampling + 3
+
     def layer_channels(self, layers: list[int]) -> list[int]:
         """Channels of the output of each tapped layer (what a PatchNCE head needs)."""
         out, channels = [], self.model[1].in_channels

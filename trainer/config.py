@@ -1,6 +1,10 @@
 """Typed training settings: dataclass defaults, then YAML files from configs/, then
 `--set section.key=value` overrides. An unknown key or a badly typed value is a
-ConfigError that names it, so a typo never silently becomes a new setting."""
+ConfigError that names it, so a typo never silently becomes a new setting.
+
+The sections every run has (data, train, net) are here; each method's own section
+(cyclegan, cut, acgan) comes from the method registry (trainer/methods), and
+configs/<method>.yaml holds the method's defaults."""
 
 import dataclasses
 import typing
@@ -8,17 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import vidswap
+from trainer.methods import METHODS, method_spec
+from vidswap.choices import Amp, DataMode, DiscriminatorNorm, GeneratorNorm, WeightInit, choices
 from vidswap.errors import ConfigError
 
-# installed wheels carry configs/ inside the package; a source checkout has it at the top
-_PACKAGED_CONFIGS = Path(__file__).resolve().parent / "configs"
+# installed wheels carry configs/ inside the vidswap package; a source checkout has it at the top
+_PACKAGED_CONFIGS = Path(vidswap.__file__).resolve().parent / "configs"
 CONFIGS_DIR = _PACKAGED_CONFIGS if _PACKAGED_CONFIGS.is_dir() else Path(__file__).resolve().parents[1] / "configs"
-METHODS = ("cyclegan", "cut", "fastcut", "acgan")
 
 
 @dataclass
 class DataConfig:
-    mode: str = "face"  # face: aligned face crops; frame: whole frames
+    mode: DataMode = "face"  # face: aligned face crops; frame: whole frames
     size: int = 256  # training crop size
     load_size: int = 0  # shorter side is resized to this before the random crop; 0: size * 286 / 256
     flip: bool = True  # random horizontal flips
@@ -35,7 +41,7 @@ class TrainConfig:
     decay_from: float = 0.5  # fraction of steps at constant learning rate, then linear decay to 0
     seed: int = 0
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
-    amp: str = "auto"  # auto (bf16 where the GPU has it, else fp16; off on CPU) | bf16 | fp16 | off
+    amp: Amp = "auto"  # auto (bf16 where the GPU has it, else fp16; off on CPU) | bf16 | fp16 | off
     channels_last: bool = True  # on GPU only
     threads: int = 0  # CPU threads for torch; 0 keeps torch's default
     log_every: int = 10
@@ -49,54 +55,38 @@ class NetConfig:
     ndf: int = 64  # discriminator width
     n_blocks: int = 9  # ResNet generator blocks
     d_layers: int = 3  # PatchGAN stride-2 layers (3: 70x70 patches)
-    norm: str = "instance"  # generator normalisation: instance (the reference), batch or none
-    d_norm: str = "instance"  # PatchGAN normalisation: instance (the reference) or none
-    init: str = "normal"  # weight init: normal N(0, gain) (CycleGAN) or xavier (Xavier-normal with that gain, CUT)
+    norm: GeneratorNorm = "instance"  # generator normalisation: instance (the reference), batch or none
+    d_norm: DiscriminatorNorm = "instance"  # PatchGAN normalisation: instance (the reference) or none
+    init: WeightInit = "normal"  # weight init: normal N(0, gain) (CycleGAN) or xavier (Xavier-normal with that gain, CUT)
     init_gain: float = 0.02
 
 
-@dataclass
-class CycleGANConfig:
-    lambda_cycle: float = 10.0
-    lambda_idt: float = 0.5  # times lambda_cycle
-    pool_size: int = 50
+def _method_sections() -> list[tuple[str, type, Any]]:
+    """One field a method section (CUT and FastCUT share theirs), in registry order."""
+    specs = {spec.section: spec.settings for spec in map(method_spec, METHODS)}
+    return [(section, settings, field(default_factory=settings)) for section, settings in specs.items()]
 
 
-@dataclass
-class CUTConfig:
-    lambda_gan: float = 1.0
-    lambda_nce: float = 1.0
-    nce_idt: bool = True  # identity NCE on target images (CUT; off for FastCUT)
-    flip_equivariance: bool = False  # FastCUT
-    nce_layers: list[int] = field(default_factory=lambda: [0, 4, 8, 12, 16])
-    num_patches: int = 256
-    nce_tau: float = 0.07
-    mlp_units: int = 256
+def _to_dict(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
 
 
-@dataclass
-class ACGANConfig:
-    z_dim: int = 100
-    encoder_steps: float = 0.25  # fraction of train.steps spent on step 2 (the encoder)
-    lambda_cls: float = 1.0
-
-
-@dataclass
-class Config:
-    method: str = "cyclegan"
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    net: NetConfig = field(default_factory=NetConfig)
-    cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
-    cut: CUTConfig = field(default_factory=CUTConfig)
-    acgan: ACGANConfig = field(default_factory=ACGANConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+# every run carries every method's section, so presets (configs/tiny.yaml) and saved configs may set any of them
+Config = dataclasses.make_dataclass(
+    "Config",
+    [("method", str, "cyclegan"), ("data", DataConfig, field(default_factory=DataConfig)),
+     ("train", TrainConfig, field(default_factory=TrainConfig)), ("net", NetConfig, field(default_factory=NetConfig)),
+     *_method_sections()],
+    namespace={"to_dict": _to_dict, "__module__": __name__},
+)
 
 
 def _coerce(value: Any, kind: Any, key: str) -> Any:
     origin = typing.get_origin(kind)
+    if origin is typing.Literal:
+        if value not in choices(kind):
+            raise ConfigError(f"setting {key} must be one of {', '.join(choices(kind))}, got {value!r}")
+        return value
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"setting {key} must be a list, got {value!r}")
@@ -186,8 +176,7 @@ def load_config(method: str | None = None, files: list[str] = (), overrides: lis
     if base is not None:
         _apply(cfg, base, "the saved config")
     if method is not None:
-        if method not in METHODS:
-            raise ConfigError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
+        _check_method(method)
         _apply(cfg, _read_yaml(CONFIGS_DIR / f"{method}.yaml"), f"configs/{method}.yaml")
     for name in files:
         path = find_config_file(name)
@@ -198,26 +187,21 @@ def load_config(method: str | None = None, files: list[str] = (), overrides: lis
     return cfg
 
 
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
+
+
 def validate(cfg: Config) -> None:
     def need(ok: bool, message: str) -> None:
         if not ok:
             raise ConfigError(message)
 
-    need(cfg.method in METHODS, f"method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
-    need(cfg.data.mode in ("face", "frame"), f"data.mode must be face or frame, got {cfg.data.mode!r}")
+    _check_method(cfg.method)
     need(cfg.data.size >= 8 and cfg.data.size % 4 == 0, f"data.size must be a multiple of 4 and >= 8, got {cfg.data.size}")
-    if cfg.method == "acgan":
-        need(cfg.data.size & (cfg.data.size - 1) == 0, f"AC-GAN needs a power-of-two data.size, got {cfg.data.size}")
-        need(0 < cfg.acgan.encoder_steps < 1, "acgan.encoder_steps must be a fraction between 0 and 1")
     need(cfg.data.load_size == 0 or cfg.data.load_size >= cfg.data.size, "data.load_size must be 0 or >= data.size")
     need(cfg.train.steps >= 1 and cfg.train.batch_size >= 1, "train.steps and train.batch_size must be >= 1")
     need(0 <= cfg.train.decay_from <= 1, "train.decay_from must be between 0 and 1")
-    need(cfg.train.amp in ("auto", "bf16", "fp16", "off"), f"train.amp must be auto, bf16, fp16 or off, got {cfg.train.amp!r}")
     need(min(cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every) >= 1, "train.*_every must be >= 1")
     need(cfg.net.ngf >= 1 and cfg.net.ndf >= 1 and cfg.net.n_blocks >= 0, "net widths must be >= 1")
-    need(cfg.net.norm in ("instance", "batch", "none"), f"net.norm must be instance, batch or none, got {cfg.net.norm!r}")
-    need(cfg.net.init in ("normal", "xavier"), f"net.init must be normal or xavier, got {cfg.net.init!r}")
-    need(cfg.net.d_norm in ("instance", "none"), f"net.d_norm must be instance or none, got {cfg.net.d_norm!r}")
-    gen_layers = 10 + cfg.net.n_blocks + 9  # layers of the ResNet generator's Sequential
-    need(all(0 <= i < gen_layers for i in cfg.cut.nce_layers),
-         f"cut.nce_layers must index the generator's {gen_layers} layers, got {cfg.cut.nce_layers}")
+    method_spec(cfg.method).validate(cfg)
