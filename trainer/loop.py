@@ -222,6 +222,9 @@ def train(cfg: Config, images_a: list[Path], images_b: list[Path], run_dir: Path
                 try:
                     losses = method.train_step(batch, step)
                 except NonFiniteLoss as exc:
+                    # every rank is here (the check is collective): wait, so that none exits (and has
+                    # torchrun stop the others) before all have reported
+                    _barrier(rt)
                     raise VidswapError(
                         f"{exc} at step {step}; the last checkpoint is in {run_dir} "
                         f"(try a lower train.lr or train.amp=off)"

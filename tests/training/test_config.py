@@ -1,7 +1,11 @@
+import dataclasses
+
 import pytest
 
+from trainer.config import CONFIGS_DIR, Config, load_config
 from trainer.loop import lr_factor
-from trainer.config import load_config
+from trainer.methods import METHODS, method_spec
+from vidswap.cli.train import command as train_command
 from vidswap.errors import ConfigError
 
 
@@ -17,7 +21,8 @@ def test_method_yaml_preset_and_overrides_layer_in_order():
 @pytest.mark.parametrize(
     "override, named",
     [("train.stpes=3", "train.stpes"), ("nett.ngf=3", "nett"), ("train.steps=many", "train.steps"),
-     ("train.amp=fp8", "train.amp"), ("net.init=he", "net.init"), ("cut.nce_layers=[0, 99]", "cut.nce_layers")],
+     ("train.amp=fp8", "train.amp"), ("net.init=he", "net.init"), ("cut.nce_layers=[0, 99]", "cut.nce_layers"),
+     ("net.norm=group", "net.norm"), ("net.d_norm=batch", "net.d_norm"), ("data.mode=both", "data.mode")],
 )
 def test_bad_settings_are_errors_that_name_them(override, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
@@ -33,3 +38,25 @@ def test_schedule_constant_then_linear_decay_per_phase():
     assert [round(lr_factor(s, [4], 0.5), 3) for s in range(1, 5)] == [1.0, 1.0, 0.667, 0.333]
     # a second phase restarts the schedule
     assert lr_factor(5, [4, 8], 0.5) == 1.0
+
+
+def test_the_method_registry_feeds_the_cli_the_config_and_the_defaults_files():
+    method_option = next(p for p in train_command.params if p.name == "method")
+    assert list(method_option.type.choices) == list(METHODS) == ["cyclegan", "cut", "fastcut", "acgan"]
+    sections = {f.name for f in dataclasses.fields(Config)}
+    for name in METHODS:
+        spec = method_spec(name)
+        assert (CONFIGS_DIR / f"{name}.yaml").is_file() and spec.section in sections
+        assert isinstance(getattr(load_config(name), spec.section), spec.settings)
+    assert method_spec("fastcut") is method_spec("cut")  # one module, other defaults
+    assert [method_spec(n).fully_convolutional for n in METHODS] == [True, True, True, False]
+
+
+def test_a_saved_config_loads_back_unchanged_and_a_method_checks_its_own_section():
+    cfg = load_config("acgan", ["tiny"], ["acgan.z_dim=12"])
+    assert load_config(base=cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="power-of-two"):
+        load_config("acgan", ["tiny"], ["data.size=48", "data.load_size=0"])
+    assert load_config("cut", ["tiny"], ["data.size=48", "data.load_size=0"]).data.size == 48  # only AC-GAN needs a power of two
+    with pytest.raises(ConfigError, match="unknown method 'pix2pix'"):
+        load_config("pix2pix")

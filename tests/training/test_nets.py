@@ -1,8 +1,13 @@
+import pytest
 import torch
+from torch import nn
 
-from vidswap.nets import NETWORKS, build_network
 from trainer.methods.common import init_weights
+from vidswap.errors import ModelError
+from vidswap.models import ModelCard, load_model, save_model
+from vidswap.nets import NETWORKS, build_network, network_spec
 from vidswap.nets.acgan import ACGANDiscriminator, ACGANGenerator, ACGANTranslator
+from vidswap.nets.base import Network
 from vidswap.nets.discriminators import PatchDiscriminator
 from vidswap.nets.generators import ResnetGenerator
 from vidswap.nets.patchnce import PatchSampleMLP, patch_nce_loss
@@ -75,10 +80,47 @@ def test_acgan_shapes_and_translator_rebuilds():
     adv, cls = d(torch.randn(3, 3, 32, 32))
     assert adv.shape == (3,) and cls.shape == (3, 2)
     tr = ACGANTranslator(size=32, z_dim=8, ngf=8, ndf=8, target_class=1).eval()
-    again = build_network({"class": "ACGANTranslator", "kwargs": tr.kwargs})
+    again = build_network(network_spec(tr))
     again.load_state_dict(tr.state_dict())
     x = torch.rand(2, 3, 40, 36) * 2 - 1
     y = tr(x)
     assert y.shape == x.shape and y.abs().max() <= 1
     assert torch.allclose(again.eval()(x), y)
     assert {"ResnetGenerator", "ACGANTranslator", "IdentityGenerator"} <= set(NETWORKS)
+
+
+class Tinted(Network):
+    """A network written without any bookkeeping of its arguments."""
+
+    def __init__(self, width: int = 4, *, tint: float = 0.0, **extra):
+        super().__init__()
+        self.conv = nn.Conv2d(3, width, 3, padding=1)
+        self.out = nn.Conv2d(width, 3, 1)
+        self.tint = tint
+
+    def forward(self, x):
+        return torch.tanh(self.out(self.conv(x))) + self.tint
+
+
+class WideTinted(Tinted):
+    def __init__(self, width: int = 16, scale: float = 1.0):
+        super().__init__(width, tint=0.25)
+        self.scale = scale
+
+
+def test_a_network_records_its_arguments_and_saves_and_rebuilds(tmp_path, monkeypatch):
+    net = Tinted(6, tint=0.5, note="kept")
+    assert net.kwargs == {"width": 6, "tint": 0.5, "note": "kept"}
+    assert WideTinted(8).kwargs == {"width": 8, "scale": 1.0}  # the subclass's call, not its parent's
+    monkeypatch.setitem(NETWORKS, "Tinted", Tinted)
+    save_model(tmp_path / "m", ModelCard(name="m", method="test", mode="frame", size=None,
+                                         generators={"AtoB": network_spec(net)}), {"AtoB": net})
+    loaded = load_model(str(tmp_path / "m")).generator
+    assert isinstance(loaded, Tinted) and loaded.kwargs == net.kwargs and loaded.conv.out_channels == 6
+    x = torch.rand(1, 3, 8, 8)
+    assert torch.equal(loaded(x), net.eval()(x))
+
+
+def test_an_unregistered_network_cannot_be_saved():
+    with pytest.raises(ModelError, match="unknown network class 'WideTinted'"):
+        network_spec(WideTinted())

@@ -14,6 +14,7 @@ from trainer.checkpoint import CHECKPOINT, checkpoint_meta, read_checkpoint
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "160"}
+NAN_ON_RANK = Path(__file__).with_name("nan_on_rank.py")
 
 
 def train_args(domains, store, method, name, *extra):
@@ -51,3 +52,40 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_domains):
     step = checkpoint_meta(tmp_path / ".runs" / "stop" / CHECKPOINT)["step"]
     assert step >= 3 and read_losses(tmp_path / ".runs" / "stop")[-1]["step"] == step
     assert not (tmp_path / "stop").exists()  # no model folder from an unfinished run
+
+
+def test_a_non_finite_loss_on_one_rank_stops_every_rank_with_one_line(tmp_path, tiny_domains):
+    # rank 1's batch at step 3 is NaN; rank 0's is clean: both must stop at step 3 with the same message
+    logs = tmp_path / "logs"
+    cmd = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--log-dir", str(logs), "--redirects", "3", "--no-python",
+           sys.executable, str(NAN_ON_RANK), "1:3", *train_args(tiny_domains, tmp_path, "cut", "nan", "--steps", "8")]
+    began = time.monotonic()
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=240)
+    assert proc.returncode != 0
+    assert time.monotonic() - began < 120  # gloo's own timeout would be 30 minutes
+    errors = {int(path.parent.name): path.read_text() for path in logs.rglob("stderr.log")}
+    assert sorted(errors) == [0, 1]
+    for rank, text in errors.items():
+        lines = [line for line in text.splitlines() if line.startswith("vidswap: error:")]
+        assert lines == [f"vidswap: error: a loss became non-finite on rank 1 at step 3; the last checkpoint is in "
+                         f"{tmp_path / '.runs' / 'nan'} (try a lower train.lr or train.amp=off)"], (rank, text[-2000:])
+        assert "Traceback" not in text, (rank, text[-2000:])
+    assert checkpoint_meta(tmp_path / ".runs" / "nan" / CHECKPOINT)["step"] == 2  # the last good state is kept
+
+
+def test_a_one_process_run_resumes_with_two_processes(tmp_path, tiny_domains):
+    first = subprocess.run([str(BIN / "vidswap"), *train_args(tiny_domains, tmp_path, "cyclegan", "grow", "--steps", "2")],
+                           env=ENV, capture_output=True, text=True, timeout=240)
+    assert first.returncode == 0, first.stderr[-3000:]
+    _, tensors = read_checkpoint(tmp_path / ".runs" / "grow" / CHECKPOINT)
+    assert "rng/torch/1" not in tensors
+    cmd = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--no-python", str(BIN / "vidswap"),
+           *train_args(tiny_domains, tmp_path, "cyclegan", "grow", "--steps", "4")]
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resuming grow at step 2" in proc.stderr
+    rows = read_losses(tmp_path / ".runs" / "grow")
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and all(all_finite(r) for r in rows)
+    meta, tensors = read_checkpoint(tmp_path / ".runs" / "grow" / CHECKPOINT)
+    assert meta["step"] == 4 and {"rng/torch/0", "rng/torch/1"} <= set(tensors)
+    assert (tmp_path / "grow" / "model.json").is_file()

@@ -44,6 +44,7 @@ def test_each_method_trains_and_saves_a_listed_loadable_model(method, tmp_path, 
     model = load_model(f"m_{method}", models_dir=tmp_path)
     assert (model.card.method, model.card.size, model.card.steps) == (method, 32, 4)
     assert model.card.domains == ["A", "B"] and model.card.data["A"]["images"] == 4
+    assert model.card.fully_convolutional == (method != "acgan")  # from the method registry
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     y = model.generator(x)
     assert y.shape == x.shape and torch.isfinite(y).all() and y.abs().max() <= 1
