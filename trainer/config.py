@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 import vidswap
 from trainer.methods import METHODS, method_spec
+from trainer.methods.base import require
 from vidswap.choices import Amp, DataMode, DiscriminatorNorm, GeneratorNorm, WeightInit, choices
 from vidswap.errors import ConfigError
 
@@ -140,8 +143,6 @@ def find_config_file(name: str) -> Path:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -151,8 +152,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def parse_override(text: str) -> dict[str, Any]:
     """`a.b=c` -> {"a": {"b": c}}, the value parsed as YAML (so 1e-4, true, [0, 4] work)."""
-    import yaml
-
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set expects key=value, got {text!r}")
@@ -193,15 +192,13 @@ def _check_method(method: str) -> None:
 
 
 def validate(cfg: Config) -> None:
-    def need(ok: bool, message: str) -> None:
-        if not ok:
-            raise ConfigError(message)
-
     _check_method(cfg.method)
-    need(cfg.data.size >= 8 and cfg.data.size % 4 == 0, f"data.size must be a multiple of 4 and >= 8, got {cfg.data.size}")
-    need(cfg.data.load_size == 0 or cfg.data.load_size >= cfg.data.size, "data.load_size must be 0 or >= data.size")
-    need(cfg.train.steps >= 1 and cfg.train.batch_size >= 1, "train.steps and train.batch_size must be >= 1")
-    need(0 <= cfg.train.decay_from <= 1, "train.decay_from must be between 0 and 1")
-    need(min(cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every) >= 1, "train.*_every must be >= 1")
-    need(cfg.net.ngf >= 1 and cfg.net.ndf >= 1 and cfg.net.n_blocks >= 0, "net widths must be >= 1")
+    size = cfg.data.size
+    require(size >= 8 and size % 4 == 0, f"data.size must be a multiple of 4 and >= 8, got {size}")
+    require(cfg.data.load_size == 0 or cfg.data.load_size >= cfg.data.size, "data.load_size must be 0 or >= data.size")
+    require(cfg.train.steps >= 1 and cfg.train.batch_size >= 1, "train.steps and train.batch_size must be >= 1")
+    require(0 <= cfg.train.decay_from <= 1, "train.decay_from must be between 0 and 1")
+    every = (cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every)
+    require(min(every) >= 1, "train.*_every must be >= 1")
+    require(cfg.net.ngf >= 1 and cfg.net.ndf >= 1 and cfg.net.n_blocks >= 0, "net widths must be >= 1")
     method_spec(cfg.method).validate(cfg)

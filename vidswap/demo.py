@@ -24,8 +24,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from trainer.config import load_config
+from trainer.data import collect_images
+from trainer.export import save_trained_model
+from trainer.loop import train
+from vidswap.api import Translator, TranslatorSettings, VideoSettings
 from vidswap.errors import ConfigError, MissingDependency
 from vidswap.fsutil import atomic_path, atomic_write_text
+from vidswap.metrics.warping import warping_error
+from vidswap.video import open_video
 
 TRANSFORM = "sepia tone: the luminance tinted brown, blacks lifted"
 SEPIA = np.array([1.1, 0.9, 0.65], np.float32), np.array([18, 12, 4], np.float32)  # per-channel gain, offset
@@ -162,9 +169,6 @@ def train_for(cfg, images_a: list[Path], images_b: list[Path], run_dir: Path, se
     checkpoint, sized from the measured speed: at a constant learning rate first (where
     a chunk boundary changes nothing), then one last chunk with a linear decay to zero
     sized to fill the remaining time. Returns the last TrainResult."""
-    from trainer.loop import train
-    from trainer.config import load_config
-
     total = cfg.train.steps
     began = time.perf_counter()
     done, chunk_steps, rate, result = 0, 20, 0.0, None  # a first short chunk measures the speed
@@ -195,8 +199,6 @@ def train_for(cfg, images_a: list[Path], images_b: list[Path], run_dir: Path, se
 
 
 def read_video(path: Path) -> list[np.ndarray]:
-    from vidswap.video import open_video
-
     with open_video(path) as reader:
         return [f.image for f in reader]
 
@@ -271,12 +273,6 @@ def run_demo(out_dir: str | os.PathLike, options: DemoOptions | None = None,
              on_step: Callable[[int, int], None] | None = None) -> DemoReport:
     """Build the data, train, apply to the held-out clip, judge it; write everything into
     out_dir (a rerun replaces the previous results there)."""
-    from trainer.data import collect_images
-    from trainer.export import save_trained_model
-    from vidswap.api import Translator, TranslatorSettings, VideoSettings
-    from trainer.config import load_config
-    from vidswap.metrics.warping import warping_error
-
     o = options or DemoOptions()
     if o.method not in METHODS:
         raise ConfigError(f"demo method must be one of {', '.join(METHODS)}, got {o.method!r}")

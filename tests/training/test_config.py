@@ -57,6 +57,7 @@ def test_a_saved_config_loads_back_unchanged_and_a_method_checks_its_own_section
     assert load_config(base=cfg.to_dict()) == cfg
     with pytest.raises(ConfigError, match="power-of-two"):
         load_config("acgan", ["tiny"], ["data.size=48", "data.load_size=0"])
-    assert load_config("cut", ["tiny"], ["data.size=48", "data.load_size=0"]).data.size == 48  # only AC-GAN needs a power of two
+    # only AC-GAN needs a power of two
+    assert load_config("cut", ["tiny"], ["data.size=48", "data.load_size=0"]).data.size == 48
     with pytest.raises(ConfigError, match="unknown method 'pix2pix'"):
         load_config("pix2pix")

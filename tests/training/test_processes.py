@@ -74,8 +74,8 @@ def test_a_non_finite_loss_on_one_rank_stops_every_rank_with_one_line(tmp_path, 
 
 
 def test_a_one_process_run_resumes_with_two_processes(tmp_path, tiny_domains):
-    first = subprocess.run([str(BIN / "vidswap"), *train_args(tiny_domains, tmp_path, "cyclegan", "grow", "--steps", "2")],
-                           env=ENV, capture_output=True, text=True, timeout=240)
+    one = [str(BIN / "vidswap"), *train_args(tiny_domains, tmp_path, "cyclegan", "grow", "--steps", "2")]
+    first = subprocess.run(one, env=ENV, capture_output=True, text=True, timeout=240)
     assert first.returncode == 0, first.stderr[-3000:]
     _, tensors = read_checkpoint(tmp_path / ".runs" / "grow" / CHECKPOINT)
     assert "rng/torch/1" not in tensors

@@ -39,10 +39,10 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     import torch.distributed as dist
 
     from trainer.checkpoint import CHECKPOINT, checkpoint_meta
+    from trainer.config import load_config
     from trainer.data import collect_images
     from trainer.export import save_trained_model
     from trainer.loop import train
-    from trainer.config import load_config
     from vidswap.errors import ConfigError, VidswapError
     from vidswap.models import models_home
 
