@@ -1,10 +1,13 @@
 import dataclasses
 
 import pytest
+import torch
 
 from trainer.config import CONFIGS_DIR, Config, load_config
 from trainer.loop import lr_factor
 from trainer.methods import METHODS, method_spec
+from trainer.methods.base import Method
+from trainer.runtime import Runtime
 from vidswap.cli.train import command as train_command
 from vidswap.errors import ConfigError
 
@@ -48,6 +51,7 @@ def test_the_method_registry_feeds_the_cli_the_config_and_the_defaults_files():
         spec = method_spec(name)
         assert (CONFIGS_DIR / f"{name}.yaml").is_file() and spec.section in sections
         assert isinstance(getattr(load_config(name), spec.section), spec.settings)
+        assert isinstance(spec.build(load_config(name, ["tiny"]), Runtime(torch.device("cpu"))), Method)
     assert method_spec("fastcut") is method_spec("cut")  # one module, other defaults
     assert [method_spec(n).fully_convolutional for n in METHODS] == [True, True, True, False]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # annotations only: the registry is read by the CLI before torch is loaded
     import torch
@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # annotations only: the registry is read by the CLI before to
 from vidswap.errors import ConfigError
 
 
+@runtime_checkable
 class Method(Protocol):
     """One method's networks, optimizers and training step; the shared loop owns the rest
     (schedule, AMP scaler updates, non-finite checks, checkpoints, samples)."""
