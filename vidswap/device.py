@@ -17,7 +17,7 @@ def _parse(requested: str) -> tuple[str, int | None]:
         return kind, None
     if kind == "cuda" and (not index or index.isdigit()):
         return kind, int(index) if index else None
-    raise ConfigError(f"--device {requested}: expected auto, cpu, cuda or cuda:N")
+    raise ConfigError(f"device {requested!r}: expected auto, cpu, cuda or cuda:N")
 
 
 def select_device(requested: str = "auto", local_rank: int = 0, world_size: int = 1,
@@ -30,16 +30,16 @@ def select_device(requested: str = "auto", local_rank: int = 0, world_size: int 
     if kind == "cpu" or (kind == "auto" and gpu_count == 0):
         return torch.device("cpu")
     if gpu_count == 0:
-        raise ConfigError(f"--device {requested}: no CUDA GPU is available (use cpu or auto)")
+        raise ConfigError(f"device {requested!r}: no CUDA GPU is available (use cpu or auto)")
     if index is None:
         if local_rank >= gpu_count:
             raise ConfigError(f"LOCAL_RANK {local_rank} but only {gpu_count} GPU(s) are visible: "
                               f"start at most {gpu_count} processes a machine (torchrun --nproc_per_node)")
         return torch.device("cuda", local_rank)
     if index >= gpu_count:
-        raise ConfigError(f"--device {requested}: only {gpu_count} GPU(s) are visible (cuda:0 to cuda:{gpu_count - 1})")
+        raise ConfigError(f"device {requested!r}: only {gpu_count} GPU(s) are visible (cuda:0 to cuda:{gpu_count - 1})")
     if world_size > 1:
-        raise ConfigError(f"--device {requested} would put all {world_size} processes on one GPU: "
+        raise ConfigError(f"device {requested!r} would put all {world_size} processes on one GPU: "
                           "use auto or cuda under torchrun")
     return torch.device("cuda", index)
 

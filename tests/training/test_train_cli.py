@@ -82,3 +82,10 @@ def test_non_finite_loss_stops_with_an_error(tmp_path, tiny_domains):
     r = train(tmp_path, tiny_domains, "--method", "cyclegan", "--name", "nan", "--set", "train.lr=1e30",
               "--set", "train.steps=6")
     assert r.exit_code != 0 and "non-finite" in str(r.exception)
+
+
+def test_a_gpu_that_is_not_there_is_a_one_line_error(tmp_path, tiny_domains, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine with two GPUs
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    r = train(tmp_path, tiny_domains, "--method", "cut", "--name", "gpu3", "--set", "train.device=cuda:3")
+    assert r.exit_code != 0 and str(r.exception) == "device 'cuda:3': only 2 GPU(s) are visible (cuda:0 to cuda:1)"
