@@ -72,7 +72,7 @@ class Runtime:
         processes make this call at the same point of the step, so they stop together
         instead of the others waiting for a gradient all-reduce that never comes."""
         bad = torch.zeros(self.world_size, device=loss.device)
-        bad[self.rank] = (~torch.isfinite(loss.detach())).float().sum()
+        bad[self.rank] = (~torch.isfinite(loss.detach())).any()
         if self.distributed:
             dist.all_reduce(bad)
         ranks = bad.nonzero().flatten().tolist()
