@@ -28,7 +28,7 @@ def test_export_by_name_from_a_models_dir(tiny_model, capsys):
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["--format", "onnx", "--fp16"], 2, "--fp16 applies to tensorrt"),
+        (["--format", "onnx", "--fp16"], 2, "apply to tensorrt engines"),
         (["--generator", "BtoA"], 2, "has no generator 'BtoA'"),
         (["--size", "8"], 2, "at least 16"),
     ],

@@ -53,7 +53,8 @@ class CompiledBackend(TorchBackend):
     compiles (tens of seconds); `dynamic=None` lets a second shape (the last, shorter
     batch) compile a shape-generic graph instead of one graph per shape."""
 
-    name = "compile"  # never picked by auto: it compiles for 15-40 s at every start
+    name = "compile"
+    auto_on = ()  # never picked by auto: it compiles for 15-40 s at every start
 
     def __init__(self, generator: nn.Module, device: torch.device, fp16: bool = False):
         super().__init__(generator, device, fp16)
