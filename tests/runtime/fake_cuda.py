@@ -49,7 +49,10 @@ class FakeGpu:
             "current_stream": lambda device=None: FakeStream(gpu, _index(device, gpu.current), 0),
         }.items():
             monkeypatch.setattr(torch.cuda, name, value)
-        monkeypatch.setattr(torch.Tensor, "record_stream", lambda tensor, stream: self.events.append(("record_stream", stream.cuda_stream)))
+        def record_stream(tensor, stream):
+            gpu.events.append(("record_stream", stream.cuda_stream))
+
+        monkeypatch.setattr(torch.Tensor, "record_stream", record_stream)
 
 
 def _index(device, current: int) -> int:

@@ -77,7 +77,8 @@ def make_tensorrt(major: int) -> types.ModuleType:
 
     class INetworkDefinition:
         def __init__(self, flags: int):
-            self.strongly_typed = major >= 11 or bool(flags & (1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)))
+            strongly_typed_flag = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+            self.strongly_typed = major >= 11 or bool(flags & strongly_typed_flag)  # 11.x: always
             self.graph: onnx.ModelProto | None = None
 
     class OnnxParser:

@@ -51,9 +51,10 @@ def test_export_builtin_or_unknown_model_is_refused(capsys):
 
 @pytest.mark.skipif(tensorrt_available(), reason="TensorRT is installed here")
 def test_export_tensorrt_without_tensorrt(tiny_model, capsys):
-    code, _, err = run_cli(["export", "--model", str(tiny_model.folder), "--format", "tensorrt", "--device", "cpu"], capsys)
+    argv = ["export", "--model", str(tiny_model.folder), "--format", "tensorrt"]
+    code, _, err = run_cli([*argv, "--device", "cpu"], capsys)
     assert code == 5 and "pip install tensorrt" in err and err.count("\n") == 1
-    code, _, err = run_cli(["export", "--model", str(tiny_model.folder), "--format", "tensorrt"], capsys)
+    code, _, err = run_cli(argv, capsys)
     assert code == 5 and "pip install tensorrt" in err and err.count("\n") == 1  # not a complaint about --device
 
 
@@ -61,8 +62,8 @@ def test_export_tensorrt_without_tensorrt(tiny_model, capsys):
 def test_export_tensorrt_engine_for_a_size_range(exported_model, fake_trt, capsys, fp16):
     """With the fake TensorRT (10.x and 11.x) on a fake GPU: the engine's profile spans the
     sizes and batch asked for, and its file says so."""
-    argv = ["export", "--model", str(exported_model.folder), "--format", "tensorrt", "--device", "cuda:1",
-            "--size", "64", "--min-size", "32", "--max-size", "128x160", "--batch", "4"] + ["--fp16"] * fp16  # fmt: skip
+    argv = ["export", "--model", str(exported_model.folder), "--format", "tensorrt", "--device", "cuda:1", "--size",
+            "64", "--min-size", "32", "--max-size", "128x160", "--batch", "4"] + ["--fp16"] * fp16  # fmt: skip
     code, out, err = run_cli(argv, capsys)
     assert code == 0, err
     engine = out.strip()

@@ -118,14 +118,16 @@ def test_engine_device_is_current_and_work_runs_on_the_backends_stream(exported_
     stream = backend.stream.cuda_stream
     assert stream != 0 and calls(fake_trt, "execute")[-1][2] == stream
     # the engine waits for the caller's stream, the caller for the engine's; the allocator is told
-    assert fake_gpu.events == [("wait", stream, 0), ("record_stream", stream), ("record_stream", stream), ("wait", 0, stream)]
+    waits = [("wait", stream, 0), ("record_stream", stream), ("record_stream", stream), ("wait", 0, stream)]
+    assert fake_gpu.events == waits
 
 
-def test_auto_on_a_gpu_falls_back_to_torch_when_the_engine_cannot_be_written(exported_model, images, fake_trt, monkeypatch, caplog):
+def test_auto_on_a_gpu_falls_back_to_torch_when_writing_the_engine_fails(exported_model, fake_trt, monkeypatch, caplog):
     def disk_full(path, data):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("vidswap.runtime.tensorrt_backend.atomic_write_bytes", disk_full)
-    backend = create_backend(exported_model.generator, "auto", device="cuda:1", image_size=(48, 80), model_folder=exported_model.folder)
+    folder = exported_model.folder
+    backend = create_backend(exported_model.generator, device="cuda:1", image_size=(48, 80), model_folder=folder)
     assert backend.name == "torch"
     assert "backend tensorrt failed (OSError: [Errno 28] No space left on device)" in caplog.text

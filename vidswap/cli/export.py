@@ -52,7 +52,9 @@ def _parse_size(value: str | None, option: str) -> tuple[int, int] | None:
 )
 @click.option("--models-dir", envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False), help="Model store.")
 @pass_app
-def command(app: App, model_name, fmt, fp16, size_text, min_text, max_text, batch, generator_name, device, models_dir) -> None:
+def command(
+    app: App, model_name, fmt, fp16, size_text, min_text, max_text, batch, generator_name, device, models_dir
+) -> None:
     """Export a model for the onnx or tensorrt backend, into the model's folder."""
     from vidswap.device import pick_device
     from vidswap.errors import ConfigError, ModelError
@@ -73,7 +75,7 @@ def command(app: App, model_name, fmt, fp16, size_text, min_text, max_text, batc
     if not (low[0] <= size[0] <= high[0] and low[1] <= size[1] <= high[1]):
         raise ConfigError(f"--min-size, --size and --max-size must grow in height and width: {low}, {size}, {high}")
     if fmt == "onnx" and (fp16 or min_text or max_text):
-        raise ConfigError("--fp16, --min-size and --max-size apply to tensorrt engines; ONNX files take any size in fp32")
+        raise ConfigError("--fp16, --min-size and --max-size apply to tensorrt engines; ONNX files are fp32, any size")
     device = pick_device(device)
     if fmt == "tensorrt":
         check_choice("tensorrt", device, fp16)  # TensorRT missing or no GPU: said before any work

@@ -209,9 +209,10 @@ class TensorRTBackend(Backend):
             if engine is None:
                 raise ModelError(f"cannot load the TensorRT engine {path} (delete it to rebuild)")
             context = engine.create_execution_context()
-        names = {engine.get_tensor_mode(n): n for n in (engine.get_tensor_name(i) for i in range(engine.num_io_tensors))}
-        if names != {trt.TensorIOMode.INPUT: INPUT_NAME, trt.TensorIOMode.OUTPUT: OUTPUT_NAME}:
-            raise ModelError(f"the TensorRT engine {path.name} has other inputs or outputs than {INPUT_NAME}/{OUTPUT_NAME}")
+        names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+        modes = {name: engine.get_tensor_mode(name) for name in names}
+        if modes != {INPUT_NAME: trt.TensorIOMode.INPUT, OUTPUT_NAME: trt.TensorIOMode.OUTPUT}:
+            raise ModelError(f"the TensorRT engine {path.name} has other inputs or outputs than the export's")
         profile = Profile.from_shapes(engine.get_tensor_profile_shape(INPUT_NAME, 0))
         io = [dtypes.get(engine.get_tensor_dtype(name)) for name in (INPUT_NAME, OUTPUT_NAME)]
         if None in io:
@@ -234,7 +235,8 @@ class TensorRTBackend(Backend):
         with torch.cuda.device(self.index):
             if not context.set_input_shape(INPUT_NAME, tuple(x.shape)):
                 raise ModelError(f"the TensorRT engine {engine.file.name} refuses input shape {tuple(x.shape)}")
-            out = torch.empty(tuple(context.get_tensor_shape(OUTPUT_NAME)), dtype=engine.output_dtype, device=self.device)
+            out_shape = tuple(context.get_tensor_shape(OUTPUT_NAME))
+            out = torch.empty(out_shape, dtype=engine.output_dtype, device=self.device)
             context.set_tensor_address(INPUT_NAME, x.data_ptr())
             context.set_tensor_address(OUTPUT_NAME, out.data_ptr())
             self.stream.wait_stream(caller)  # x was written on the caller's stream
