@@ -16,7 +16,7 @@ import time
 import torch
 
 from vidswap.nets import ResnetGenerator
-from vidswap.runtime import create_backend
+from vidswap.runtime import REGISTRY, create_backend
 
 NETS = {
     "tiny": {"ngf": 4, "n_blocks": 1},  # the test models
@@ -39,7 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["256x256", "720x1280"], help="HEIGHTxWIDTH")
     parser.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
-    parser.add_argument("--backends", nargs="+", default=["torch", "compile", "onnx"])
+    parser.add_argument("--backends", nargs="+", default=["torch", "compile", "onnx"], choices=list(REGISTRY))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--fp16", action="store_true")
     parser.add_argument("--batch", type=int, default=1)
@@ -57,8 +57,8 @@ def main() -> None:
             x = (torch.rand(args.batch, 3, height, width) * 2 - 1).to(args.device)
             for name in args.backends:
                 start = time.perf_counter()
-                backend = create_backend(generator, name, device=args.device, fp16=args.fp16,
-                                         batch_sizes=(args.batch,), image_size=(height, width), verify=False)  # fmt: skip
+                backend = create_backend(generator, name, device=args.device, fp16=args.fp16, verify=False,
+                                         batch_sizes=(args.batch,), image_size=(height, width))  # fmt: skip
                 backend(x)  # first call: compiles / allocates
                 setup = time.perf_counter() - start
                 fps = measure(backend, x, args.seconds)

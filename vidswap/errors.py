@@ -46,3 +46,9 @@ class OutputError(VidswapError):
     """The output could not be written (full disk, no permission, ...)."""
 
     exit_code = 6
+
+
+class BackendUnavailable(VidswapError):
+    """An installed inference backend cannot run on this machine (libraries that fail to load)."""
+
+    exit_code = 5

@@ -126,6 +126,22 @@ def test_tensorrt_matches_torch(tiny_model, fp16):
 
 
 @needs_cuda
+@pytest.mark.skipif(not tensorrt_available(), reason="TensorRT is not installed (NVIDIA wheels, GPU machines only)")
+def test_tensorrt_runs_larger_batches_and_new_sizes(tiny_model):
+    """Face mode sends every crop of a frame batch at once; batch workers see videos of other sizes."""
+    backend = create_backend(
+        tiny_model.generator, "tensorrt", device="cuda", batch_sizes=(1,), image_size=(64, 64),
+        model_folder=tiny_model.folder,
+    )  # fmt: skip
+    reference = tiny_model.generator.cuda()
+    for shape in [(3, 3, 64, 64), (2, 3, 48, 80)]:
+        x = torch.rand(*shape, device="cuda") * 2 - 1
+        with torch.inference_mode():
+            assert psnr(reference(x), backend(x)) > 40
+    assert len(list(tiny_model.folder.glob("*.engine"))) == 2
+
+
+@needs_cuda
 @pytest.mark.parametrize("name", ["torch", "compile"])
 def test_cuda_torch_fp16_matches_fp32(tiny_model, name):
     x = torch.rand(2, 3, 64, 64, device="cuda") * 2 - 1

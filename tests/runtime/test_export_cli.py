@@ -28,9 +28,12 @@ def test_export_by_name_from_a_models_dir(tiny_model, capsys):
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["--format", "onnx", "--fp16"], 2, "--fp16 applies to tensorrt"),
+        (["--format", "onnx", "--fp16"], 2, "apply to tensorrt engines"),
         (["--generator", "BtoA"], 2, "has no generator 'BtoA'"),
         (["--size", "8"], 2, "at least 16"),
+        (["--format", "onnx", "--max-size", "512"], 2, "apply to tensorrt engines"),
+        (["--format", "tensorrt", "--size", "64", "--min-size", "96x64"], 2, "must grow in height and width"),
+        (["--format", "tensorrt", "--max-size", "1x2"], 2, "--max-size"),
     ],
 )
 def test_export_user_errors(tiny_model, capsys, argv, code, message):
@@ -48,7 +51,21 @@ def test_export_builtin_or_unknown_model_is_refused(capsys):
 
 @pytest.mark.skipif(tensorrt_available(), reason="TensorRT is installed here")
 def test_export_tensorrt_without_tensorrt(tiny_model, capsys):
-    code, _, err = run_cli(["export", "--model", str(tiny_model.folder), "--format", "tensorrt", "--device", "cpu"], capsys)
+    argv = ["export", "--model", str(tiny_model.folder), "--format", "tensorrt"]
+    code, _, err = run_cli([*argv, "--device", "cpu"], capsys)
     assert code == 5 and "pip install tensorrt" in err and err.count("\n") == 1
-    code, _, err = run_cli(["export", "--model", str(tiny_model.folder), "--format", "tensorrt"], capsys)
+    code, _, err = run_cli(argv, capsys)
     assert code == 5 and "pip install tensorrt" in err and err.count("\n") == 1  # not a complaint about --device
+
+
+@pytest.mark.parametrize("fp16", [False, True], ids=["fp32", "fp16"])
+def test_export_tensorrt_engine_for_a_size_range(exported_model, fake_trt, capsys, fp16):
+    """With the fake TensorRT (10.x and 11.x) on a fake GPU: the engine's profile spans the
+    sizes and batch asked for, and its file says so."""
+    argv = ["export", "--model", str(exported_model.folder), "--format", "tensorrt", "--device", "cuda:1", "--size",
+            "64", "--min-size", "32", "--max-size", "128x160", "--batch", "4"] + ["--fp16"] * fp16  # fmt: skip
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    engine = out.strip()
+    assert engine.startswith(str(exported_model.folder / ("AtoB.fp16." if fp16 else "AtoB.")))
+    assert engine.endswith(".b4_32x32_64x64_128x160.engine")

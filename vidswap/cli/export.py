@@ -1,5 +1,9 @@
 """`vidswap export --model NAME --format onnx|tensorrt`: write a model's inference
-artefacts (ONNX file, TensorRT engine) into its folder, checked against torch."""
+artefacts (ONNX file, TensorRT engine) into its folder, checked against torch.
+
+A TensorRT engine takes batches of 1 to --batch images of sizes from --min-size to
+--max-size (both default to --size); `vidswap apply` and `batch` load any engine of the
+model whose range covers their frames instead of building one."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import click
 from vidswap.cli.app import App, pass_app
 
 
-def _parse_size(value: str | None) -> tuple[int, int] | None:
+def _parse_size(value: str | None, option: str) -> tuple[int, int] | None:
     """'256' -> (256, 256); '720x1280' -> (720, 1280) (height x width)."""
     if value is None:
         return None
@@ -17,7 +21,7 @@ def _parse_size(value: str | None) -> tuple[int, int] | None:
     except ValueError:
         parts = []
     if len(parts) not in (1, 2) or min(parts) < 16:
-        raise click.BadParameter(f"{value!r}: expected SIZE or HEIGHTxWIDTH, each at least 16", param_hint="--size")
+        raise click.BadParameter(f"{value!r}: expected SIZE or HEIGHTxWIDTH, each at least 16", param_hint=option)
     return (parts[0], parts[-1])
 
 
@@ -28,9 +32,10 @@ def _parse_size(value: str | None) -> tuple[int, int] | None:
 @click.option(
     "--size",
     "size_text",
-    help="Frame size the engine is built for, SIZE or HEIGHTxWIDTH "
-    "(default: the model's training size); TensorRT engines are built for one size.",
+    help="Frame size to export for and tune the engine for, SIZE or HEIGHTxWIDTH (default: the model's training size).",
 )
+@click.option("--min-size", "min_text", help="Smallest frame size the TensorRT engine takes (default: --size).")
+@click.option("--max-size", "max_text", help="Largest frame size the TensorRT engine takes (default: --size).")
 @click.option(
     "--batch",
     type=click.IntRange(1, 256),
@@ -47,7 +52,9 @@ def _parse_size(value: str | None) -> tuple[int, int] | None:
 )
 @click.option("--models-dir", envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False), help="Model store.")
 @pass_app
-def command(app: App, model_name, fmt, fp16, size_text, batch, generator_name, device, models_dir) -> None:
+def command(
+    app: App, model_name, fmt, fp16, size_text, min_text, max_text, batch, generator_name, device, models_dir
+) -> None:
     """Export a model for the onnx or tensorrt backend, into the model's folder."""
     from vidswap.device import pick_device
     from vidswap.errors import ConfigError, ModelError
@@ -62,12 +69,16 @@ def command(app: App, model_name, fmt, fp16, size_text, batch, generator_name, d
         raise ConfigError(
             f"model {model_name!r} has no generator {generator_name!r} (it has: {', '.join(model.generators)})"
         )
-    size = _parse_size(size_text) or ((model.card.size, model.card.size) if model.card.size else (256, 256))
+    size = _parse_size(size_text, "--size") or ((model.card.size, model.card.size) if model.card.size else (256, 256))
+    low = _parse_size(min_text, "--min-size") or size
+    high = _parse_size(max_text, "--max-size") or size
+    if not (low[0] <= size[0] <= high[0] and low[1] <= size[1] <= high[1]):
+        raise ConfigError(f"--min-size, --size and --max-size must grow in height and width: {low}, {size}, {high}")
+    if fmt == "onnx" and (fp16 or min_text or max_text):
+        raise ConfigError("--fp16, --min-size and --max-size apply to tensorrt engines; ONNX files are fp32, any size")
     device = pick_device(device)
     if fmt == "tensorrt":
         check_choice("tensorrt", device, fp16)  # TensorRT missing or no GPU: said before any work
-    if fp16 and fmt == "onnx":
-        raise ConfigError("--fp16 applies to tensorrt engines; ONNX files are exported in fp32")
     # creating the backend exports (and builds the engine) if needed and checks it against torch
     backend = create_backend(
         model.generators[generator_name],
@@ -76,6 +87,7 @@ def command(app: App, model_name, fmt, fp16, size_text, batch, generator_name, d
         fp16=fp16,
         batch_sizes=(batch,),
         image_size=size,
+        size_range=(low, high),
         model_folder=model.folder,
         generator_name=generator_name,
     )

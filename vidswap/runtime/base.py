@@ -10,17 +10,61 @@ input's, rounded up to a multiple of 4): the caller chooses input sizes the netw
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
 
+Size = tuple[int, int]  # (height, width)
+
+
+@dataclass(frozen=True)
+class BackendRequest:
+    """What a backend is made for.
+
+    max_batch: the largest batch the caller will send (TensorRT's optimisation profile).
+    image_size: the size of the first images (export example, TensorRT's optimum size).
+    size_range: the smallest and largest sizes a TensorRT engine should take (None: image_size only).
+    model_folder: where exports, engines and check verdicts are kept."""
+
+    generator: nn.Module
+    device: torch.device
+    fp16: bool
+    max_batch: int
+    image_size: Size
+    size_range: tuple[Size, Size] | None
+    model_folder: Path
+    generator_name: str
+
 
 class Backend:
-    name: str = ""  # torch | compile | onnx | tensorrt
+    """One inference backend. The class says whether it can run here (`available`,
+    `check`) and makes an instance for a request (`create`); the registry in
+    runtime/__init__.py lists the classes by name."""
+
+    name: ClassVar[str] = ""  # a BackendName (vidswap/choices.py)
+    auto_on: ClassVar[tuple[str, ...]] = ()  # device types on which `--backend auto` tries it
+    auto_rank: ClassVar[int] = 0  # auto's order among those (lowest first)
     device: torch.device
     precision: str = "fp32"  # fp32 | fp16
     fixed_size: tuple[int, int] | None = None  # (height, width) when the backend takes no other size
+    is_reference: bool = False  # torch eager fp32: what the other backends are checked against
     _export_dir = None  # a temporary export folder the backend keeps alive (models without a folder)
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether its libraries are installed here."""
+        return True
+
+    @classmethod
+    def check(cls, device: torch.device, fp16: bool) -> None:
+        """Raise a one-line VidswapError when it cannot run on `device` in this precision."""
+
+    @classmethod
+    def create(cls, request: BackendRequest) -> Backend:
+        raise NotImplementedError
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

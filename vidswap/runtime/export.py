@@ -6,6 +6,9 @@ nothing TensorRT or ONNX Runtime has to pattern-match), while the TorchScript ex
 wraps each reflection pad in ~10 shape-computing nodes. Batch, height and width are
 dynamic; a network that cannot take any size (a Linear layer after the convolutions)
 is exported with fixed height and width and a dynamic batch.
+
+For fp16 TensorRT engines the exported graph is converted to fp16 here (TensorRT 11 takes
+precision from the graph only; TensorRT 10 is given the same strongly typed graph).
 """
 
 from __future__ import annotations
@@ -21,12 +24,19 @@ from torch import nn
 
 from vidswap.errors import MissingDependency, ModelError
 from vidswap.fsutil import atomic_path
-from vidswap.runtime.base import weights_fingerprint
+from vidswap.runtime.base import BackendRequest, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 FINGERPRINT_KEY = "vidswap.weights"  # ONNX metadata: which weights the file was made from
+# kept in fp32 in an fp16 graph: normalisation (a variance over a whole feature map overflows
+# or loses its precision in half floats, which shows as blotches) and other reductions
+FP32_OPS = (
+    "InstanceNormalization", "BatchNormalization", "LayerNormalization", "GroupNormalization",
+    "ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL2", "Pow", "Sqrt", "Reciprocal", "Exp", "Log",
+    "Softmax", "Erf",
+)  # fmt: skip
 
 
 def onnx_path(model_folder: Path, generator_name: str) -> Path:
@@ -96,3 +106,35 @@ def ensure_onnx(generator: nn.Module, path: Path, image_size: tuple[int, int]) -
     if path.is_file() and exported_fingerprint(path) == weights_fingerprint(generator):
         return path
     return export_onnx(generator, path, image_size=image_size)
+
+
+def exported_onnx(request: BackendRequest) -> Path:
+    """The request's generator as an ONNX file in its model folder."""
+    path = onnx_path(request.model_folder, request.generator_name)
+    return ensure_onnx(request.generator, path, request.image_size)
+
+
+def ensure_fp16_onnx(onnx_file: Path) -> Path:
+    """An fp16 copy of an exported graph beside it (made again when the export changed):
+    weights and most operators in fp16; inputs, outputs and FP32_OPS in fp32, with casts
+    between them."""
+    import onnx
+
+    try:
+        from onnxconverter_common import float16
+    except ImportError:
+        raise MissingDependency("onnxconverter-common", "--fp16 with the tensorrt backend", extra="onnx") from None
+
+    path = onnx_file.with_name(f"{onnx_file.stem}.fp16.onnx")
+    fingerprint = exported_fingerprint(onnx_file)
+    if path.is_file() and exported_fingerprint(path) == fingerprint:
+        return path
+    model = onnx.load(str(onnx_file))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it warns about each weight it clamps to the fp16 range
+        half = float16.convert_float_to_float16(
+            model, keep_io_types=True, op_block_list=[*float16.DEFAULT_OP_BLOCK_LIST, *FP32_OPS]
+        )
+    with atomic_path(path) as tmp:
+        onnx.save(half, str(tmp))
+    return path

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidswap.errors import MissingDependency, ModelError
-from vidswap.runtime.base import Backend
-from vidswap.runtime.export import INPUT_NAME, OUTPUT_NAME
+from vidswap.errors import BackendUnavailable, ConfigError, MissingDependency, ModelError
+from vidswap.runtime.base import Backend, BackendRequest
+from vidswap.runtime.export import INPUT_NAME, OUTPUT_NAME, exported_onnx
 
 
 def import_onnxruntime():
@@ -25,19 +25,44 @@ class OnnxRuntimeBackend(Backend):
     (no copy); on CUDA the input is bound straight from the torch tensor's memory."""
 
     name = "onnx"
+    auto_on = ("cpu",)  # no start-up cost, and 1.3-3.4x eager torch (docs/bench_runtime.md)
 
-    def __init__(self, onnx_file: Path, device: torch.device, fp16: bool = False):
-        ort = import_onnxruntime()  # fp32 only: runtime.check_choice refuses fp16
+    @classmethod
+    def available(cls) -> bool:
+        try:
+            import_onnxruntime()
+        except MissingDependency:
+            return False
+        return True
+
+    @classmethod
+    def check(cls, device: torch.device, fp16: bool) -> None:
+        if fp16:
+            raise ConfigError("the onnx backend runs in fp32 only: drop --fp16, or use --backend tensorrt or torch")
+        ort = import_onnxruntime()
+        if device.type == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise MissingDependency("onnxruntime-gpu", "the onnx backend on a GPU")
+
+    @classmethod
+    def create(cls, request: BackendRequest) -> OnnxRuntimeBackend:
+        return cls(exported_onnx(request), request.device)
+
+    def __init__(self, onnx_file: Path, device: torch.device):
+        ort = import_onnxruntime()
         self.device = device
         if device.type == "cuda":
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise MissingDependency("onnxruntime-gpu", "the onnx backend on a GPU")
             providers = [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
         else:
             providers = ["CPUExecutionProvider"]
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(onnx_file), options, providers=providers)
+        if device.type == "cuda" and "CUDAExecutionProvider" not in self.session.get_providers():
+            # ORT logs the failed library load and runs on its CPU provider: binding CUDA memory to that is wrong
+            raise BackendUnavailable(
+                "ONNX Runtime could not start its CUDA provider (its CUDA or cuDNN libraries failed to load; "
+                "run with -vv for its log) and would run on the CPU"
+            )
         height, width = self.session.get_inputs()[0].shape[2:]
         # a network exported with a fixed size (see export.py) takes nothing else
         self.fixed_size = (height, width) if isinstance(height, int) and isinstance(width, int) else None

@@ -9,7 +9,7 @@ import copy
 import torch
 from torch import nn
 
-from vidswap.runtime.base import Backend
+from vidswap.runtime.base import Backend, BackendRequest
 
 
 class TorchBackend(Backend):
@@ -18,13 +18,20 @@ class TorchBackend(Backend):
     caller's module is left as it was."""
 
     name = "torch"
+    auto_on = ("cuda", "cpu")
+    auto_rank = 1  # the fallback everywhere
 
     def __init__(self, generator: nn.Module, device: torch.device, fp16: bool = False):
         self.device = device
         self.precision = "fp16" if fp16 else "fp32"
+        self.is_reference = type(self) is TorchBackend and not fp16
         self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         self.module = copy.deepcopy(generator).to(device).eval().requires_grad_(False)
         self.module = self.module.to(memory_format=self.memory_format)
+
+    @classmethod
+    def create(cls, request: BackendRequest) -> TorchBackend:
+        return cls(request.generator, request.device, request.fp16)
 
     def _autocast(self):
         if self.precision == "fp16":
@@ -47,6 +54,7 @@ class CompiledBackend(TorchBackend):
     batch) compile a shape-generic graph instead of one graph per shape."""
 
     name = "compile"
+    auto_on = ()  # never picked by auto: it compiles for 15-40 s at every start
 
     def __init__(self, generator: nn.Module, device: torch.device, fp16: bool = False):
         super().__init__(generator, device, fp16)

@@ -58,7 +58,7 @@ def verify_backend(
     """PSNR of `backend` against `reference` on `sample`; raises ModelError below 40 dB.
     A verdict found in the model folder is reused (failures too: they stay refused)."""
     # not keyed by the sample's size: a backend that is right at one size is right at
-    # others (TensorRT's signature names its engine, which is built for one size)
+    # others (TensorRT's signature names the graph its engines are built from)
     key = f"{fingerprint}|{backend.signature}"
     verdicts = _load(model_folder) if model_folder else {}
     value = verdicts.get(key, {}).get("psnr")
