@@ -182,6 +182,13 @@ def test_training_checkpoint_with_several_networks_picks_the_a_to_b_generator(tm
     assert card.extra["source"]["network"] == "G_B"
 
 
+def test_face_models_get_a_crop_size(tmp_path):
+    torch.save(reference().state_dict(), tmp_path / "g.pth")
+    _, card = import_checkpoint(tmp_path / "g.pth", "face", mode="face", models_dir=tmp_path)
+    _, sized = import_checkpoint(tmp_path / "g.pth", "face128", mode="face", size=128, models_dir=tmp_path)
+    assert (card.mode, card.size, sized.size) == ("face", 256, 128)
+
+
 def test_safetensors_file_imports(tmp_path):
     ref = reference(antialias=True)
     save_file(ref.state_dict(), str(tmp_path / "g.safetensors"))

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import math
 import os
+import pickle
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,16 +49,13 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
         except (SafetensorError, OSError) as exc:
             raise ModelError(f"cannot read {path.name} as safetensors: {exc}") from None
     else:
-        import pickle
-
         try:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
-            raise ModelError(f"{path.name} holds Python objects besides tensors, which are not loaded (they could run "
-                             "code): save the generator's state_dict() instead") from None
-        except Exception as exc:  # torch.load raises KeyError, RuntimeError, EOFError... on a damaged file
-            raise ModelError(f"cannot read {path.name} as a PyTorch checkpoint: {type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        except Exception as exc:  # on a damaged file torch.load raises UnpicklingError, KeyError, RuntimeError...
+            if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in str(exc):
+                raise ModelError(f"{path.name} holds Python objects besides tensors, which are not loaded (they could "
+                                 "run code): save the generator's state_dict() instead") from None
+            raise ModelError(f"cannot read {path.name} as a PyTorch checkpoint ({type(exc).__name__})") from None
     return {".".join(p for p in name.split(".") if p != "module"): t for name, t in _tensors(loaded)}
 
 
@@ -120,7 +118,7 @@ def infer_architecture(state: dict[str, torch.Tensor], path: Path) -> dict[str, 
     convolutions = [k for k, v in layers.items() if k.endswith(".weight") and v.ndim == 4]
     last = max(convolutions, key=lambda k: int(k.split(".")[1]))
     # the widest 3x3 kernel is the residual blocks' width: ngf doubled once per downsampling
-    width = max((v.shape[0] for v in layers.values() if v.ndim == 4 and v.shape[-1] == 3), default=ngf)
+    width = max((layers[k].shape[0] for k in convolutions if layers[k].shape[-1] == 3), default=ngf)
     if any(k.endswith(".weight") and v.ndim == 1 for k, v in layers.items()):
         norm = "batch" if any(k.endswith(".running_mean") for k in layers) else "instance_affine"
     else:  # the reference code gives convolutions a bias exactly when instance norm follows
