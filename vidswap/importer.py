@@ -51,7 +51,7 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     else:
         try:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # on a damaged file torch.load raises UnpicklingError, KeyError, RuntimeError...
+        except Exception as exc:  # noqa: BLE001 (a damaged file raises UnpicklingError, KeyError, RuntimeError...)
             if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in str(exc):
                 raise ModelError(f"{path.name} holds Python objects besides tensors, which are not loaded (they could "
                                  "run code): save the generator's state_dict() instead") from None
@@ -123,15 +123,15 @@ def infer_architecture(state: dict[str, torch.Tensor], path: Path) -> dict[str, 
         norm = "batch" if any(k.endswith(".running_mean") for k in layers) else "instance_affine"
     else:  # the reference code gives convolutions a bias exactly when instance norm follows
         norm = "instance" if "model.1.bias" in layers else "none"
-    return dict(
-        in_channels=first.shape[1],
-        out_channels=layers[last].shape[0],
-        ngf=ngf,
-        n_blocks=len({k.split(".")[1] for k in layers if k.split(".")[2] == "conv_block"}),
-        n_downsampling=max(0, round(math.log2(width / ngf))),
-        norm=norm,
-        antialias=any(k.endswith(".filt") for k in layers),
-    )
+    return {
+        "in_channels": first.shape[1],
+        "out_channels": layers[last].shape[0],
+        "ngf": ngf,
+        "n_blocks": len({k.split(".")[1] for k in layers if k.split(".")[2] == "conv_block"}),
+        "n_downsampling": max(0, round(math.log2(width / ngf))),
+        "norm": norm,
+        "antialias": any(k.endswith(".filt") for k in layers),
+    }
 
 
 def fit_state(state: dict[str, torch.Tensor], net: ResnetGenerator, path: Path) -> dict[str, torch.Tensor]:
