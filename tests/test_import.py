@@ -116,6 +116,7 @@ def with_old_instance_statistics(ref):
         if isinstance(m, nn.InstanceNorm2d):
             state[f"{name}.running_mean"] = torch.randn(m.num_features)
             state[f"{name}.running_var"] = torch.rand(m.num_features) + 0.5
+            state[f"{name}.num_batches_tracked"] = torch.tensor(7)
     assert len(state) > len(ref.state_dict())
     return state
 
@@ -187,6 +188,14 @@ def test_face_models_get_a_crop_size(tmp_path):
     _, card = import_checkpoint(tmp_path / "g.pth", "face", mode="face", models_dir=tmp_path)
     _, sized = import_checkpoint(tmp_path / "g.pth", "face128", mode="face", size=128, models_dir=tmp_path)
     assert (card.mode, card.size, sized.size) == ("face", 256, 128)
+
+
+def test_legacy_pytorch_format_imports(tmp_path):
+    # the published CycleGAN generators date from PyTorch 0.3/0.4, before the zip format
+    ref = reference()
+    torch.save(with_old_instance_statistics(ref), tmp_path / "style_vangogh.pth", _use_new_zipfile_serialization=False)
+    import_checkpoint(tmp_path / "style_vangogh.pth", "vangogh", models_dir=tmp_path)
+    check_same_output(tmp_path, "vangogh", ref)
 
 
 def test_safetensors_file_imports(tmp_path):
