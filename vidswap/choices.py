@@ -14,7 +14,7 @@ DataMode = Literal["face", "frame"]
 Smoothing = Literal["none", "flow"]
 FaceSelection = Literal["largest", "all"]  # apply also takes a track number
 Amp = Literal["auto", "bf16", "fp16", "off"]
-GeneratorNorm = Literal["instance", "batch", "none"]
+GeneratorNorm = Literal["instance", "batch", "none", "instance_affine"]
 DiscriminatorNorm = Literal["instance", "none"]
 WeightInit = Literal["normal", "xavier"]
 

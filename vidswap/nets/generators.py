@@ -1,13 +1,17 @@
 """The CycleGAN ResNet generator (Zhu et al. 2017), also CUT's generator.
 
-The layers form one nn.Sequential laid out exactly as the reference code without
-anti-aliased sampling, so CUT's PatchNCE can tap layers 0,4,8,12,16 by index and the
-parameter names match the official checkpoints' ("model.1.weight", ...).
+The layers form one nn.Sequential laid out exactly as the reference code: CycleGAN's
+transposed convolutions by default, the CUT repository's anti-aliased sampling with
+antialias=True. So CUT's PatchNCE can tap layers 0,4,8,12,16 by index and the parameter
+names match the official checkpoints' ("model.1.weight", ...).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vidswap.nets.base import Network
@@ -18,9 +22,43 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     to each image's overall brightness and contrast; batch norm and none keep them."""
     if kind == "instance":
         return nn.InstanceNorm2d(channels)
+    if kind == "instance_affine":  # per-channel scale and shift after the normalisation, as some forks train
+        return nn.InstanceNorm2d(channels, affine=True)
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     return nn.Identity()
+
+
+def binomial_kernel(size: int) -> torch.Tensor:
+    """The size x size binomial blur (rows of Pascal's triangle), summing to 1."""
+    row = torch.tensor([math.comb(size - 1, k) for k in range(size)], dtype=torch.float32)
+    kernel = row[:, None] * row[None, :]
+    return kernel / kernel.sum()
+
+
+class BlurDownsample(nn.Module):
+    """Halve the size without aliasing: a 3x3 binomial blur at stride 2 (BlurPool, Zhang 2019),
+    as the CUT repository's Downsample. The kernel is fixed, so it is not saved with the weights."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.register_buffer("kernel", binomial_kernel(3).expand(channels, 1, 3, 3).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel, stride=2, groups=x.shape[1])
+
+
+class BlurUpsample(nn.Module):
+    """Double the size without a checkerboard: zeros between the pixels, then a 4x4 binomial
+    blur (times 4, keeping the mean), as the CUT repository's Upsample."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.register_buffer("kernel", 4 * binomial_kernel(4).expand(channels, 1, 4, 4).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        return F.conv_transpose2d(padded, self.kernel, stride=2, padding=2, groups=x.shape[1])[:, :, 1:-1, 1:-1]
 
 
 class ResnetBlock(nn.Module):
@@ -44,11 +82,14 @@ class ResnetGenerator(Network):
     """c7s1-ngf, 2 stride-2 downsamplings, n_blocks residual blocks, 2 upsamplings, c7s1-3, tanh.
 
     Instance norm without affine parameters, so convolutions keep their biases (as the
-    reference does); ngf=64 with 9 blocks has 11,378,179 parameters.
+    reference does); ngf=64 with 9 blocks has 11,378,179 parameters, with or without antialias.
+    antialias: each downsampling is a stride-1 convolution, norm, ReLU and a blur at stride 2;
+    each upsampling a blur upsample then a convolution (CUT's default), instead of strided
+    (transposed) convolutions, whose uneven overlap draws a checkerboard grid.
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9,
-                 n_downsampling: int = 2, norm: str = "instance"):
+                 n_downsampling: int = 2, norm: str = "instance", antialias: bool = False):
         super().__init__()
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
@@ -58,16 +99,20 @@ class ResnetGenerator(Network):
         ]
         for i in range(n_downsampling):
             c = ngf * 2**i
-            layers += [nn.Conv2d(c, c * 2, 3, stride=2, padding=1, bias=True), norm_layer(norm, c * 2), nn.ReLU(True)]
+            stride = 1 if antialias else 2
+            layers += [nn.Conv2d(c, c * 2, 3, stride=stride, padding=1, bias=True), norm_layer(norm, c * 2),
+                       nn.ReLU(True)]
+            if antialias:
+                layers.append(BlurDownsample(c * 2))
         width = ngf * 2**n_downsampling
         layers += [ResnetBlock(width, norm) for _ in range(n_blocks)]
         for i in range(n_downsampling):
             c = ngf * 2 ** (n_downsampling - i)
-            layers += [
-                nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=True),
-                norm_layer(norm, c // 2),
-                nn.ReLU(True),
-            ]
+            if antialias:
+                layers += [BlurUpsample(c), nn.Conv2d(c, c // 2, 3, padding=1, bias=True)]
+            else:
+                layers.append(nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=True))
+            layers += [norm_layer(norm, c // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
