@@ -46,3 +46,9 @@ class OutputError(VidswapError):
     """The output could not be written (full disk, no permission, ...)."""
 
     exit_code = 6
+
+
+class DownloadError(VidswapError):
+    """A download that failed: offline, refused, an HTTP error, or cut off part-way."""
+
+    exit_code = 7
