@@ -2,9 +2,9 @@
 `vidswap models pull NAME` fetches and `vidswap models --available` lists.
 
 A published model is stored under its catalog name like any other model; an alias
-(`van_gogh`) names the same stored model. `sha256` pins a file's checksum where one is
-known; otherwise the first download's checksum is recorded in the model card and later
-pulls must match it (trust on first use).
+(`van_gogh`) names the same stored model. `sha256` pins the generator file's checksum where
+one is known; otherwise the first pull's is recorded in the model card and later pulls must
+match it (trust on first use).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class PublishedModel:
     description: str
     url: str
     member: str | None = None  # the generator's path inside an archive (matched at its end)
-    sha256: str | None = None
+    sha256: str | None = None  # of the generator file (for an archive: of its member)
     aliases: tuple[str, ...] = ()
 
     @property

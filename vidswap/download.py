@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import shutil
 import tarfile
 import urllib.error
 import urllib.request
@@ -57,9 +56,9 @@ def download(url: str, dest: Path, progress: Progress | None = None, timeout: fl
     return digest.hexdigest()
 
 
-def extract_member(archive: Path, member: str, dest: Path) -> Path:
-    """Copy the one file of a tar or zip archive whose path ends with `member` to `dest`. Tar comes
-    first: a tar whose last member is a zip (as torch.save writes) also looks like a zip."""
+def extract_member(archive: Path, member: str, dest: Path) -> str:
+    """Copy the one file of a tar or zip archive whose path ends with `member` to `dest`; its sha256.
+    Tar comes first: a tar whose last member is a zip (as torch.save writes) also looks like a zip."""
     wanted = PurePosixPath(member).parts
     try:
         if tarfile.is_tarfile(archive):
@@ -81,7 +80,10 @@ def extract_member(archive: Path, member: str, dest: Path) -> Path:
     raise ModelError(f"archive {archive.name} holds no {member}")
 
 
-def _copy(source: IO[bytes], dest: Path) -> Path:
+def _copy(source: IO[bytes], dest: Path) -> str:
+    digest = hashlib.sha256()
     with open(dest, "wb") as out:
-        shutil.copyfileobj(source, out, CHUNK)
-    return dest
+        while chunk := source.read(CHUNK):
+            out.write(chunk)
+            digest.update(chunk)
+    return digest.hexdigest()
