@@ -197,18 +197,19 @@ def test_available_lists_the_catalog_and_marks_what_is_pulled(server, tmp_path, 
     assert "style_vangogh" in out and "photo -> Van Gogh painting" in out and "identity" in out
 
 
-def test_a_second_pull_needs_force_and_checks_the_recorded_checksum(server, tmp_path, capsys):
+def test_a_second_pull_needs_force_and_checks_the_recorded_checksum(server, tmp_path, capsys, monkeypatch):
     store = tmp_path / "models"
     first, state = checkpoint(0)
     server.files[VANGOGH_PATH] = first
     assert pull_cli(capsys, store, server.url, "style_vangogh")[0] == 0
-    card = (store / "style_vangogh" / "model.json").read_text()
 
     code, _, err = pull_cli(capsys, store, server.url, "style_vangogh")
     assert code == 0 and "already in" in err and len(server.requests) == 1  # nothing downloaded
 
-    assert pull_cli(capsys, store, server.url, "style_vangogh", "--force")[0] == 0  # same file: accepted
-    assert len(server.requests) == 2
+    monkeypatch.setenv("VIDSWAP_MODEL_MIRROR", server.url)  # the mirror from the environment
+    assert run_cli(["models", "pull", "style_vangogh", "--force", "--models-dir", str(store)], capsys)[0] == 0
+    assert len(server.requests) == 2  # same file: accepted
+    card = (store / "style_vangogh" / "model.json").read_text()
 
     server.files[VANGOGH_PATH] = checkpoint(1)[0]  # the file changed since the first pull
     code, _, err = pull_cli(capsys, store, server.url, "style_vangogh", "--force")
