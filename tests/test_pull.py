@@ -189,7 +189,8 @@ def test_available_lists_the_catalog_and_marks_what_is_pulled(server, tmp_path, 
     assert "CycleGAN" in row and "photo -> Van Gogh painting" in row and "van_gogh" in row and "yes" not in row
     assert all(entry.name in out for entry in CATALOG)
 
-    assert pull_cli(capsys, store, server.url, "van_gogh")[0] == 0  # an alias pulls its model
+    # an alias pulls its model; the store may also be given before `pull`
+    assert run_cli(["models", "--models-dir", str(store), "pull", "van_gogh", "--mirror", server.url], capsys)[0] == 0
     out = run_cli(["models", "--available", "--models-dir", str(store)], capsys)[1]
     assert "yes" in next(line for line in out.splitlines() if "style_vangogh" in line)
     assert "yes" not in next(line for line in out.splitlines() if "style_monet" in line)
