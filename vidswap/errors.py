@@ -52,3 +52,9 @@ class BackendUnavailable(VidswapError):
     """An installed inference backend cannot run on this machine (libraries that fail to load)."""
 
     exit_code = 5
+
+
+class DownloadError(VidswapError):
+    """A download that failed: offline, refused, an HTTP error, or cut off part-way."""
+
+    exit_code = 7

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vidswap.catalog import published_name
 from vidswap.errors import ModelError
 
 CARD_FILE = "model.json"
@@ -75,9 +76,13 @@ def resolve_model(name_or_path: str, models_dir: str | os.PathLike | None = None
     path = Path(name_or_path)
     if path.is_dir() and (path / CARD_FILE).is_file():
         return path
-    stored = models_home(models_dir) / name_or_path
-    if (stored / CARD_FILE).is_file():
-        return stored
+    published = published_name(name_or_path)  # an alias such as van_gogh names the pulled style_vangogh
+    for stored in (models_home(models_dir) / name_or_path, models_home(models_dir) / (published or name_or_path)):
+        if (stored / CARD_FILE).is_file():
+            return stored
+    if published:
+        raise ModelError(f"model {name_or_path!r} is not in {models_home(models_dir)}: fetch it with "
+                         f"`vidswap models pull {published}`")  # fmt: skip
     raise ModelError(
         f"model {name_or_path!r} not found (looked for a folder with {CARD_FILE} there and in {models_home(models_dir)}; "
         f"built-in: {', '.join(BUILTIN_MODELS)})"

@@ -1,4 +1,5 @@
-"""`vidswap models`: list the model store."""
+"""`vidswap models`: list the model store, list the published models (--available), and
+`vidswap models pull NAME` to fetch one."""
 
 from __future__ import annotations
 
@@ -6,13 +7,28 @@ import click
 
 from vidswap.cli.app import App, pass_app
 
+models_dir_option = click.option(
+    "--models-dir", envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False),
+    help="Model store (default $VIDSWAP_HOME/models or the per-user data folder).",
+)  # fmt: skip
 
-@click.command("models")
-@click.option("--models-dir", envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False),
-              help="Model store (default $VIDSWAP_HOME/models or the per-user data folder).")
-@pass_app
-def command(app: App, models_dir):
-    """List built-in models and the trained models in the store."""
+
+@click.group("models", invoke_without_command=True)
+@models_dir_option
+@click.option("--available", is_flag=True, help="List the published models that `vidswap models pull` fetches.")
+@click.pass_context
+def command(ctx: click.Context, models_dir, available: bool):
+    """List built-in models and the trained models in the store; `pull` fetches a published one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.ensure_object(App)
+    if available:
+        list_available(app, models_dir)
+    else:
+        list_store(app, models_dir)
+
+
+def list_store(app: App, models_dir) -> None:
     from rich.table import Table
 
     from vidswap.models import list_models, models_home
@@ -32,3 +48,56 @@ def command(app: App, models_dir):
             str(folder) if folder else "(built-in)",
         )
     app.out.print(table)
+
+
+def list_available(app: App, models_dir) -> None:
+    from rich.table import Table
+
+    from vidswap.catalog import CATALOG, PROJECTS
+    from vidswap.models import models_home
+
+    table = Table(title="published models (vidswap models pull NAME)",
+                  caption=f"pulled: already in {models_home(models_dir)}")  # fmt: skip
+    for column in ("name", "project", "direction", "what it does", "aliases", "pulled"):
+        table.add_column(column, no_wrap=column == "name")
+    pulled = stored_names(models_dir)
+    for entry in CATALOG:
+        table.add_row(entry.name, PROJECTS[entry.project].title, entry.direction, entry.description,
+                      ", ".join(entry.aliases), "yes" if entry.name in pulled else "")  # fmt: skip
+    app.out.print(table)
+
+
+def stored_names(models_dir) -> set[str]:
+    from vidswap.models import list_models
+
+    return {folder.name for folder, _ in list_models(models_dir) if folder is not None}
+
+
+@command.command("pull")
+@click.argument("name")
+@models_dir_option
+@click.option("--force", is_flag=True, help="Download again and replace the copy in the store.")
+@click.option("--mirror", envvar="VIDSWAP_MODEL_MIRROR", metavar="URL",
+              help="Fetch from this base URL (http, https or file) instead of the project's server; the paths "
+                   "below it are the official ones, e.g. URL/cyclegan/pretrained_models/style_vangogh.pth.")
+@pass_app
+def pull_command(app: App, name: str, models_dir, force: bool, mirror: str | None):
+    """Download the published model NAME (or an alias such as van_gogh), check it and store it."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    from vidswap.catalog import find_published
+    from vidswap.models import models_home
+    from vidswap.pull import pull, source_url
+
+    models_dir = models_dir or click.get_current_context().parent.params["models_dir"]
+    entry = find_published(name)
+    if entry.name in stored_names(models_dir) and not force:
+        app.info(f"{entry.name} is already in {models_home(models_dir)} (--force downloads it again)")
+        return
+    app.info(f"pulling {entry.name} ({entry.direction}) from {source_url(entry, mirror)}")
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=app.err, disable=not app.show_progress) as progress:
+        folder = pull(entry, models_dir, mirror=mirror, progress=progress)
+    app.info(f"stored {entry.name} in {folder}: vidswap apply VIDEO --model {entry.name}"
+             + (f" (or --model {entry.aliases[0]})" if entry.aliases else ""))  # fmt: skip
