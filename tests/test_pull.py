@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import pickle
 import socket
-import sys
 import tarfile
 import threading
 import zipfile
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,46 +22,17 @@ import torch
 from tests.helpers import make_video, panned_frames, psnr, run_cli
 from vidswap.catalog import CATALOG, find_published, published_name
 from vidswap.errors import ModelError
-from vidswap.models import ModelCard, load_model, models_home, read_card, resolve_model, save_model
+from vidswap.models import (
+    load_model,
+    read_card,
+    resolve_model,
+)
 from vidswap.nets import ResnetGenerator
+from vidswap.pull import pull
 from vidswap.video import open_video
 
 VANGOGH_PATH = "/cyclegan/pretrained_models/style_vangogh.pth"
 CUT_PATH = "/CUT/pretrained_models.tar"
-
-
-def _standin_importer() -> ModuleType:
-    """vidswap/importer.py comes from another branch: until it is merged, its signature, enough
-    for checkpoints in vidswap's own (the CycleGAN) layout. Delete once it is merged."""
-
-    def import_checkpoint(path, name: str, *, mode="frame", size=None, domains=None, models_dir=None, network=None,
-                          replace=False) -> tuple[Path, ModelCard]:  # fmt: skip
-        path, folder = Path(path), models_home(models_dir) / name
-        if folder.exists() and not replace:
-            raise ModelError(f"a model {name!r} already exists")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            blocks = {key.split(".")[1] for key in state if ".conv_block." in key}
-            net = ResnetGenerator(ngf=state["model.1.weight"].shape[0], n_blocks=len(blocks))
-            net.load_state_dict(state)
-        except (OSError, RuntimeError, KeyError, pickle.UnpicklingError) as exc:
-            raise ModelError(f"{path.name} is not a generator checkpoint: {str(exc).splitlines()[0]}") from None
-        card = ModelCard(name=name, method="cyclegan", mode=mode, size=size, domains=domains or [],
-                         generators={"AtoB": {"class": "ResnetGenerator", "kwargs": net.kwargs}},
-                         extra={"source": {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}})
-        return save_model(folder, card, {"AtoB": net}), card
-
-    module = ModuleType("vidswap.importer")
-    module.import_checkpoint = import_checkpoint
-    return module
-
-
-try:
-    import vidswap.importer  # noqa: F401
-except ModuleNotFoundError:
-    sys.modules["vidswap.importer"] = _standin_importer()
-
-from vidswap.pull import pull  # after the importer is in place
 
 
 def checkpoint(seed: int, legacy: bool = True) -> tuple[bytes, dict]:

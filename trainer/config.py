@@ -62,6 +62,7 @@ class NetConfig:
     d_norm: DiscriminatorNorm = "instance"  # PatchGAN normalisation: instance (the reference) or none
     init: WeightInit = "normal"  # weight init: normal N(0, gain) (CycleGAN) or xavier (Xavier-normal with that gain, CUT)
     init_gain: float = 0.02
+    antialias: bool = False  # CUT's blur-pool down and blur-then-convolve up: no checkerboard grid
 
 
 def _method_sections() -> list[tuple[str, type, Any]]:

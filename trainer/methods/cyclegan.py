@@ -59,7 +59,7 @@ class CycleGAN:
         n = cfg.net
 
         def generator():
-            return rt.prepare(init_weights(ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks, norm=n.norm), n.init_gain, n.init))
+            return rt.prepare(init_weights(ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks, norm=n.norm, antialias=n.antialias), n.init_gain, n.init))
 
         def discriminator():
             return rt.prepare(init_weights(PatchDiscriminator(ndf=n.ndf, n_layers=n.d_layers, norm=n.d_norm), n.init_gain, n.init))

@@ -117,9 +117,11 @@ class ResnetGenerator(Network):
         self.model = nn.Sequential(*layers)
 
     @staticmethod
-    def layer_count(n_blocks: int, n_downsampling: int = 2) -> int:
-        """Layers of the Sequential (what PatchNCE's layer indices may address)."""
-        return 4 + 3 * n_downsampling + n_blocks + 3 * n_downsampling + 3
+    def layer_count(n_blocks: int, n_downsampling: int = 2, antialias: bool = False) -> int:
+        """Layers of the Sequential (what PatchNCE's layer indices may address); anti-aliasing adds
+        a blur layer to each down- and upsampling."""
+        per_sampling = 4 if antialias else 3
+        return 4 + 2 * per_sampling * n_downsampling + n_blocks + 3
 
     def layer_channels(self, layers: list[int]) -> list[int]:
         """Channels of the output of each tapped layer (what a PatchNCE head needs)."""
