@@ -4,7 +4,8 @@ smoothing, preview and the Python API."""
 import numpy as np
 import pytest
 
-from tests.helpers import astronaut, audio_packets, make_video, psnr
+from tests.helpers import astronaut, audio_packets, make_video
+from vidswap.metrics import psnr
 from vidswap.api import Translator, TranslatorSettings, VideoSettings
 from vidswap.models import ModelCard, save_model
 from vidswap.video import open_video

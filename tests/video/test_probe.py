@@ -4,11 +4,11 @@ import pytest
 
 from tests.helpers import make_video, panned_frames
 from vidswap.errors import InputError
-from vidswap.video import probe
+from vidswap.video import count_frames, probe
 
 
 def test_probe_constant_rate_with_audio(clips):
-    info = probe(clips["cfr"], count=True)
+    info = count_frames(probe(clips["cfr"]))
     video = info.main_video
     assert (video.width, video.height, video.codec) == (96, 64, "h264")
     assert video.frame_count == 30 and video.frame_count_exact

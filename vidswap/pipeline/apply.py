@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from vidswap.pipeline.stream import run_pipeline
-from vidswap.video import Frame, VideoWriter, open_video
+from vidswap.video import Frame, Source, VideoWriter, open_video, use_source
 
 # turn a batch of decoded frames (upright RGB uint8) into output images of the same size
 Process = Callable[[list[Frame]], list[np.ndarray]]
@@ -43,7 +43,7 @@ class ApplyResult:
 
 
 def apply_video(
-    source: str | os.PathLike,
+    source: Source | str | os.PathLike,
     output: str | os.PathLike,
     process: Process,
     *,
@@ -56,12 +56,12 @@ def apply_video(
     on_frame: Callable[[int], None] | None = None,
     on_start: Callable[[int | None], None] | None = None,
 ) -> ApplyResult:
-    """Translate `source` into `output`. Every frame keeps its source timestamp (shifted
+    """Translate `source` (best a Source opened once for the whole job) into `output`. Every frame keeps its source timestamp (shifted
     so a clip cut with `start` begins at its first frame); audio packets are copied.
     `preview`, if given, also gets a side-by-side (input | output) video."""
     encode = encode or EncodeOptions()
     began = time.perf_counter()
-    with open_video(source, start=start, end=end) as reader:
+    with use_source(source) as source, open_video(source, start=start, end=end) as reader:
         video = reader.info.main_video
         if on_start:
             on_start(video.frame_count)

@@ -11,15 +11,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vidswap.choices import FaceSelection
 from vidswap.errors import NoFaceError
-from vidswap.faces import Alignment, align_face, paste_back, select_tracks, smooth_track, track_faces, warp_to_crop
+from vidswap.faces import (Alignment, FaceDetector, align_face, paste_back, select_tracks, smooth_track, track_faces,
+                           warp_to_crop)  # fmt: skip
 from vidswap.faces.align import DEFAULT_MARGIN
-from vidswap.video import Frame, open_video
+from vidswap.video import Frame, Source, open_video, use_source
 
 
 @dataclass
 class FaceSettings:
-    select: str = "largest"  # largest | all | a track number
+    select: FaceSelection | str = "largest"  # or a track number
     min_prob: float = 0.9  # detector confidence
     min_size: int = 20  # smallest face side in pixels
     max_gap: int = 8  # missed detections filled by interpolation
@@ -41,7 +43,7 @@ class FacePlan:
 
 
 def plan_faces(
-    source: str | os.PathLike,
+    source: Source | str | os.PathLike,
     crop_size: int,
     settings: FaceSettings,
     *,
@@ -51,11 +53,9 @@ def plan_faces(
     on_frame: Callable[[int], None] | None = None,
 ) -> FacePlan:
     """Detect faces in every frame, link them into tracks, smooth and align them."""
-    from vidswap.faces import FaceDetector
-
     detector = FaceDetector(device=device, min_prob=settings.min_prob, min_size=settings.min_size)
     detections, times, frame_size = [], [], None
-    with open_video(source, start=start, end=end) as reader:
+    with use_source(source) as source, open_video(source, start=start, end=end) as reader:
         batch: list[Frame] = []
         for frame in reader:
             batch.append(frame)
@@ -72,7 +72,7 @@ def plan_faces(
     chosen = [smooth_track(t, min_cutoff=settings.min_cutoff, beta=settings.beta) for t in select_tracks(tracks, settings.select)]
     warnings = []
     if not chosen:
-        message = f"{source}: no face found in {len(detections)} frames"
+        message = f"{source.path}: no face found in {len(detections)} frames"
         if not settings.keep_faceless:
             raise NoFaceError(f"{message} (try --mode frame, a lower --min-face-prob, or --keep-faceless)")
         warnings.append(f"{message}; copied through unchanged (--keep-faceless)")
