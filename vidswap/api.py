@@ -5,8 +5,8 @@
     out_images = translator(list_of_rgb_uint8_frames)
     translator.apply("in.mp4", "out.mp4")            # timing, rotation and audio kept
 
-The pieces live in the pipeline layer (vidswap.pipeline.translator, .batch); this module
-is their public face.
+The pieces live in the pipeline layer (vidswap.pipeline.translator, .batch) and in
+vidswap.settings; this module is their public face.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from vidswap.pipeline.apply import ApplyResult, EncodeOptions
+from vidswap.pipeline.apply import ApplyResult
 from vidswap.pipeline.batch import BatchReport, Observer, run_batch
-from vidswap.pipeline.faces import FaceSettings
-from vidswap.pipeline.translator import Translator, TranslatorSettings, VideoSettings, check_job
+from vidswap.pipeline.translator import Translator, check_job
+from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings, VideoSettings
 
 __all__ = ["ApplyResult", "BatchReport", "EncodeOptions", "FaceSettings", "Observer", "Translator",
            "TranslatorSettings", "VideoSettings", "apply", "batch", "check_job", "load"]  # fmt: skip

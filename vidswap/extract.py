@@ -29,10 +29,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vidswap.choices import DataMode, FaceSelection, choices
 from vidswap.errors import ConfigError, InputError, OutputError
-from vidswap.faces.align import DEFAULT_MARGIN, Alignment, align_face, check_size, fit_frame, warp_to_crop
+from vidswap.faces.align import Alignment, align_face, check_size, fit_frame, warp_to_crop
 from vidswap.faces.detect import FaceDetector
 from vidswap.faces.track import track_faces
 from vidswap.fsutil import atomic_write_bytes, atomic_write_text
+from vidswap.settings import FACE_MARGIN
 from vidswap.video import VIDEO_EXTENSIONS, count_frames, open_video, probe, read_frames
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -48,7 +49,7 @@ class ExtractSettings:
     every: int | None = None  # every N-th frame of a clip ...
     max_per_clip: int | None = None  # ... or up to K frames spread evenly (neither: every frame)
     image_format: str = "png"  # png | jpg
-    margin: float = DEFAULT_MARGIN  # face mode: room around the face template
+    margin: float = FACE_MARGIN  # face mode: room around the face template
     faces: FaceSelection = "largest"  # face mode: the main face (the largest over time) or all
     min_prob: float = 0.9
     min_face: int = 20  # pixels: smaller faces are ignored; raising it speeds detection up a lot

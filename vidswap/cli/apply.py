@@ -1,4 +1,5 @@
-"""`vidswap apply INPUT --model NAME`: translate a video, keeping its timing and audio."""
+"""`vidswap apply INPUT --model NAME`: translate a video, keeping its timing and audio.
+(Modules that load torch or PyAV are imported in the command's body: `--help` stays fast.)"""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from vidswap.api import Translator, VideoSettings, check_job
 from vidswap.cli.app import App, pass_app
 from vidswap.cli.options import settings_from, translation_options
 from vidswap.cli.progress import make_progress
-from vidswap.video import open_source
+from vidswap.settings import VideoSettings
 
 
 @click.command()
@@ -26,6 +26,9 @@ from vidswap.video import open_source
 def command(app: App, input: str, output: str | None, start: float | None, end: float | None, preview: bool,
             overwrite: bool, **params) -> None:  # fmt: skip
     """Translate INPUT with a model, keeping every frame's timestamp, the rotation and the audio."""
+    from vidswap.api import Translator, check_job
+    from vidswap.video import open_source
+
     settings, encode = settings_from(params)
     video = VideoSettings(encode, start=start, end=end)
     with open_source(input) as source:  # opened once for its facts, for the whole job; bad input: one line

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from vidswap.cli.app import App, pass_app
-from vidswap.demo import DemoOptions, run_demo
 
 
 @click.command("demo")
@@ -28,6 +27,8 @@ def command(app: App, out_dir: str, minutes: float, steps: int, method: str, ove
     judged against the true transform. Writes the translated clip, a side-by-side
     preview, a contact sheet and a report into OUTPUT. No downloads.
     """
+    from vidswap.demo import DemoOptions, run_demo  # torch: not for --help
+
     app.info(f"vidswap demo: {method}, up to {minutes:g} min / {steps} steps of training; results in {out_dir}")
     options = DemoOptions(minutes=minutes, max_steps=steps, method=method, overrides=list(overrides))
     report = run_demo(out_dir, options, on_stage=lambda name: app.info(f"- {name}"),

@@ -8,7 +8,6 @@ from rich.table import Table
 from vidswap.choices import DataMode, FaceSelection, choices
 from vidswap.cli.app import App, pass_app
 from vidswap.cli.progress import make_progress
-from vidswap.extract import ExtractSettings, extract_dataset
 
 
 @click.command(short_help="Extract aligned face crops (or frames) from clips and photos into a training set.")
@@ -18,7 +17,7 @@ from vidswap.extract import ExtractSettings, extract_dataset
     help="Dataset folder (created; a rerun resumes).",
 )
 @click.option(
-    "--mode", type=click.Choice(choices(DataMode)), default=ExtractSettings.mode, show_default=True,
+    "--mode", type=click.Choice(choices(DataMode)), default="face", show_default=True,
     help="Aligned face crops, or whole frames.",
 )
 @click.option("--size", type=int, default=256, show_default=True, help="Crop side in pixels (faces: 64-512).")
@@ -26,7 +25,7 @@ from vidswap.extract import ExtractSettings, extract_dataset
 @click.option("--max-per-clip", type=click.IntRange(min=1), help="Take up to K frames of a clip, spread evenly.")
 @click.option("--format", "image_format", type=click.Choice(["png", "jpg"]), default="png", show_default=True)
 @click.option(
-    "--faces", type=click.Choice(choices(FaceSelection)), default=ExtractSettings.faces, show_default=True,
+    "--faces", type=click.Choice(choices(FaceSelection)), default="largest", show_default=True,
     help="The main face (largest over the clip) or all faces.",
 )
 @click.option(
@@ -52,6 +51,8 @@ def command(app: App, sources: tuple[str, ...], dataset: str, device: str, **opt
     """Extract aligned face crops (or whole frames) from SOURCE videos, images and
     folders of them into DATASET: crops/, records.jsonl (one line a crop) and
     summary.json. Rerunning skips the sources already done."""
+    from vidswap.extract import ExtractSettings, extract_dataset  # loads torch and PyAV: not for --help
+
     if options["margin"] is None:
         del options["margin"]  # the template's default
     settings = ExtractSettings(**options)

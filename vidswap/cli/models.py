@@ -6,7 +6,6 @@ import click
 from rich.table import Table
 
 from vidswap.cli.app import App, pass_app
-from vidswap.models import list_models, models_home
 
 
 @click.command("models")
@@ -15,6 +14,8 @@ from vidswap.models import list_models, models_home
 @pass_app
 def command(app: App, models_dir):
     """List built-in models and the trained models in the store."""
+    from vidswap.models import list_models, models_home  # torch: not for --help
+
     table = Table(title=f"models in {models_home(models_dir)}")
     for column in ("name", "method", "mode", "size", "domains", "steps", "created", "path"):
         table.add_column(column, justify="right" if column in ("size", "steps") else "left", no_wrap=column == "name")

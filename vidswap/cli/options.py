@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import click
 
-from vidswap.api import EncodeOptions, FaceSettings, TranslatorSettings
 from vidswap.choices import ApplyMode, BackendName, Smoothing, choices
+from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings
 
 # (option declarations, keyword arguments); the parameter name is the settings field
 _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [

@@ -8,7 +8,6 @@ import click
 from rich.table import Table
 
 from vidswap.cli.app import App, pass_app
-from vidswap.video import count_frames, probe
 
 
 @click.command()
@@ -18,6 +17,8 @@ from vidswap.video import count_frames, probe
 @pass_app
 def command(app: App, file: str, as_json: bool, count: bool) -> None:
     """Show a video's container, streams, rotation, frame rate and audio."""
+    from vidswap.video import count_frames, probe  # PyAV: not for --help
+
     info = probe(file)
     if count:
         count_frames(info)

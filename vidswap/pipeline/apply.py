@@ -13,20 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from vidswap.pipeline.stream import run_pipeline
+from vidswap.settings import EncodeOptions
 from vidswap.video import Frame, Source, VideoWriter, open_video, use_source
 
 # turn a batch of decoded frames (upright RGB uint8) into output images of the same size
 Process = Callable[[list[Frame]], list[np.ndarray]]
 # temporal smoothing: (input image, output image) in frame order -> smoothed output
 Smooth = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-@dataclass
-class EncodeOptions:
-    codec: str = "libx264"
-    crf: int = 18
-    preset: str = "medium"
-    pix_fmt: str | None = None
 
 
 @dataclass

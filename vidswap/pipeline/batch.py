@@ -28,7 +28,7 @@ from vidswap.models import resolve_model
 from vidswap.pipeline.jobs import Job, Outcome, file_digest
 from vidswap.pipeline.manifest import Entry, Manifest
 from vidswap.pipeline.runners import LocalRunner, RayRunner
-from vidswap.pipeline.translator import TranslatorSettings, VideoSettings
+from vidswap.settings import TranslatorSettings, VideoSettings
 from vidswap.video import VIDEO_EXTENSIONS, MediaInfo, probe
 from vidswap.video.writer import KEPT_EXTENSIONS, default_output_path
 

@@ -11,27 +11,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vidswap.choices import FaceSelection
 from vidswap.errors import NoFaceError
 from vidswap.faces import (Alignment, FaceDetector, align_face, paste_back, select_tracks, smooth_track, track_faces,
                            warp_to_crop)  # fmt: skip
-from vidswap.faces.align import DEFAULT_MARGIN
+from vidswap.settings import FaceSettings
 from vidswap.video import Frame, Source, open_video, use_source
-
-
-@dataclass
-class FaceSettings:
-    select: FaceSelection | str = "largest"  # or a track number
-    min_prob: float = 0.9  # detector confidence
-    min_size: int = 20  # smallest face side in pixels
-    max_gap: int = 8  # missed detections filled by interpolation
-    min_cutoff: float = 1.0  # One-Euro smoothing: lower is steadier
-    beta: float = 3.0  # One-Euro smoothing: higher follows fast motion sooner
-    margin: float = DEFAULT_MARGIN
-    erode: float = 0.05  # mask: untouched band at the crop's edge (share of its side)
-    blur: float = 0.1  # mask: width of the feathered ramp
-    color_match: bool = True  # match the translated face's Lab mean/std to the frame
-    keep_faceless: bool = False  # a clip with no face at all is copied through instead of failing
 
 
 @dataclass

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vidswap.errors import VidswapError
-from vidswap.pipeline.translator import Translator, TranslatorSettings, VideoSettings
+from vidswap.pipeline.translator import Translator
+from vidswap.settings import TranslatorSettings, VideoSettings
 from vidswap.video import MediaInfo, Source
 
 FRAME_REPORT_SECONDS = 0.25

@@ -25,7 +25,7 @@ import torch
 
 from vidswap.errors import VidswapError
 from vidswap.pipeline.jobs import Job, Outcome, error_line, run_job
-from vidswap.pipeline.translator import TranslatorSettings, VideoSettings
+from vidswap.settings import TranslatorSettings, VideoSettings
 
 
 def worker_devices(device: str, workers: int) -> list[str]:

@@ -1,54 +1,28 @@
-"""The Translator: a loaded model with its run settings, translating images or whole
-videos. `vidswap apply`, `vidswap batch` and the Python API (vidswap.api) all use it."""
+"""The Translator: a loaded model with its run settings (vidswap.settings), translating
+images or whole videos. `vidswap apply`, `vidswap batch` and the Python API (vidswap.api)
+all use it."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vidswap.choices import ApplyMode, BackendName, Smoothing, choices
+from vidswap.choices import ApplyMode, Smoothing, choices
 from vidswap.device import pick_device
 from vidswap.errors import ConfigError
 from vidswap.faces.align import aligned_size
 from vidswap.models import load_model
-from vidswap.pipeline.apply import ApplyResult, EncodeOptions, apply_video
-from vidswap.pipeline.faces import FaceSettings, at_model_size, face_processor, plan_faces
+from vidswap.pipeline.apply import ApplyResult, apply_video
+from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces
 from vidswap.pipeline.smooth import make_smoother
 from vidswap.pipeline.translate import ImageTranslator, to_images, to_tensor
 from vidswap.runtime import check_choice
+from vidswap.settings import TranslatorSettings, VideoSettings
 from vidswap.video import Source, default_output_path, use_source
-
-
-@dataclass
-class TranslatorSettings:
-    """How a model is run; the same settings drive `vidswap apply` and `vidswap batch`."""
-
-    model: str = "identity"
-    models_dir: str | None = None
-    device: str = "auto"
-    backend: BackendName = "auto"
-    fp16: bool = False
-    batch: int = 1
-    mode: ApplyMode = "auto"
-    tile: int = 0  # full-frame mode: translate in tiles of this side when the frame is larger (0: whole)
-    smooth: Smoothing = "none"
-    smooth_strength: float = 0.6
-    face: FaceSettings = field(default_factory=FaceSettings)
-
-
-@dataclass
-class VideoSettings:
-    """What is done to one video besides translating it."""
-
-    encode: EncodeOptions = field(default_factory=EncodeOptions)
-    start: float | None = None
-    end: float | None = None
-    preview: str | None = None  # also write a side-by-side (input | output) video here
 
 
 class Translator:
