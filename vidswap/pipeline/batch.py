@@ -86,7 +86,7 @@ def find_videos(library: Path, globs: Iterable[str] = (), excludes: Iterable[str
     return sorted(found)
 
 
-def output_name(source: Path, key: str, taken: set[str], facts: dict[str, MediaInfo]) -> str:
+def output_name(source: Path, key: str, taken: set[str], facts: dict[str, MediaInfo] | None = None) -> str:
     """The output's path relative to the output folder: the source's, with the container
     the writer would pick (kept, or MP4/Matroska); the full source name is kept when two
     sources would otherwise land on one output (clip.avi and clip.mp4). A source probed
@@ -95,8 +95,10 @@ def output_name(source: Path, key: str, taken: set[str], facts: dict[str, MediaI
         suffix = source.suffix
     else:
         try:
-            facts[key] = probe(source, rates=False)
-            suffix = default_output_path(source, info=facts[key]).suffix
+            info = probe(source, rates=False)
+            suffix = default_output_path(source, info=info).suffix
+            if facts is not None:
+                facts[key] = info
         except VidswapError:  # unreadable: the conversion itself will report why
             suffix = ".mkv"
     rel = Path(key)

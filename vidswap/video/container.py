@@ -10,9 +10,14 @@ import av
 
 from vidswap.errors import InputError
 
-# PyAV 19 dropped open()'s `metadata_errors` (it no longer fails on badly encoded metadata);
-# earlier versions need it to open files with such tags
-_OPEN_OPTIONS = {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
+
+def open_options(pyav_version: str) -> dict[str, str]:
+    """av.open's keyword arguments for reading: PyAV before 19 needs `metadata_errors` to open
+    files with badly encoded tags; PyAV 19 removed the argument (it no longer fails on them)."""
+    return {"metadata_errors": "ignore"} if int(pyav_version.split(".")[0]) < 19 else {}
+
+
+_OPEN_OPTIONS = open_options(av.__version__)
 
 
 def open_input(path: str | os.PathLike) -> av.container.InputContainer:
