@@ -71,7 +71,7 @@ def apply_video(
                 crf=encode.crf,
                 preset=encode.preset,
                 pix_fmt=encode.pix_fmt,
-                audio_from=source,
+                audio_from=source if source.info.audio else None,
                 audio_window=(start, end),
                 shift=shift,
             )
