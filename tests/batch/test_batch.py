@@ -193,7 +193,6 @@ def count_done(out: Path) -> int:
         return 0
 
 
-@pytest.mark.parametrize("mode", [["--workers", "2"], ["--ray", "--workers", "2"]], ids=["workers2", "ray"])
 class UnreadableTape(VidswapError):
     """A project's own error, marked as the input's fault by its attribute, not its name."""
 
@@ -224,6 +223,7 @@ def test_batch_and_extract_take_the_same_video_files(tmp_path):
     assert {".m2ts", ".mts", ".3gp", ".ogv"} <= VIDEO_EXTENSIONS
 
 
+@pytest.mark.parametrize("mode", [["--workers", "2"], ["--ray", "--workers", "2"]], ids=["workers2", "ray"])
 def test_kill_9_part_way_then_rerun_finishes_each_file_once(library, tmp_path, mode):
     out = tmp_path / "out"
     args = [VIDSWAP, "-q", "batch", str(library), "-o", str(out), "--model", "identity", *mode]
