@@ -12,8 +12,16 @@ import cv2
 import numpy as np
 
 from vidswap.errors import NoFaceError
-from vidswap.faces import (Alignment, FaceDetector, align_face, paste_back, select_tracks, smooth_track, track_faces,
-                           warp_to_crop)  # fmt: skip
+from vidswap.faces import (
+    Alignment,
+    FaceDetector,
+    align_face,
+    paste_back,
+    select_tracks,
+    smooth_track,
+    track_faces,
+    warp_to_crop,
+)
 from vidswap.settings import FaceSettings
 from vidswap.video import Frame, Source, open_video, use_source
 
