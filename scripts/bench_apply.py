@@ -16,19 +16,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.bench_io import make_clip  # noqa: E402
 from vidswap.api import Translator, TranslatorSettings  # noqa: E402
+from vidswap.models import ModelCard, save_model  # noqa: E402
+from vidswap.nets.generators import ResnetGenerator  # noqa: E402
 from vidswap.video import open_video  # noqa: E402
 
 
 def save_generator(folder: Path, ngf: int, blocks: int) -> Path:
-    import torch
-
-    from vidswap.models import ModelCard, save_model
-    from vidswap.nets.generators import ResnetGenerator
-
     torch.manual_seed(0)
     gen = ResnetGenerator(ngf=ngf, n_blocks=blocks)
     card = ModelCard(name=folder.name, method="cyclegan", mode="frame", size=256,

@@ -10,6 +10,7 @@ per-file conversion seconds; the scaling ratio is frames/s over --workers 1's.""
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -18,15 +19,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import make_video, panned_frames  # noqa: E402
+from skimage import data  # noqa: E402
+from skimage.transform import resize  # noqa: E402
+
+from tests.helpers import make_video, panned_frames  # noqa: E402
+from vidswap.pipeline.manifest import Manifest  # noqa: E402
 
 MODES = {"workers 1": ["--workers", "1"], "workers 2": ["--workers", "2"], "ray (2 CPUs)": ["--ray", "--workers", "2"]}
 
 
 def make_library(root: Path, files: int, frames: int, width: int, height: int) -> int:
-    from skimage import data
-    from skimage.transform import resize
-
     image = (resize(data.astronaut(), (height + 3 * frames, width + 3 * frames)) * 255).astype("uint8")
     for i in range(files):
         path = root / f"set{i % 3}" / f"clip{i:03d}.mp4"
@@ -36,10 +38,6 @@ def make_library(root: Path, files: int, frames: int, width: int, height: int) -
 
 
 def main() -> None:
-    import subprocess
-
-    from vidswap.pipeline.manifest import Manifest
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=24)
     parser.add_argument("--frames", type=int, default=60)

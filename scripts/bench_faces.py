@@ -15,11 +15,13 @@ import time
 
 import cv2
 import numpy as np
+import torch
+from skimage.data import astronaut
+
+from vidswap.faces import FaceDetector
 
 
 def make_frames(width: int, height: int, count: int) -> list[np.ndarray]:
-    from skimage.data import astronaut
-
     photo = astronaut()
     side = height * 3 // 4
     photo = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
@@ -52,10 +54,6 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--min-size", type=int, nargs="+", default=[20, 40])
     args = parser.parse_args()
-
-    import torch
-
-    from vidswap.faces import FaceDetector
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")

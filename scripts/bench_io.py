@@ -15,17 +15,16 @@ from pathlib import Path
 
 import av
 import numpy as np
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import astronaut, make_video  # noqa: E402
+from tests.helpers import astronaut, make_video  # noqa: E402
 from vidswap.pipeline.apply import apply_video  # noqa: E402
-from vidswap.video import VideoWriter, open_video  # noqa: E402
+from vidswap.video import VideoWriter, open_source, open_video  # noqa: E402
 
 
 def make_clip(path: Path, frames: int) -> list[np.ndarray]:
-    from PIL import Image
-
     big = np.asarray(Image.fromarray(astronaut()).resize((1600, 1600)))
     images = []
     for i in range(frames):
@@ -120,7 +119,7 @@ def main() -> None:
             ("decode", timed(lambda: vidswap_decode(clip), args.repeat), timed(lambda: plain_decode(clip), args.repeat)),
             ("encode", timed(lambda: vidswap_encode(images, tmp / "a.mp4"), args.repeat),
              timed(lambda: plain_encode(images, tmp / "b.mp4"), args.repeat)),
-            ("identity apply", timed(lambda: apply_video(clip, tmp / "c.mp4", lambda frames: [f.image for f in frames]).frames, args.repeat),
+            ("identity apply", timed(lambda: apply_video(open_source(clip), tmp / "c.mp4", lambda frames: [f.image for f in frames]).frames, args.repeat),
              timed(lambda: plain_transcode(clip, tmp / "d.mp4"), args.repeat)),
         ]  # fmt: skip
     print(f"1280x720, {args.frames} frames, H.264 CRF 18 preset medium, best of {args.repeat}")

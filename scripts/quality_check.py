@@ -31,8 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trainer.data import collect_images  # noqa: E402
 from trainer.loop import train  # noqa: E402
 from trainer.config import load_config  # noqa: E402
-from vidswap.demo import FAST_SETTINGS, TRANSFORM as SEPIA, crops, photos, psnr  # noqa: E402  (the demo's pieces)
+from vidswap.demo import FAST_SETTINGS, crops, photos  # noqa: E402  (the demo's pieces)
+from vidswap.demo import TRANSFORM as SEPIA  # noqa: E402
 from vidswap.demo import transform as sepia  # noqa: E402
+from vidswap.metrics import psnr  # noqa: E402
 
 
 def swap(x: np.ndarray) -> np.ndarray:

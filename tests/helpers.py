@@ -1,5 +1,5 @@
 """Test helpers: videos made with PyAV from real photos that packages ship, the CLI run
-in-process, and image comparisons. A plain module: tests import it, conftest.py only
+in-process. (Image scores: vidswap.metrics.) A plain module: tests import it, conftest.py only
 holds fixtures."""
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from skimage import data
+
+from vidswap.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 FOOTAGE = REPO.parent / "shared" / "footage"
 
 
 def astronaut() -> np.ndarray:
-    from skimage import data
-
     return data.astronaut()
 
 
@@ -92,8 +93,6 @@ def audio_packets(path: Path) -> list[tuple[float, bytes]]:
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
     """Run the `vidswap` entry point in-process: (exit code, stdout, stderr)."""
-    from vidswap.cli.main import main
-
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
         raise SystemExit(0)
@@ -101,6 +100,3 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
     return exit_info.value.code, out, err
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

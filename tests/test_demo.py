@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from vidswap.cli.main import main
-from vidswap.demo import DemoOptions, psnr, run_demo, transform
+from vidswap.demo import DemoOptions, run_demo, transform
+from vidswap.metrics import psnr
 from vidswap.video import probe
 
 TINY = ["net.ngf=4", "net.ndf=4", "net.n_blocks=1", "cut.num_patches=8", "cut.mlp_units=8"]

@@ -23,15 +23,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from vidswap.choices import DataMode, FaceSelection, choices
 from vidswap.errors import ConfigError, InputError, OutputError
-from vidswap.faces.align import DEFAULT_MARGIN, Alignment, align_face, check_size, fit_frame, warp_to_crop
+from vidswap.faces.align import Alignment, align_face, check_size, fit_frame, warp_to_crop
+from vidswap.faces.detect import FaceDetector
+from vidswap.faces.track import track_faces
 from vidswap.fsutil import atomic_write_bytes, atomic_write_text
+from vidswap.settings import FACE_MARGIN
+from vidswap.video import VIDEO_EXTENSIONS, count_frames, open_video, probe, read_frames
 
-VIDEO_EXTS = {
-    ".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogg", ".ogv", ".ts", ".mts", ".wmv", ".flv", ".3gp",
-}  # fmt: skip
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 RECORDS, SUMMARY, SETTINGS, CROPS, DONE = "records.jsonl", "summary.json", "dataset.json", "crops", "sources"
 FORMAT_VERSION = 1
@@ -40,21 +44,21 @@ _READ_CHUNK = 16  # frames decoded (and detected) together
 
 @dataclass(frozen=True)
 class ExtractSettings:
-    mode: str = "face"  # face: aligned face crops; frame: whole frames fitted to size x size
+    mode: DataMode = "face"  # face: aligned face crops; frame: whole frames fitted to size x size
     size: int = 256
     every: int | None = None  # every N-th frame of a clip ...
     max_per_clip: int | None = None  # ... or up to K frames spread evenly (neither: every frame)
     image_format: str = "png"  # png | jpg
-    margin: float = DEFAULT_MARGIN  # face mode: room around the face template
-    faces: str = "largest"  # face mode: the main face (the largest over time) or all
+    margin: float = FACE_MARGIN  # face mode: room around the face template
+    faces: FaceSelection = "largest"  # face mode: the main face (the largest over time) or all
     min_prob: float = 0.9
     min_face: int = 20  # pixels: smaller faces are ignored; raising it speeds detection up a lot
     fit: str = "crop"  # frame mode: centre-crop or pad to the square
     min_change: float = 0.01  # a crop differing from the last one kept by less is a duplicate
 
     def __post_init__(self) -> None:
-        if self.mode not in ("face", "frame"):
-            raise ConfigError(f"mode must be face or frame, got {self.mode!r}")
+        if self.mode not in choices(DataMode):
+            raise ConfigError(f"mode must be one of {', '.join(choices(DataMode))}, got {self.mode!r}")
         if self.mode == "face":
             check_size(self.size)
         elif not 16 <= self.size <= 4096:
@@ -65,8 +69,8 @@ class ExtractSettings:
             raise ConfigError("--every and --max-per-clip must be at least 1")
         if self.image_format not in ("png", "jpg"):
             raise ConfigError(f"image format must be png or jpg, got {self.image_format!r}")
-        if self.faces not in ("largest", "all"):
-            raise ConfigError(f"faces must be largest or all, got {self.faces!r}")
+        if self.faces not in choices(FaceSelection):
+            raise ConfigError(f"faces must be one of {', '.join(choices(FaceSelection))}, got {self.faces!r}")
         if not 0 <= self.min_change < 1:
             raise ConfigError(f"min_change must be in [0, 1), got {self.min_change}")
 
@@ -139,7 +143,7 @@ def find_sources(sources: Sequence[str | os.PathLike], exclude: Path | None = No
         if not path.exists():
             raise InputError(f"{source}: no such file or folder")
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTS | IMAGE_EXTS)
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS | IMAGE_EXTS)
             if exclude is not None:
                 inside = [p for p in inside if not p.resolve().is_relative_to(exclude)]
             if not inside:
@@ -277,9 +281,6 @@ class _SourceExtractor:
         return [record] if record else []
 
     def _face_crops(self, sampler: _Sampler) -> list[dict]:
-        from vidswap.faces.detect import FaceDetector
-        from vidswap.faces.track import track_faces
-
         if isinstance(self.detector, str):
             self.detector = FaceDetector(device=self.detector, min_prob=self.config.min_prob, min_size=self.config.min_face)
         detections, times, indices = [], [], []
@@ -315,8 +316,6 @@ class _SourceExtractor:
         return records
 
     def _write(self, frame, face, alignment: Alignment, crop: np.ndarray) -> dict | None:
-        import cv2
-
         track_id = face[0] if face else None
         thumb = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
         last = self._last.get(track_id)
@@ -370,12 +369,11 @@ class _Sampler:
         self.warnings: list[str] = []
         self.read = 0
         if kind == "video":
-            from vidswap.video import probe
-
-            video = probe(path).main_video
+            info = probe(path)
+            video = info.main_video
             if config.max_per_clip is not None:
                 if not video.frame_count_exact:
-                    video = probe(path, count=True).main_video
+                    video = count_frames(info).main_video
                 n = video.frame_count or 0
                 self.indices = sorted(set(np.linspace(0, n - 1, min(config.max_per_clip, n)).round().astype(int).tolist()))
                 self.total = len(self.indices)
@@ -401,8 +399,6 @@ class _Sampler:
         elif self.indices is not None:
             yield from self._random(self.indices)
         else:
-            from vidswap.video import open_video
-
             with open_video(self.path) as reader:
                 number = 0
                 for frame in reader:
@@ -423,8 +419,6 @@ class _Sampler:
                     return
 
     def _random(self, wanted: list[int]) -> Iterator[_Frame]:
-        from vidswap.video import read_frames
-
         number = 0
         for chunk in _chunks(iter(wanted), _READ_CHUNK):
             for frame in read_frames(self.path, chunk):
@@ -433,8 +427,6 @@ class _Sampler:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     try:
         with Image.open(path) as im:
             return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))  # upright, as shown

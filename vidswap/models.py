@@ -18,11 +18,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import load_file, save_file
+
 from vidswap.catalog import published_name
 from vidswap.errors import ModelError
+from vidswap.nets import build_network
 
 CARD_FILE = "model.json"
 BUILTIN_MODELS = ("identity",)
+# generators that run only at their training size; a card written before the card recorded
+# `fully_convolutional` gets it from its generator's class
+_FIXED_SIZE_GENERATORS = {"ACGANTranslator"}
 
 
 @dataclass
@@ -33,6 +39,7 @@ class ModelCard:
     size: int | None  # training crop size; None: any size (fully convolutional, no resize)
     generators: dict[str, dict[str, Any]]  # generator name -> {"class", "kwargs"}
     default_generator: str = "AtoB"
+    fully_convolutional: bool = True  # runs at any image size (else only at `size`): what inference goes by
     domains: list[str] = field(default_factory=list)
     steps: int = 0
     created: str = ""
@@ -43,7 +50,11 @@ class ModelCard:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelCard:
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        values = {k: v for k, v in d.items() if k in known}
+        if "fully_convolutional" not in values:
+            generator = (d.get("generators") or {}).get(d.get("default_generator", "AtoB")) or {}
+            values["fully_convolutional"] = generator.get("class") not in _FIXED_SIZE_GENERATORS
+        return cls(**values)
 
 
 def models_home(models_dir: str | os.PathLike | None = None) -> Path:
@@ -109,10 +120,6 @@ class Model:
 
 def load_model(name_or_path: str, models_dir: str | os.PathLike | None = None, device: str = "cpu") -> Model:
     """Load a model's card and generators (weights through safetensors: no code runs)."""
-    from safetensors.torch import load_file
-
-    from vidswap.nets import build_network
-
     folder = resolve_model(name_or_path, models_dir)
     card = builtin_card(name_or_path) if folder is None else read_card(folder)
     generators = {}
@@ -130,8 +137,6 @@ def load_model(name_or_path: str, models_dir: str | os.PathLike | None = None, d
 
 def save_model(folder: Path, card: ModelCard, generators: dict[str, Any]) -> Path:
     """Write a model folder atomically: build it beside the target, then rename into place."""
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))

@@ -19,10 +19,13 @@ import vidswap
 from tests.helpers import make_video, panned_frames
 from vidswap.api import VideoSettings
 from vidswap.cli.main import main
-from vidswap.errors import ConfigError
+from vidswap.errors import ConfigError, InputError, MissingDependency, NoFaceError, OutputError, VidswapError
+from vidswap.extract import find_sources
 from vidswap.pipeline.apply import EncodeOptions
 from vidswap.pipeline.batch import find_videos, output_name
+from vidswap.pipeline.jobs import Job, failed
 from vidswap.pipeline.manifest import MANIFEST_NAME, Manifest
+from vidswap.video import VIDEO_EXTENSIONS
 
 # path in the library -> (frames, seconds of audio)
 GOOD = {
@@ -188,6 +191,36 @@ def count_done(out: Path) -> int:
             return db.execute("SELECT COUNT(*) FROM files WHERE state = 'done'").fetchone()[0]
     except sqlite3.Error:  # not created yet
         return 0
+
+
+class UnreadableTape(VidswapError):
+    """A project's own error, marked as the input's fault by its attribute, not its name."""
+
+    input_fault = True
+
+
+@pytest.mark.parametrize(("error", "permanent", "stop_code"), [
+    (InputError("clip.mp4: no video stream"), True, 0),
+    (NoFaceError("clip.mp4: no face found"), True, 0),
+    (UnreadableTape("clip.mp4: tape is unreadable"), True, 0),
+    (ConfigError("bad setting"), False, 2),
+    (MissingDependency("ray", "--ray"), False, 5),
+    (OutputError("disk full"), False, 0),
+    (MemoryError("out of memory"), False, 0),
+])  # fmt: skip
+def test_failures_are_classified_by_the_error_class_attributes(error, permanent, stop_code):
+    outcome = failed(Job("clip.mp4", "clip.mp4", "out.mp4"), "w0", error)
+    assert (outcome.permanent, outcome.stop_code) == (permanent, stop_code)
+    assert not outcome.ok and "clip.mp4: " not in outcome.error  # the report names the file already
+
+
+def test_batch_and_extract_take_the_same_video_files(tmp_path):
+    for suffix in VIDEO_EXTENSIONS:
+        (tmp_path / f"clip{suffix.upper()}").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_bytes(b"x")
+    expected = sorted(tmp_path / f"clip{s.upper()}" for s in VIDEO_EXTENSIONS)
+    assert find_videos(tmp_path) == expected == find_sources([tmp_path])
+    assert {".m2ts", ".mts", ".3gp", ".ogv"} <= VIDEO_EXTENSIONS
 
 
 @pytest.mark.parametrize("mode", [["--workers", "2"], ["--ray", "--workers", "2"]], ids=["workers2", "ray"])

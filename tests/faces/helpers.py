@@ -1,4 +1,4 @@
-"""Helpers for the face tests: the synthetic clips' geometry, a video writer, PSNR."""
+"""Helpers for the face tests: the synthetic clips' geometry, a video writer."""
 
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ from tests.helpers import FOOTAGE  # noqa: F401  (re-exported for the face tests
 FRAME_W, FRAME_H = 320, 240
 N_FRAMES = 36
 COVERED = range(16, 20)  # positions where a grey card hides the face
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:

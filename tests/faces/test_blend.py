@@ -4,7 +4,7 @@ import pytest
 from vidswap.errors import ConfigError
 from vidswap.faces import align_face, crop_mask, fit_frame, match_color, paste_back, warp_to_crop, warp_to_frame
 
-from tests.faces.helpers import psnr
+from vidswap.metrics import psnr
 
 
 # The crop must be at least as sharp as the face in the frame (here 2x or more); at

@@ -4,7 +4,8 @@ import av
 import numpy as np
 import pytest
 
-from tests.helpers import audio_packets, psnr
+from tests.helpers import audio_packets
+from vidswap.metrics import psnr
 from vidswap.pipeline.apply import apply_video
 from vidswap.video import open_video, probe
 

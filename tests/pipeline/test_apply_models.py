@@ -1,12 +1,17 @@
 """apply with tiny random generators saved in the model format: backends, face mode,
 smoothing, preview and the Python API."""
 
+from pathlib import Path
+
+import av
 import numpy as np
 import pytest
 
-from tests.helpers import astronaut, audio_packets, make_video, psnr
+from tests.helpers import astronaut, audio_packets, make_video, run_cli
 from vidswap.api import Translator, TranslatorSettings, VideoSettings
-from vidswap.models import ModelCard, save_model
+from vidswap.metrics import psnr
+from vidswap.models import ModelCard, read_card, save_model
+from vidswap.pipeline.translate import ImageTranslator
 from vidswap.video import open_video
 
 
@@ -82,6 +87,38 @@ def test_api_takes_numpy_and_torch(models):
     out = translator(tensor)
     assert out.shape == (1, 3, 64, 64)
     assert psnr(((out[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy(), single) > 45
+
+
+@pytest.mark.parametrize("mode", ["frame", "face"])
+def test_apply_opens_its_input_at_most_twice(models, face_clip, tmp_path, monkeypatch, capsys, mode):
+    """One `vidswap apply` reads the input's facts once and hands them to every stage: the
+    probe's container goes on to the first reader, a finished reader's to the audio copy."""
+    real_open, opened = av.open, []
+
+    def counting_open(file, *args, **kwargs):
+        opened.append(Path(str(file)).resolve())
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting_open)
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli(["apply", str(face_clip), "-m", str(models[mode]), "-o", str(out), "--backend", "torch"],
+                           capsys)  # fmt: skip
+    assert code == 0, err
+    assert opened.count(face_clip.resolve()) <= 2
+    assert audio_packets(out) == audio_packets(face_clip)  # the audio copy still starts at the start
+
+
+def test_inference_size_comes_from_the_card_not_the_method(models, tmp_path):
+    card = read_card(models["frame"])
+    assert card.fully_convolutional and ImageTranslator(Translator(model=str(models["frame"])).model).fixed_size is None
+    fixed = Translator(model=str(models["frame"])).model
+    fixed.card.fully_convolutional = False  # a cyclegan card saying its generator has a fixed size
+    assert ImageTranslator(fixed).fixed_size == (64, 64)
+    old = {"name": "old", "method": "acgan", "mode": "face", "size": 64,
+           "generators": {"AtoB": {"class": "ACGANTranslator", "kwargs": {}}}}  # fmt: skip
+    assert not ModelCard.from_dict(old).fully_convolutional  # written before the card had the field
+    old["generators"]["AtoB"]["class"] = "ResnetGenerator"
+    assert ModelCard.from_dict(old).fully_convolutional
 
 
 def test_face_mode_changes_only_the_face(models, face_clip):

@@ -4,11 +4,12 @@ import pytest
 
 from tests.helpers import make_video, panned_frames
 from vidswap.errors import InputError
-from vidswap.video import probe
+from vidswap.video import count_frames, probe
+from vidswap.video.container import open_options
 
 
 def test_probe_constant_rate_with_audio(clips):
-    info = probe(clips["cfr"], count=True)
+    info = count_frames(probe(clips["cfr"]))
     video = info.main_video
     assert (video.width, video.height, video.codec) == (96, 64, "h264")
     assert video.frame_count == 30 and video.frame_count_exact
@@ -59,3 +60,9 @@ def test_unusable_files_raise_one_clear_error(tmp_path, kind):
 def test_header_frame_count_without_decoding(tmp_path):
     path = make_video(tmp_path / "c.mp4", panned_frames(7, 32, 32))
     assert probe(path).main_video.frame_count == 7
+
+
+@pytest.mark.parametrize(("version", "options"), [("18.1.0", {"metadata_errors": "ignore"}), ("19.0.2", {})])
+def test_open_options_suit_the_installed_pyav(version, options):
+    """PyAV 19 refuses `metadata_errors` (TypeError on every open); earlier versions need it."""
+    assert open_options(version) == options

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from tests.helpers import astronaut, make_video, psnr
+from tests.helpers import astronaut, make_video
 from vidswap.errors import InputError
+from vidswap.metrics import psnr
 from vidswap.video import open_video, read_frames
 from vidswap.video.probe import packet_timestamps
 

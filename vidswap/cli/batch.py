@@ -4,20 +4,20 @@ with local worker processes or on a Ray cluster; `vidswap batch --status OUT` sh
 from __future__ import annotations
 
 import click
+from rich.table import Table
 
 from vidswap.cli.app import App, pass_app
-from vidswap.cli.options import translation_options
+from vidswap.cli.options import settings_from, translation_options
+from vidswap.cli.progress import make_progress
 from vidswap.errors import VidswapError
+from vidswap.pipeline.manifest import Manifest
+from vidswap.settings import VideoSettings
 
 
 def show_status(ctx: click.Context, _param, out_dir: str | None) -> None:
     """--status OUT: print the manifest's table and exit (1 if any file failed)."""
     if out_dir is None or ctx.resilient_parsing:
         return
-    from rich.table import Table
-
-    from vidswap.pipeline.manifest import Manifest
-
     app = ctx.ensure_object(App)
     with Manifest(out_dir, lock=False, create=False) as manifest:
         entries = manifest.entries()
@@ -58,9 +58,7 @@ def command(app: App, library: str, out_dir: str, globs: tuple[str, ...], exclud
     """Convert every video under LIBRARY into the same tree under OUT. Reruns skip what is
     done (output verified by size and checksum), retry what failed and finish what a killed
     run left; the exit code is 1 if any file failed."""
-    from vidswap.api import VideoSettings, batch
-    from vidswap.cli.options import settings_from
-    from vidswap.cli.progress import make_progress
+    from vidswap.api import batch  # loads torch and PyAV: not for --help
 
     settings, encode = settings_from(params)
     progress = make_progress(app)

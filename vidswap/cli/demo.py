@@ -27,7 +27,7 @@ def command(app: App, out_dir: str, minutes: float, steps: int, method: str, ove
     judged against the true transform. Writes the translated clip, a side-by-side
     preview, a contact sheet and a report into OUTPUT. No downloads.
     """
-    from vidswap.demo import DemoOptions, run_demo
+    from vidswap.demo import DemoOptions, run_demo  # torch: not for --help
 
     app.info(f"vidswap demo: {method}, up to {minutes:g} min / {steps} steps of training; results in {out_dir}")
     options = DemoOptions(minutes=minutes, max_steps=steps, method=method, overrides=list(overrides))

@@ -7,6 +7,7 @@ import json
 import math
 
 import click
+from rich.table import Table
 
 from vidswap.cli.app import App, pass_app
 
@@ -20,14 +21,12 @@ def command(app: App, input_path: str, output_path: str, as_json: bool) -> None:
     """Warping error of OUTPUT and of INPUT (Lai et al. 2018) and frame, timestamp, size
     and audio checks between them. Lower warping error is steadier; a ratio near 1 means
     the translation flickers no more than its source."""
-    from vidswap.metrics.compare import evaluate
+    from vidswap.metrics.compare import evaluate  # PyAV and OpenCV: not for --help
 
     report = evaluate(input_path, output_path)
     if as_json:
         app.out.print_json(json.dumps(report.to_dict()))
         return
-    from rich.table import Table
-
     w = report.warping
     table = Table(title="warping error (lower is steadier)", title_justify="left")
     for col in ("output", "input", "ratio", "frame pairs"):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import click
+from rich.table import Table
 
+from vidswap.choices import DataMode, FaceSelection, choices
 from vidswap.cli.app import App, pass_app
+from vidswap.cli.progress import make_progress
 
 
 @click.command(short_help="Extract aligned face crops (or frames) from clips and photos into a training set.")
@@ -14,7 +17,7 @@ from vidswap.cli.app import App, pass_app
     help="Dataset folder (created; a rerun resumes).",
 )
 @click.option(
-    "--mode", type=click.Choice(["face", "frame"]), default="face", show_default=True,
+    "--mode", type=click.Choice(choices(DataMode)), default="face", show_default=True,
     help="Aligned face crops, or whole frames.",
 )
 @click.option("--size", type=int, default=256, show_default=True, help="Crop side in pixels (faces: 64-512).")
@@ -22,7 +25,7 @@ from vidswap.cli.app import App, pass_app
 @click.option("--max-per-clip", type=click.IntRange(min=1), help="Take up to K frames of a clip, spread evenly.")
 @click.option("--format", "image_format", type=click.Choice(["png", "jpg"]), default="png", show_default=True)
 @click.option(
-    "--faces", type=click.Choice(["largest", "all"]), default="largest", show_default=True,
+    "--faces", type=click.Choice(choices(FaceSelection)), default="largest", show_default=True,
     help="The main face (largest over the clip) or all faces.",
 )
 @click.option(
@@ -48,7 +51,7 @@ def command(app: App, sources: tuple[str, ...], dataset: str, device: str, **opt
     """Extract aligned face crops (or whole frames) from SOURCE videos, images and
     folders of them into DATASET: crops/, records.jsonl (one line a crop) and
     summary.json. Rerunning skips the sources already done."""
-    from vidswap.extract import ExtractSettings, extract_dataset
+    from vidswap.extract import ExtractSettings, extract_dataset  # loads torch and PyAV: not for --help
 
     if options["margin"] is None:
         del options["margin"]  # the template's default
@@ -67,8 +70,6 @@ class _ProgressView:
     """One bar over the frames of the file being read; the file count is in its label."""
 
     def __init__(self, app: App):
-        from vidswap.cli.progress import make_progress
-
         self.progress = make_progress(app)
         self.task = None
 
@@ -90,8 +91,6 @@ class _ProgressView:
 
 
 def _show_summary(app: App, summary) -> None:
-    from rich.table import Table
-
     done = [s for s in summary.sources if s.error is None]
     table = Table(title=f"dataset {summary.dataset}", title_justify="left")
     for column in ("clips", "images", "frames read", "faces found", "crops written", "duplicates", "clips with no face"):

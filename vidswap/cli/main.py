@@ -6,11 +6,13 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import traceback
 
 import click
 
 from vidswap import __version__
 from vidswap.cli.app import App
+from vidswap.errors import VidswapError
 
 # command name -> (module, one-line help shown by `vidswap --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -59,8 +61,6 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line and an exit code."""
-    from vidswap.errors import VidswapError
-
     args = sys.argv[1:] if argv is None else argv
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
     try:
@@ -78,14 +78,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except VidswapError as exc:
         if verbose:
-            import traceback
-
             traceback.print_exc()
         _fail(str(exc), exc.exit_code)
     except OSError as exc:  # full disk, permissions, ...
         if verbose:
-            import traceback
-
             traceback.print_exc()
         _fail(f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", 6)
     except Exception as exc:  # a bug: still one line unless -v

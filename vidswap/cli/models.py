@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import click
+from rich.table import Table
 
 from vidswap.cli.app import App, pass_app
 
@@ -29,9 +30,7 @@ def command(ctx: click.Context, models_dir, available: bool):
 
 
 def list_store(app: App, models_dir) -> None:
-    from rich.table import Table
-
-    from vidswap.models import list_models, models_home
+    from vidswap.models import list_models, models_home  # torch: not for --help
 
     table = Table(title=f"models in {models_home(models_dir)}")
     for column in ("name", "method", "mode", "size", "domains", "steps", "created", "path"):
@@ -51,8 +50,6 @@ def list_store(app: App, models_dir) -> None:
 
 
 def list_available(app: App, models_dir) -> None:
-    from rich.table import Table
-
     from vidswap.catalog import CATALOG, PROJECTS
     from vidswap.models import models_home
 

@@ -7,14 +7,17 @@ from collections.abc import Callable
 
 import click
 
+from vidswap.choices import ApplyMode, BackendName, Smoothing, choices
+from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings
+
 # (option declarations, keyword arguments); the parameter name is the settings field
 _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (("-m", "--model"), dict(required=True, help="Model name in the store, a model folder, or 'identity'.")),
     (("--models-dir",), dict(envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False),
                              help="Model store [default: $VIDSWAP_HOME/models or ~/.local/share/vidswap/models].")),
-    (("--mode",), dict(type=click.Choice(["auto", "face", "frame"]), default="auto", show_default=True,
+    (("--mode",), dict(type=click.Choice(choices(ApplyMode)), default=TranslatorSettings.mode, show_default=True,
                        help="Translate faces or whole frames (auto: what the model was trained on).")),
-    (("--backend",), dict(type=click.Choice(["auto", "torch", "compile", "onnx", "tensorrt"]), default="auto",
+    (("--backend",), dict(type=click.Choice(choices(BackendName)), default=TranslatorSettings.backend,
                           show_default=True, help="Inference backend (auto: TensorRT on a GPU when installed, "
                           "ONNX Runtime on CPU, else torch).")),
     (("--fp16",), dict(is_flag=True, help="Half precision (CUDA only).")),
@@ -22,7 +25,7 @@ _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (("--device",), dict(default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")),
     (("--tile",), dict(default=0, show_default=True, type=click.IntRange(0),
                        help="Frame mode: translate frames larger than this in overlapping tiles (0: whole).")),
-    (("--smooth",), dict(type=click.Choice(["none", "flow"]), default="none", show_default=True,
+    (("--smooth",), dict(type=click.Choice(choices(Smoothing)), default=TranslatorSettings.smooth, show_default=True,
                          help="Temporal smoothing of the output along optical flow of the input.")),
     (("--smooth-strength",), dict(default=0.6, show_default=True, type=click.FloatRange(0, 1),
                                   help="Weight of the warped previous output where it is not occluded.")),
@@ -68,10 +71,6 @@ def _names(section) -> list[str]:
 
 def settings_from(params: dict):
     """(TranslatorSettings, EncodeOptions) from the command's parameters."""
-    from vidswap.api import TranslatorSettings
-    from vidswap.pipeline.apply import EncodeOptions
-    from vidswap.pipeline.faces import FaceSettings
-
     face = FaceSettings(**{n: params[n] for n in _names(_FACE_OPTIONS)})
     translator = TranslatorSettings(**{n: params[n] for n in _names(_TRANSLATOR_OPTIONS)}, face=face)
     encode = EncodeOptions(**{n: params[n] for n in _names(_ENCODE_OPTIONS)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from rich.table import Table
 
 from vidswap.cli.app import App, pass_app
 
@@ -16,14 +17,14 @@ from vidswap.cli.app import App, pass_app
 @pass_app
 def command(app: App, file: str, as_json: bool, count: bool) -> None:
     """Show a video's container, streams, rotation, frame rate and audio."""
-    from vidswap.video import probe
+    from vidswap.video import count_frames, probe  # PyAV: not for --help
 
-    info = probe(file, count=count)
+    info = probe(file)
+    if count:
+        count_frames(info)
     if as_json:
         app.out.print_json(json.dumps(info.to_dict()))
         return
-    from rich.table import Table
-
     # one column a stream, one row a property: narrow enough for any terminal
     head = f"{info.path}  [dim]{info.container}, {_fmt(info.duration, ' s')}, {info.size_bytes / 1e6:.1f} MB[/]"
     table = Table(title=head, title_justify="left")

@@ -1,6 +1,6 @@
 """Face stages: detect (MTCNN) -> track (link, fill gaps, smooth) -> align (crop to
-a template) -> blend (paste a translated crop back). Importing this package is
-cheap; torch and facenet-pytorch load when a FaceDetector is made."""
+a template) -> blend (paste a translated crop back). facenet-pytorch (slow to
+import) loads when a FaceDetector is made."""
 
 from vidswap.faces.align import Alignment, align_face, face_template, fit_frame, umeyama, warp_to_crop, warp_to_frame
 from vidswap.faces.blend import crop_mask, match_color, paste_back

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from vidswap.errors import ConfigError
+from vidswap.settings import FACE_MARGIN
 
 # The common 5-point face template (ArcFace's) in a 112x112 tight crop, MTCNN order:
 # image-left eye, image-right eye, nose, mouth left, mouth right.
@@ -20,7 +21,6 @@ _TEMPLATE_112 = np.array(
     dtype=np.float64,
 )
 MIN_SIZE, MAX_SIZE = 64, 512
-DEFAULT_MARGIN = 0.35
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def check_size(size: int) -> int:
     return size
 
 
-def face_template(size: int, margin: float = DEFAULT_MARGIN) -> np.ndarray:
+def face_template(size: int, margin: float = FACE_MARGIN) -> np.ndarray:
     """Where the 5 landmarks land in a `size` crop. `margin` widens the tight template
     crop by that fraction of its side on every edge (0 = ArcFace's tight crop; the
     default keeps hair and chin, which a translation model needs to see)."""
@@ -89,7 +89,7 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def align_face(
-    landmarks: np.ndarray, frame_size: tuple[int, int], size: int = 256, margin: float = DEFAULT_MARGIN
+    landmarks: np.ndarray, frame_size: tuple[int, int], size: int = 256, margin: float = FACE_MARGIN
 ) -> Alignment:
     """The similarity transform taking a face's 5 landmarks onto the template."""
     size = check_size(size)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vidswap.device import pick_device
 from vidswap.errors import ConfigError
 
 
@@ -49,9 +50,7 @@ class FaceDetector:
         min_size: int = 20,
         batch_size: int = 8,
     ):
-        from facenet_pytorch import MTCNN
-
-        from vidswap.device import pick_device
+        from facenet_pytorch import MTCNN  # 3 s to import (torchvision, requests): only when detecting
 
         if not 0.0 <= min_prob <= 1.0:
             raise ConfigError(f"min_prob must be in [0, 1], got {min_prob}")

@@ -1,1 +1,5 @@
-"""Measures of translated video: optical-flow helpers and the warping error."""
+"""Measures of translated video: optical-flow helpers, the warping error and image scores (psnr)."""
+
+from vidswap.metrics.image import psnr
+
+__all__ = ["psnr"]

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 import cv2
 
 from vidswap.metrics.warping import WarpingError, WarpingReport
+from vidswap.video import open_video, probe
+from vidswap.video.container import open_input
 
 TIME_TOLERANCE = 0.001  # seconds: timestamps are kept, so only time-base rounding may differ
 AUDIO_DURATION_TOLERANCE = 0.1  # seconds: a transcoded track may gain or lose a few samples
@@ -54,8 +56,6 @@ class EvalReport:
 
 def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike) -> EvalReport:
     """Read both videos once, in step, and compare them."""
-    from vidswap.video import open_video, probe
-
     meter = WarpingError()
     in_times: list[float] = []
     out_times: list[float] = []
@@ -122,8 +122,6 @@ def _audio(in_info, out_info, input_path, output_path) -> Check:
 
 def _audio_digest(path) -> list[str]:
     """A hash of each audio stream's packet payloads, in order (demuxing only)."""
-    from vidswap.video.container import open_input
-
     container = open_input(path)
     try:
         digests = {s.index: hashlib.sha256() for s in container.streams.audio}

@@ -13,20 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from vidswap.pipeline.stream import run_pipeline
-from vidswap.video import Frame, VideoWriter, open_video
+from vidswap.settings import EncodeOptions
+from vidswap.video import Frame, Source, VideoWriter, open_video, use_source
 
 # turn a batch of decoded frames (upright RGB uint8) into output images of the same size
 Process = Callable[[list[Frame]], list[np.ndarray]]
 # temporal smoothing: (input image, output image) in frame order -> smoothed output
 Smooth = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-@dataclass
-class EncodeOptions:
-    codec: str = "libx264"
-    crf: int = 18
-    preset: str = "medium"
-    pix_fmt: str | None = None
 
 
 @dataclass
@@ -43,7 +36,7 @@ class ApplyResult:
 
 
 def apply_video(
-    source: str | os.PathLike,
+    source: Source | str | os.PathLike,
     output: str | os.PathLike,
     process: Process,
     *,
@@ -56,12 +49,12 @@ def apply_video(
     on_frame: Callable[[int], None] | None = None,
     on_start: Callable[[int | None], None] | None = None,
 ) -> ApplyResult:
-    """Translate `source` into `output`. Every frame keeps its source timestamp (shifted
+    """Translate `source` (best a Source opened once for the whole job) into `output`. Every frame keeps its source timestamp (shifted
     so a clip cut with `start` begins at its first frame); audio packets are copied.
     `preview`, if given, also gets a side-by-side (input | output) video."""
     encode = encode or EncodeOptions()
     began = time.perf_counter()
-    with open_video(source, start=start, end=end) as reader:
+    with use_source(source) as source, open_video(source, start=start, end=end) as reader:
         video = reader.info.main_video
         if on_start:
             on_start(video.frame_count)
@@ -78,7 +71,7 @@ def apply_video(
                 crf=encode.crf,
                 preset=encode.preset,
                 pix_fmt=encode.pix_fmt,
-                audio_from=source,
+                audio_from=source if source.info.audio else None,
                 audio_window=(start, end),
                 shift=shift,
             )

@@ -2,7 +2,8 @@
 output folder, convert each file once, resumably.
 
 The driver (run_batch) alone owns the manifest; workers (local processes or Ray tasks,
-see vidswap.pipeline.runners) only convert files and report back. Resume rules:
+see vidswap.pipeline.runners) only convert files and report back (the protocol is in
+vidswap.pipeline.jobs). Resume rules:
 - done and verified (output there, same size and sha256): skipped;
 - left `running` by a killed run: its temporary file is removed and it runs again;
 - failed: retried while it has attempts left (1 + retries in all), unless the failure
@@ -14,56 +15,26 @@ moment leaves no half-written output, only a temporary file the next run removes
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from vidswap.errors import ConfigError, InputError, NoFaceError, VidswapError
+from vidswap.errors import ConfigError, InputError, VidswapError
+from vidswap.models import resolve_model
+from vidswap.pipeline.jobs import Job, Outcome, file_digest
 from vidswap.pipeline.manifest import Entry, Manifest
+from vidswap.pipeline.runners import LocalRunner, RayRunner
+from vidswap.settings import TranslatorSettings, VideoSettings
+from vidswap.video import VIDEO_EXTENSIONS, MediaInfo, probe
+from vidswap.video.writer import KEPT_EXTENSIONS, default_output_path
 
-# what counts as a video when no --glob is given (compared case-insensitively)
-VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg",
-                    ".ts", ".mts", ".m2ts", ".3gp", ".ogv", ".ogg"}  # fmt: skip
 # settings that change how and where the model runs, not what the outputs hold; every other
 # field (new ones included) is part of the output folder's identity
 RUN_ONLY_SETTINGS = {"device", "batch", "models_dir", "backend"}
-# failures that are the input's fault
-INPUT_FAULTS = (InputError, NoFaceError)
-# failures no file can avoid (model, settings, missing package): the whole batch stops
-BATCH_FAULTS = ("ModelError", "ConfigError", "MissingDependency")
-FRAME_REPORT_SECONDS = 0.25
-
-
-@dataclass
-class Job:
-    key: str  # the source's path relative to the library, '/'-separated (the manifest's key)
-    source: str
-    output: str
-
-
-@dataclass
-class Outcome:
-    """What a worker reports for one job."""
-
-    key: str
-    worker: str
-    frames: int = 0
-    seconds: float = 0.0
-    size: int = 0
-    sha256: str = ""
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
-    permanent: bool = False  # the input's fault: do not retry
-    stop_code: int = 0  # non-zero: a batch-wide error with this exit code; stop the batch
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 @dataclass
@@ -115,17 +86,19 @@ def find_videos(library: Path, globs: Iterable[str] = (), excludes: Iterable[str
     return sorted(found)
 
 
-def output_name(source: Path, key: str, taken: set[str]) -> str:
+def output_name(source: Path, key: str, taken: set[str], facts: dict[str, MediaInfo] | None = None) -> str:
     """The output's path relative to the output folder: the source's, with the container
     the writer would pick (kept, or MP4/Matroska); the full source name is kept when two
-    sources would otherwise land on one output (clip.avi and clip.mp4)."""
-    from vidswap.video.writer import KEPT_EXTENSIONS, default_output_path
-
+    sources would otherwise land on one output (clip.avi and clip.mp4). A source probed
+    for it has its facts added to `facts` (its worker then does not probe it again)."""
     if source.suffix.lower() in KEPT_EXTENSIONS:
         suffix = source.suffix
     else:
         try:
-            suffix = default_output_path(source).suffix
+            info = probe(source, rates=False)
+            suffix = default_output_path(source, info=info).suffix
+            if facts is not None:
+                facts[key] = info
         except VidswapError:  # unreadable: the conversion itself will report why
             suffix = ".mkv"
     rel = Path(key)
@@ -133,7 +106,7 @@ def output_name(source: Path, key: str, taken: set[str]) -> str:
     return name if name not in taken else (rel.parent / f"{rel.name}{suffix}").as_posix()
 
 
-def output_settings(translator, video) -> dict:
+def output_settings(translator: TranslatorSettings, video: VideoSettings) -> dict:
     """The settings that shape the outputs, as JSON values (the manifest compares them)."""
     values = {k: v for k, v in asdict(translator).items() if k not in RUN_ONLY_SETTINGS}
     # keep_faceless changes no output that has a face in it: it only rescues clips that
@@ -141,12 +114,6 @@ def output_settings(translator, video) -> dict:
     values["face"].pop("keep_faceless")
     values["video"] = asdict(video)
     return json.loads(json.dumps(values, default=str))
-
-
-def file_digest(path: str | os.PathLike) -> tuple[int, str]:
-    """(size, sha256 hex) of a file."""
-    with open(path, "rb") as f:
-        return os.fstat(f.fileno()).st_size, hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def remove_partial_files(output: Path) -> None:
@@ -160,73 +127,14 @@ def glob_escape(text: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
-# -- the worker's side -------------------------------------------------------------------
-
-
-def convert(job: Job, translator, video, worker: str, send: Callable[[tuple], None]) -> Outcome:
-    """Translate one file with a loaded Translator; never raises for a bad file: the
-    outcome says what happened. `send` carries progress events to the driver."""
-    last = [0.0]
-
-    def unnamed(message: str) -> str:  # the manifest and the report name the file already
-        return message.replace(f"{job.source}: ", "")
-
-    def one_line(exc: BaseException) -> str:
-        return unnamed(error_line(exc))
-
-    def on_start(total: int | None) -> None:
-        send(("start", worker, job.key, total))
-
-    def on_frame(index: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= FRAME_REPORT_SECONDS:  # progress, not a message a frame
-            last[0] = now
-            send(("frames", worker, job.key, index + 1))
-
-    try:
-        result = translator.apply(job.source, job.output, video, overwrite=True, on_start=on_start, on_frame=on_frame)
-    except INPUT_FAULTS as exc:
-        return Outcome(job.key, worker, error=one_line(exc), permanent=True)
-    except VidswapError as exc:
-        stop = exc.exit_code if type(exc).__name__ in BATCH_FAULTS else 0
-        return Outcome(job.key, worker, error=one_line(exc), stop_code=stop)
-    except Exception as exc:  # anything else may be passing (memory, a full disk): retried
-        return Outcome(job.key, worker, error=f"{type(exc).__name__}: {one_line(exc)}")
-    size, sha256 = file_digest(job.output)
-    return Outcome(job.key, worker, frames=result.frames, seconds=result.seconds, size=size, sha256=sha256,
-                   warnings=[unnamed(w) for w in result.warnings])  # fmt: skip
-
-
-_LOADED: dict[str, object] = {}  # this worker process's model: loaded by its first job, kept for the rest
-
-
-def run_job(job: Job, translator, video, worker: str, send: Callable[[tuple], None]) -> Outcome:
-    """Worker side: load the model once per process (TranslatorSettings `translator`), then
-    convert `job`. A model that cannot load stops the batch (no file could succeed)."""
-    from vidswap.api import Translator
-
-    key = repr(translator)
-    if key not in _LOADED:
-        try:
-            _LOADED.clear()
-            _LOADED[key] = Translator(translator)
-        except VidswapError as exc:
-            return Outcome(job.key, worker, error=error_line(exc), stop_code=exc.exit_code)
-    return convert(job, _LOADED[key], video, worker, send)
-
-
-def error_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 # -- the driver --------------------------------------------------------------------------
 
 
 def run_batch(
     library: str | os.PathLike,
     out_dir: str | os.PathLike,
-    translator,
-    video,
+    translator: TranslatorSettings,
+    video: VideoSettings,
     *,
     globs: Iterable[str] = (),
     excludes: Iterable[str] = (),
@@ -239,9 +147,6 @@ def run_batch(
     `translator` (TranslatorSettings) and `video` (VideoSettings). `workers` local
     processes (default 1), or Ray tasks when `ray` is True (start or join the local
     cluster) or an address; then `workers` caps the tasks in flight."""
-    from vidswap.models import resolve_model
-    from vidswap.pipeline.runners import LocalRunner, RayRunner
-
     library, out_dir = Path(library).resolve(), Path(out_dir).resolve()
     observer = observer or Observer()
     if not library.is_dir():
@@ -253,7 +158,8 @@ def run_batch(
     with Manifest(out_dir) as manifest:
         manifest.check_settings(output_settings(translator, video))
         sources = find_videos(library, globs, excludes, skip=out_dir)
-        entries = plan(manifest, library, out_dir, sources)
+        facts: dict[str, MediaInfo] = {}
+        entries = plan(manifest, library, out_dir, sources, facts)
         todo = [e for e in entries if may_run(e, retries, translator.face.keep_faceless)]
         report = BatchReport(total=len(entries), skipped=sum(e.state == "done" for e in entries))
         running = {e.source for e in todo}
@@ -261,7 +167,8 @@ def run_batch(
         observer.planned(len(todo), report.skipped, len(report.failed))
         if not todo:
             return report
-        jobs = {e.source: Job(e.source, str(library / e.source), str(out_dir / e.output)) for e in todo}
+        jobs = {e.source: Job(e.source, str(library / e.source), str(out_dir / e.output), facts.get(e.source))
+                for e in todo}  # fmt: skip
         runner = (RayRunner(None if ray is True else ray, translator, video, workers) if ray
                   else LocalRunner(translator, video, workers or 1))  # fmt: skip
         try:
@@ -275,11 +182,10 @@ def run_batch(
     return report
 
 
-def plan(manifest: Manifest, library: Path, out_dir: Path, sources: list[Path]) -> list[Entry]:
+def plan(manifest: Manifest, library: Path, out_dir: Path, sources: list[Path],
+         facts: dict[str, MediaInfo]) -> list[Entry]:  # fmt: skip
     """Bring the manifest up to date with the library and the outputs on disk; returns
-    the entries of `sources`."""
-    from vidswap.video.writer import KEPT_EXTENSIONS
-
+    the entries of `sources` (the facts of sources it probed go to `facts`)."""
     known = {e.source: e for e in manifest.entries()}
     taken = {e.output for e in known.values()}
     # a source in a kept container claims its own name first: clip.mp4 -> clip.mp4 even
@@ -290,7 +196,7 @@ def plan(manifest: Manifest, library: Path, out_dir: Path, sources: list[Path]) 
         entry = known.get(key)
         if entry and (entry.source_size, entry.source_mtime) == (stat.st_size, stat.st_mtime_ns):
             continue
-        output = entry.output if entry else output_name(path, key, taken)
+        output = entry.output if entry else output_name(path, key, taken, facts)
         taken.add(output)
         manifest.add(key, output, stat.st_size, stat.st_mtime_ns)
     keys = {path.relative_to(library).as_posix() for path in sources}

@@ -12,24 +12,18 @@ import cv2
 import numpy as np
 
 from vidswap.errors import NoFaceError
-from vidswap.faces import Alignment, align_face, paste_back, select_tracks, smooth_track, track_faces, warp_to_crop
-from vidswap.faces.align import DEFAULT_MARGIN
-from vidswap.video import Frame, open_video
-
-
-@dataclass
-class FaceSettings:
-    select: str = "largest"  # largest | all | a track number
-    min_prob: float = 0.9  # detector confidence
-    min_size: int = 20  # smallest face side in pixels
-    max_gap: int = 8  # missed detections filled by interpolation
-    min_cutoff: float = 1.0  # One-Euro smoothing: lower is steadier
-    beta: float = 3.0  # One-Euro smoothing: higher follows fast motion sooner
-    margin: float = DEFAULT_MARGIN
-    erode: float = 0.05  # mask: untouched band at the crop's edge (share of its side)
-    blur: float = 0.1  # mask: width of the feathered ramp
-    color_match: bool = True  # match the translated face's Lab mean/std to the frame
-    keep_faceless: bool = False  # a clip with no face at all is copied through instead of failing
+from vidswap.faces import (
+    Alignment,
+    FaceDetector,
+    align_face,
+    paste_back,
+    select_tracks,
+    smooth_track,
+    track_faces,
+    warp_to_crop,
+)
+from vidswap.settings import FaceSettings
+from vidswap.video import Frame, Source, open_video, use_source
 
 
 @dataclass
@@ -41,7 +35,7 @@ class FacePlan:
 
 
 def plan_faces(
-    source: str | os.PathLike,
+    source: Source | str | os.PathLike,
     crop_size: int,
     settings: FaceSettings,
     *,
@@ -51,11 +45,9 @@ def plan_faces(
     on_frame: Callable[[int], None] | None = None,
 ) -> FacePlan:
     """Detect faces in every frame, link them into tracks, smooth and align them."""
-    from vidswap.faces import FaceDetector
-
     detector = FaceDetector(device=device, min_prob=settings.min_prob, min_size=settings.min_size)
     detections, times, frame_size = [], [], None
-    with open_video(source, start=start, end=end) as reader:
+    with use_source(source) as source, open_video(source, start=start, end=end) as reader:
         batch: list[Frame] = []
         for frame in reader:
             batch.append(frame)
@@ -72,7 +64,7 @@ def plan_faces(
     chosen = [smooth_track(t, min_cutoff=settings.min_cutoff, beta=settings.beta) for t in select_tracks(tracks, settings.select)]
     warnings = []
     if not chosen:
-        message = f"{source}: no face found in {len(detections)} frames"
+        message = f"{source.path}: no face found in {len(detections)} frames"
         if not settings.keep_faceless:
             raise NoFaceError(f"{message} (try --mode frame, a lower --min-face-prob, or --keep-faceless)")
         warnings.append(f"{message}; copied through unchanged (--keep-faceless)")

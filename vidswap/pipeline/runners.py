@@ -1,5 +1,6 @@
 """Where batch jobs run: local worker processes or Ray tasks, behind one small interface
-the driver uses (vidswap.pipeline.batch.drive):
+the driver uses (vidswap.pipeline.batch.drive); what runs inside a worker is
+vidswap.pipeline.jobs.run_job:
 
     runner.slots               jobs it can run at once
     runner.submit(job)         start a job (only while fewer than `slots` are running)
@@ -11,23 +12,26 @@ the driver uses (vidswap.pipeline.batch.drive):
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
+import signal
 import socket
 import threading
 import time
 from dataclasses import replace
 
+import torch
+
 from vidswap.errors import VidswapError
-from vidswap.pipeline.batch import Job, Outcome, error_line, run_job
+from vidswap.pipeline.jobs import Job, Outcome, error_line, run_job
+from vidswap.settings import TranslatorSettings, VideoSettings
 
 
 def worker_devices(device: str, workers: int) -> list[str]:
     """Each local worker's device: with several CUDA GPUs (and device auto/cuda),
     worker i gets GPU i, round robin."""
     if workers > 1 and device in ("auto", "cuda"):
-        import torch
-
         count = torch.cuda.device_count()
         if count > 1:
             return [f"cuda:{i % count}" for i in range(workers)]
@@ -38,9 +42,7 @@ class LocalRunner:
     """`workers` spawned processes (no inherited CUDA or thread state), each with its own
     inbox, so the driver always knows which job a worker holds if it dies."""
 
-    def __init__(self, translator, video, workers: int):
-        import multiprocessing
-
+    def __init__(self, translator: TranslatorSettings, video: VideoSettings, workers: int):
         self._ctx = multiprocessing.get_context("spawn")
         self._events = self._ctx.Queue()
         self._translator, self._video = translator, video
@@ -104,13 +106,10 @@ class LocalRunner:
                 process.join()
 
 
-def _worker_main(name: str, driver: int, translator, video, threads: int, inbox, events) -> None:
-    import signal
-
+def _worker_main(name: str, driver: int, translator: TranslatorSettings, video: VideoSettings, threads: int,
+                 inbox, events) -> None:  # fmt: skip
     _exit_with(driver)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the driver decides
-    import torch
-
     torch.set_num_threads(threads)
     while (job := inbox.get()) is not None:
         events.put(("outcome", name, run_job(job, translator, video, name, events.put)))
@@ -134,7 +133,8 @@ class RayRunner:
     has GPUs; progress comes back through a Ray queue actor. The output folder must be a
     path every node sees."""
 
-    def __init__(self, address: str | None, translator, video, workers: int | None):
+    def __init__(self, address: str | None, translator: TranslatorSettings, video: VideoSettings,
+                 workers: int | None):  # fmt: skip
         # under `uv run`, Ray would start its workers with `uv run` too (a fresh, partial
         # environment); this makes them use the driver's environment instead. Ray reads it
         # when imported.
@@ -184,6 +184,6 @@ class RayRunner:
             self._ray.shutdown()
 
 
-def _ray_task(job: Job, translator, video, events) -> Outcome:
+def _ray_task(job: Job, translator: TranslatorSettings, video: VideoSettings, events) -> Outcome:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     return run_job(job, translator, video, worker, events.put_nowait)

@@ -17,9 +17,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vidswap.choices import Smoothing, choices
+from vidswap.errors import ConfigError
 from vidswap.metrics.flow import FlowEstimator, to_gray, warp
-
-SMOOTH_MODES = ("none", "flow")
 
 
 class FlowSmoother:
@@ -83,10 +83,8 @@ class FlowSmoother:
         return cv2.blendLinear(output_frame, history, 1.0 - weight, weight)  # one pass, uint8 in and out
 
 
-def make_smoother(mode: str, strength: float = 0.6) -> FlowSmoother | None:
+def make_smoother(mode: Smoothing, strength: float = 0.6) -> FlowSmoother | None:
     """The smoother for a `--smooth` mode; None for "none"."""
-    from vidswap.errors import ConfigError
-
     if mode == "none":
         return None
     if mode == "flow":
@@ -94,4 +92,4 @@ def make_smoother(mode: str, strength: float = 0.6) -> FlowSmoother | None:
             return FlowSmoother(strength)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    raise ConfigError(f"unknown smoothing {mode!r} (known: {', '.join(SMOOTH_MODES)})")
+    raise ConfigError(f"unknown smoothing {mode!r} (known: {', '.join(choices(Smoothing))})")

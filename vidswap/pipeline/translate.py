@@ -4,22 +4,23 @@ tiled when large) or aligned face crops, through the chosen inference backend.""
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from vidswap.models import Model
 from vidswap.nets import IdentityGenerator
+from vidswap.runtime import create_backend
 
 # the ResNet generators downsample twice: image sides must be multiples of this
 SIZE_MULTIPLE = 4
 
 
-def to_tensor(images: list[np.ndarray], device: str):
-    import torch
-
+def to_tensor(images: list[np.ndarray], device: str) -> torch.Tensor:
     batch = torch.from_numpy(np.stack(images)).to(device)
     return batch.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 
-def to_images(batch) -> list[np.ndarray]:
+def to_images(batch: torch.Tensor) -> list[np.ndarray]:
     out = batch.float().clamp(-1, 1).add(1).mul(127.5).round().to("cpu").byte()
     return list(out.permute(0, 2, 3, 1).numpy())
 
@@ -38,15 +39,12 @@ class ImageTranslator:
         self.tile = tile
         self.identity = isinstance(model.generator, IdentityGenerator)
         self.backend = None
-        # fully convolutional generators run at any size; others (AC-GAN) only at the model's
-        self.fixed_size = None if model.card.method != "acgan" else (model.card.size, model.card.size)
+        # fully convolutional generators run at any size; others only at the model's
+        self.fixed_size = None if model.card.fully_convolutional else (model.card.size, model.card.size)
 
     def __call__(self, images: list[np.ndarray]) -> list[np.ndarray]:
         if self.identity or not images:
             return images
-        import torch
-        import torch.nn.functional as F
-
         height, width = images[0].shape[:2]
         size = self.fixed_size or (_round_up(height), _round_up(width))
         if self.tile and not self.fixed_size and max(size) > self.tile:
@@ -62,8 +60,6 @@ class ImageTranslator:
 
     def _run(self, x):
         if self.backend is None:
-            from vidswap.runtime import create_backend
-
             self.backend = create_backend(
                 self.model.generator,
                 self.backend_name,
@@ -100,8 +96,6 @@ class ImageTranslator:
         return np.clip(acc / total + 0.5, 0, 255).astype(np.uint8)[:height, :width]
 
     def _run_tiles(self, tiles: list[np.ndarray]) -> list[np.ndarray]:
-        import torch
-
         with torch.inference_mode():
             return to_images(self._run(to_tensor(tiles, self.device)))
 

@@ -4,12 +4,20 @@ clear InputError."""
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from pathlib import Path
 
 import av
 
 from vidswap.errors import InputError
+
+
+def open_options(pyav_version: str) -> dict[str, str]:
+    """av.open's keyword arguments for reading: PyAV before 19 needs `metadata_errors` to open
+    files with badly encoded tags; PyAV 19 removed the argument (it no longer fails on them)."""
+    return {"metadata_errors": "ignore"} if int(pyav_version.split(".")[0]) < 19 else {}
+
+
+_OPEN_OPTIONS = open_options(av.__version__)
 
 
 def open_input(path: str | os.PathLike) -> av.container.InputContainer:
@@ -21,7 +29,7 @@ def open_input(path: str | os.PathLike) -> av.container.InputContainer:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file")
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        return av.open(str(path), **_OPEN_OPTIONS)
     except av.FFmpegError as exc:
         raise InputError(f"{path}: not a readable media file ({_reason(exc)})") from None
 
@@ -36,10 +44,6 @@ def first_video_stream(container: av.container.InputContainer, path: str | os.Pa
 def frame_rotation(frame: av.VideoFrame) -> int:
     """Display rotation in degrees counter-clockwise, folded to 0, 90, 180 or 270."""
     return int(round((frame.rotation or 0) / 90.0)) * 90 % 360
-
-
-def stream_time(pts: int | None, time_base: Fraction) -> float | None:
-    return None if pts is None else float(pts * time_base)
 
 
 def _reason(exc: av.FFmpegError) -> str:

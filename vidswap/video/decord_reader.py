@@ -4,13 +4,12 @@ instead of decoding everything before the frames wanted."""
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 import decord
 
+from vidswap.video.media import Frame
 from vidswap.video.probe import packet_timestamps
-from vidswap.video.reader import Frame
 
 # containers with a seek index decord lands on exactly; in AVI and MPEG-PS its seeks
 # can decode from the wrong reference frame and give slightly different pictures

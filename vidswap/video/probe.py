@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
 from vidswap.video.container import first_video_stream, frame_rotation, open_input
+from vidswap.video.media import AudioStreamInfo, MediaInfo, Opened, Source, VideoStreamInfo
 
 # packets looked at to estimate the real frame rate and tell variable from constant rate
 _TIMING_SAMPLE_PACKETS = 600
@@ -17,93 +19,72 @@ _TIMING_SAMPLE_PACKETS = 600
 _VFR_TOLERANCE = 0.1
 
 
-@dataclass
-class VideoStreamInfo:
-    index: int
-    codec: str
-    width: int  # upright: as displayed, after rotation
-    height: int
-    coded_width: int  # as stored
-    coded_height: int
-    pix_fmt: str
-    rotation: int  # degrees counter-clockwise the stored picture is turned for display
-    time_base: str
-    average_rate: float | None
-    real_rate: float | None  # from the median step between frame timestamps
-    variable_rate: bool
-    frame_count: int | None  # from the header, or by decoding with count=True
-    frame_count_exact: bool
-    duration: float | None
-
-
-@dataclass
-class AudioStreamInfo:
-    index: int
-    codec: str
-    sample_rate: int
-    channels: int
-    layout: str
-    duration: float | None
-
-
-@dataclass
-class MediaInfo:
-    path: str
-    container: str
-    duration: float | None
-    size_bytes: int
-    video: list[VideoStreamInfo] = field(default_factory=list)
-    audio: list[AudioStreamInfo] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def main_video(self) -> VideoStreamInfo:
-        return self.video[0]
-
-
-def probe(path: str | os.PathLike, count: bool = False, rates: bool = True) -> MediaInfo:
-    """Describe a media file. With count=True every video frame is decoded and counted;
-    rates=False skips reading packet timestamps (real rate, VFR) for a faster open."""
+def probe(path: str | os.PathLike, rates: bool = True) -> MediaInfo:
+    """Describe a media file from its headers and first frame; rates=False skips reading
+    packet timestamps (real rate, VFR) for a faster open. (An exact frame count needs a
+    decode: vidswap.video.count_frames.)"""
     path = Path(path)
     container = open_input(path)
     try:
-        first_video_stream(container, path)
-        info = MediaInfo(
-            path=str(path),
-            container=container.format.name,
-            duration=container.duration / av.time_base if container.duration else None,
-            size_bytes=path.stat().st_size,
-        )
-        for stream in container.streams.video:
-            info.video.append(_video_stream_info(stream, info.duration))
-        for stream in container.streams.audio:
-            cc = stream.codec_context
-            info.audio.append(
-                AudioStreamInfo(
-                    index=stream.index,
-                    codec=cc.name,
-                    sample_rate=cc.sample_rate,
-                    channels=cc.channels,
-                    layout=cc.layout.name if cc.layout else "",
-                    duration=_seconds(stream.duration, stream.time_base),
-                )
-            )
-        _fill_rotation(container, info)
+        info = _read_facts(container, path, [])
     finally:
         container.close()
     if rates:
         _fill_rates(path, info)
-    if count:
-        from vidswap.video.reader import open_video
+    return info
 
-        with open_video(path) as reader:
-            frames = sum(1 for _ in reader)
-            info.warnings.extend(reader.warnings)
-        info.main_video.frame_count = frames
-        info.main_video.frame_count_exact = True
+
+def open_source(path: str | os.PathLike) -> Source:
+    """Probe `path` (without sampling rates) and keep its container open for the job's
+    first reader, so one open gives both the facts and the frames."""
+    path = Path(path)
+    container = open_input(path)
+    try:
+        # set before the first decode: a codec's threading cannot change once it is open
+        first_video_stream(container, path).thread_type = "AUTO"
+        packets: list[av.Packet] = []
+        info = _read_facts(container, path, packets)
+        container.streams.video[0].codec_context.flush_buffers()  # the reader decodes `packets` again
+    except BaseException:
+        container.close()
+        raise
+    return Source(path, info, Opened(container, packets))
+
+
+@contextlib.contextmanager
+def use_source(source: Source | str | os.PathLike) -> Iterator[Source]:
+    """`source` itself when it is a Source (its owner closes it), else one opened for the block."""
+    if isinstance(source, Source):
+        yield source
+    else:
+        with open_source(source) as opened:
+            yield opened
+
+
+def _read_facts(container: av.container.InputContainer, path: Path, packets: list[av.Packet]) -> MediaInfo:
+    """The facts of an open container; the video packets demuxed for them go to `packets`."""
+    first_video_stream(container, path)
+    info = MediaInfo(
+        path=str(path),
+        container=container.format.name,
+        duration=container.duration / av.time_base if container.duration else None,
+        size_bytes=path.stat().st_size,
+    )
+    for stream in container.streams.video:
+        info.video.append(_video_stream_info(stream, info.duration))
+    for stream in container.streams.audio:
+        cc = stream.codec_context
+        info.audio.append(
+            AudioStreamInfo(
+                index=stream.index,
+                codec=cc.name,
+                sample_rate=cc.sample_rate,
+                channels=cc.channels,
+                layout=cc.layout.name if cc.layout else "",
+                duration=_seconds(stream.duration, stream.time_base),
+            )
+        )
+    _fill_rotation(container, info, packets)
     return info
 
 
@@ -152,11 +133,12 @@ def packet_timestamps(path: str | os.PathLike, limit: int | None = None) -> tupl
         container.close()
 
 
-def _fill_rotation(container: av.container.InputContainer, info: MediaInfo) -> None:
+def _fill_rotation(container: av.container.InputContainer, info: MediaInfo, packets: list[av.Packet]) -> None:
     """Rotation (and the decoded pixel format) from the first decodable frame."""
     video = info.main_video
     try:
         for packet in container.demux(container.streams.video[0]):
+            packets.append(packet)
             frames = _decode_quietly(packet)
             if frames:
                 video.rotation = frame_rotation(frames[0])

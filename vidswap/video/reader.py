@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
 
 from vidswap.errors import InputError
 from vidswap.video.container import first_video_stream, frame_rotation, open_input
-from vidswap.video.probe import MediaInfo, probe
-
-
-@dataclass
-class Frame:
-    index: int  # position in decode output order (presentation order), counted from the read's start
-    pts: int | None  # source timestamp in the stream's time base
-    time: float  # seconds
-    image: np.ndarray  # H x W x 3 uint8 RGB, upright
+from vidswap.video.media import Frame, MediaInfo, Source
+from vidswap.video.probe import open_source
 
 
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -32,17 +23,25 @@ def upright(image: np.ndarray, rotation: int) -> np.ndarray:
 
 class VideoReader:
     """Iterates a file's first video stream. Decodes with FFmpeg's threads; a damaged
-    packet is skipped and counted in `warnings` instead of ending the read."""
+    packet is skipped and counted in `warnings` instead of ending the read.
 
-    def __init__(self, path: str | os.PathLike, start: float | None = None, end: float | None = None):
-        self.path = Path(path)
-        self.info: MediaInfo = probe(self.path, rates=False)
+    Given a Source, it reads the facts from it and uses the container the probe left open
+    (if no reader took it yet), handing its container back to the source when closed."""
+
+    def __init__(self, source: Source | str | os.PathLike, start: float | None = None, end: float | None = None):
+        self._owns_source = not isinstance(source, Source)
+        self.source = open_source(source) if self._owns_source else source
+        self.path = self.source.path
+        self.info: MediaInfo = self.source.info
         self.start, self.end = start, end
         self.warnings: list[str] = []
         self.damaged_packets = 0
-        self._container = open_input(self.path)
+        opened = self.source.take_fresh()
+        self._container = opened.container if opened else open_input(self.path)
+        self._replay = opened.packets if opened else []  # demuxed by the probe: decoded first
         self.stream = first_video_stream(self._container, self.path)
-        self.stream.thread_type = "AUTO"
+        if not opened:
+            self.stream.thread_type = "AUTO"
         self.time_base: Fraction = self.stream.time_base or Fraction(1, 90000)
 
     def __enter__(self) -> VideoReader:
@@ -52,10 +51,13 @@ class VideoReader:
         self.close()
 
     def close(self) -> None:
-        self._container.close()
+        self.source.give_back(self._container)
+        if self._owns_source:
+            self.source.close()
 
     def __iter__(self) -> Iterator[Frame]:
         if self.start:
+            self._replay = []
             self._container.seek(int(self.start / self.time_base), stream=self.stream, backward=True)
         index = 0
         last_pts: int | None = None
@@ -77,6 +79,9 @@ class VideoReader:
             self.warnings.append(f"{self.path.name}: skipped {self.damaged_packets} damaged packet(s)")
 
     def _decoded_frames(self) -> Iterator[av.VideoFrame]:
+        for packet in self._replay:
+            yield from self._decode(packet)
+        self._replay = []
         demux = self._container.demux(self.stream)
         while True:
             try:
@@ -88,10 +93,14 @@ class VideoReader:
                 self.warnings.append(f"{self.path.name}: stopped at damaged data ({exc.strerror or exc})")
                 yield from self._flush()
                 return
-            try:
-                yield from packet.decode()
-            except av.FFmpegError:
-                self.damaged_packets += 1
+            yield from self._decode(packet)
+
+    def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
+        try:
+            return packet.decode()
+        except av.FFmpegError:
+            self.damaged_packets += 1
+            return []
 
     def _flush(self) -> Iterator[av.VideoFrame]:
         try:
@@ -100,9 +109,20 @@ class VideoReader:
             self.damaged_packets += 1
 
 
-def open_video(path: str | os.PathLike, start: float | None = None, end: float | None = None) -> VideoReader:
+def open_video(source: Source | str | os.PathLike, start: float | None = None, end: float | None = None,
+               ) -> VideoReader:
     """Open a video for sequential reading (optionally only [start, end) seconds)."""
-    return VideoReader(path, start=start, end=end)
+    return VideoReader(source, start=start, end=end)
+
+
+def count_frames(info: MediaInfo) -> MediaInfo:
+    """Decode every frame of `info`'s file to count them exactly; returns `info`, updated."""
+    with open_video(info.path) as reader:
+        frames = sum(1 for _ in reader)
+        info.warnings.extend(reader.warnings)
+    info.main_video.frame_count = frames
+    info.main_video.frame_count_exact = True
+    return info
 
 
 def read_frames(path: str | os.PathLike, indices: list[int]) -> list[Frame]:
@@ -111,7 +131,7 @@ def read_frames(path: str | os.PathLike, indices: list[int]) -> list[Frame]:
     wanted = sorted(set(indices))
     if not wanted:
         return []
-    try:
+    try:  # decord is an optional extra: imported only here
         from vidswap.video.decord_reader import read_frames_decord
     except ImportError:
         pass

@@ -11,7 +11,10 @@ import av
 import numpy as np
 
 from vidswap.errors import ConfigError, OutputError
+from vidswap.fsutil import atomic_path
 from vidswap.video.container import open_input
+from vidswap.video.media import MediaInfo, Source
+from vidswap.video.probe import probe
 
 # containers whose extension an output keeps; anything else (Ogg, for one, cannot hold
 # H.264) becomes MP4, which keeps the source's time base exactly, or Matroska (time
@@ -26,13 +29,13 @@ _PRESET_CODECS = {"libx264", "libx265", "libsvtav1"}
 _EXPERIMENTAL_MUXING = {("vorbis", "mp4"), ("opus", "mov")}
 
 
-def default_output_path(source: str | os.PathLike, tag: str = "vidswap") -> Path:
+def default_output_path(source: str | os.PathLike, tag: str = "vidswap", info: MediaInfo | None = None) -> Path:
+    """The output beside `source`; its container depends on the source's audio (`info`,
+    probed here when not given) unless the source's own is kept."""
     source = Path(source)
     suffix = source.suffix.lower()
     if suffix not in KEPT_EXTENSIONS:
-        from vidswap.video.probe import probe
-
-        audio = {a.codec for a in probe(source).audio}
+        audio = {a.codec for a in (info or probe(source, rates=False)).audio}
         suffix = ".mp4" if audio <= MP4_AUDIO_CODECS else ".mkv"
     return source.with_name(f"{source.stem}.{tag}{suffix}")
 
@@ -56,12 +59,10 @@ class VideoWriter:
         crf: int = 18,
         preset: str = "medium",
         pix_fmt: str | None = None,
-        audio_from: str | os.PathLike | None = None,
+        audio_from: Source | str | os.PathLike | None = None,
         audio_window: tuple[float | None, float | None] = (None, None),
         shift: float = 0.0,
     ):
-        from vidswap.fsutil import atomic_path
-
         self.path = Path(path)
         self.time_base = Fraction(time_base)
         self._shift_pts = round(shift / self.time_base)
@@ -166,13 +167,27 @@ class VideoWriter:
             self._abort(exc)
 
 
+def _audio_container(source: Source | str | os.PathLike) -> av.container.InputContainer:
+    """A container to copy audio from, at its start: one a Source lends when it has one
+    (no new open of the file), else a new one."""
+    lent = source.take_any() if isinstance(source, Source) else None
+    if lent is not None:
+        try:
+            lent.seek(0)
+            return lent
+        except av.FFmpegError:  # a container that cannot seek back: open the file again
+            lent.close()
+    return open_input(source.path if isinstance(source, Source) else source)
+
+
 class _AudioPassthrough:
     """Copies the source's audio packets, interleaved by time with the video being
     written. Packets are muxed unchanged; a codec the output container cannot hold is
     transcoded (AAC for MP4/MOV, else the container's default)."""
 
-    def __init__(self, source, container, window: tuple[float | None, float | None], shift: float):
-        self._source = open_input(source)
+    def __init__(self, source: Source | str | os.PathLike, container, window: tuple[float | None, float | None],
+                 shift: float):  # fmt: skip
+        self._source = _audio_container(source)
         self._start, self._end = window
         self._shift = shift
         self._routes: dict[int, tuple[av.AudioStream, av.AudioStream, bool]] = {}

@@ -1,0 +1,109 @@
+"""The Translator: a loaded model with its run settings (vidswap.settings), translating
+images or whole videos. `vidswap apply`, `vidswap batch` and the Python API (vidswap.api)
+all use it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidswap.choices import ApplyMode, Smoothing, choices
+from vidswap.device import pick_device
+from vidswap.errors import ConfigError
+from vidswap.faces.align import aligned_size
+from vidswap.models import load_model
+from vidswap.pipeline.apply import ApplyResult, apply_video
+from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces
+from vidswap.pipeline.smooth import make_smoother
+from vidswap.pipeline.translate import ImageTranslator, to_images, to_tensor
+from vidswap.runtime import check_choice
+from vidswap.settings import TranslatorSettings, VideoSettings
+from vidswap.video import Source, default_output_path, use_source
+
+
+class Translator:
+    """A loaded model, ready to translate frames or whole videos (load once, reuse)."""
+
+    def __init__(self, settings: TranslatorSettings | None = None, **overrides):
+        self.settings = s = settings or TranslatorSettings(**overrides)
+        if s.mode not in choices(ApplyMode) or s.smooth not in choices(Smoothing):
+            raise ConfigError(f"mode must be one of {choices(ApplyMode)} and smooth one of {choices(Smoothing)}")
+        self.device = pick_device(s.device)
+        check_choice(s.backend, self.device, s.fp16)  # before loading, and before a face pass
+        self.model = load_model(s.model, s.models_dir, device=self.device)
+        self.mode = self.model.card.mode if s.mode == "auto" else s.mode
+        self._translate = ImageTranslator(self.model, self.device, s.backend, s.fp16, s.batch, s.tile)
+
+    def __call__(self, images):
+        """Translate RGB uint8 frames: one H x W x 3 array, a list of them, an N x H x W x 3
+        array, or an N x 3 x H x W float torch tensor in [-1, 1]."""
+        if isinstance(images, torch.Tensor):
+            return to_tensor(self._translate(to_images(images)), str(images.device))
+        if isinstance(images, np.ndarray) and images.ndim == 3:
+            return self._translate([images])[0]
+        return self._translate(list(images))
+
+    def apply(
+        self,
+        source: Source | str | os.PathLike,
+        output: str | os.PathLike | None = None,
+        video: VideoSettings | None = None,
+        *,
+        overwrite: bool = False,
+        on_frame: Callable[[int], None] | None = None,
+        on_start: Callable[[int | None], None] | None = None,
+        on_plan_frame: Callable[[int], None] | None = None,
+    ) -> ApplyResult:
+        """Translate a video file (a path, or a Source the caller opened and closes);
+        returns what was written. In face mode a first pass over the clip finds the faces
+        (`on_plan_frame` reports its progress)."""
+        video = video or VideoSettings()
+        with use_source(source) as source:
+            out_path = check_job(source, output, video, overwrite)
+            process, notes = self._frame_process(source, video, on_plan_frame)
+            result = apply_video(
+                source,
+                out_path,
+                process,
+                encode=video.encode,
+                start=video.start,
+                end=video.end,
+                batch_size=self.settings.batch,
+                smooth=make_smoother(self.settings.smooth, self.settings.smooth_strength),
+                preview=video.preview,
+                on_frame=on_frame,
+                on_start=on_start,
+            )
+        result.warnings.extend(notes)
+        return result
+
+    def _frame_process(self, source: Source, video: VideoSettings, on_plan_frame):
+        """What the streaming pass does to each batch of frames in this mode, and the
+        warnings of the face pass."""
+        if self.mode == "frame":
+            return (lambda frames: self._translate([f.image for f in frames])), []
+        size = self.model.card.size or 256
+        crop = aligned_size(size)
+        plan = plan_faces(source, crop, self.settings.face, device=self.device,
+                          start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
+        translate = self._translate if crop == size else at_model_size(self._translate, size)
+        return face_processor(translate, plan, self.settings.face), plan.warnings
+
+
+def check_job(source: Source, output: str | os.PathLike | None, video: VideoSettings,
+              overwrite: bool = False) -> Path:  # fmt: skip
+    """Validate one conversion before any work (the source being readable was checked when
+    it was opened): a sane time window, an output that neither is the input nor (without
+    overwrite) exists. Returns the output path."""
+    if video.start is not None and video.end is not None and video.end <= video.start:
+        raise ConfigError(f"end ({video.end}) must be after start ({video.start})")
+    out_path = Path(output) if output else default_output_path(source.path, info=source.info)
+    if out_path.resolve() == source.path.resolve():
+        raise ConfigError("the output would overwrite the input; choose another output path")
+    if out_path.exists() and not overwrite:
+        raise ConfigError(f"{out_path} exists (use -y / overwrite=True to replace it)")
+    return out_path

@@ -1,0 +1,62 @@
+"""The settings of a conversion, as plain dataclasses: what `vidswap apply` and `vidswap
+batch` take, what the Python API takes, what a batch manifest records. Kept free of heavy
+imports so the CLI declares its options (and their defaults) from them without loading
+torch or PyAV; the pipeline that acts on them is vidswap.pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vidswap.choices import ApplyMode, BackendName, FaceSelection, Smoothing
+
+FACE_MARGIN = 0.35  # room around the face template, as a share of the tight face crop
+
+
+@dataclass
+class EncodeOptions:
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str | None = None
+
+
+@dataclass
+class FaceSettings:
+    select: FaceSelection | str = "largest"  # or a track number
+    min_prob: float = 0.9  # detector confidence
+    min_size: int = 20  # smallest face side in pixels
+    max_gap: int = 8  # missed detections filled by interpolation
+    min_cutoff: float = 1.0  # One-Euro smoothing: lower is steadier
+    beta: float = 3.0  # One-Euro smoothing: higher follows fast motion sooner
+    margin: float = FACE_MARGIN
+    erode: float = 0.05  # mask: untouched band at the crop's edge (share of its side)
+    blur: float = 0.1  # mask: width of the feathered ramp
+    color_match: bool = True  # match the translated face's Lab mean/std to the frame
+    keep_faceless: bool = False  # a clip with no face at all is copied through instead of failing
+
+
+@dataclass
+class TranslatorSettings:
+    """How a model is run; the same settings drive `vidswap apply` and `vidswap batch`."""
+
+    model: str = "identity"
+    models_dir: str | None = None
+    device: str = "auto"
+    backend: BackendName = "auto"
+    fp16: bool = False
+    batch: int = 1
+    mode: ApplyMode = "auto"
+    tile: int = 0  # full-frame mode: translate in tiles of this side when the frame is larger (0: whole)
+    smooth: Smoothing = "none"
+    smooth_strength: float = 0.6
+    face: FaceSettings = field(default_factory=FaceSettings)
+
+
+@dataclass
+class VideoSettings:
+    """What is done to one video besides translating it."""
+
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
+    start: float | None = None
+    end: float | None = None
+    preview: str | None = None  # also write a side-by-side (input | output) video here
