@@ -24,9 +24,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("api", ("vidswap.api", "vidswap.demo")),
     ("pipeline", ("vidswap.pipeline", "vidswap.extract")),
     ("stages", ("vidswap.faces", "vidswap.runtime", "vidswap.metrics", "vidswap.video")),
-    ("models", ("vidswap.models",)),
-    ("base", ("vidswap.nets", "vidswap.errors", "vidswap.choices", "vidswap.settings", "vidswap.config",
-              "vidswap.device", "vidswap.fsutil")),  # fmt: skip
+    ("models", ("vidswap.models", "vidswap.importer", "vidswap.pull")),
+    ("base", ("vidswap.nets", "vidswap.errors", "vidswap.choices", "vidswap.settings", "vidswap.catalog",
+              "vidswap.download", "vidswap.device", "vidswap.fsutil")),  # fmt: skip
 ]
 # `import vidswap` (the package itself) re-exports the API lazily: it sits with the API
 PACKAGE_LAYER = "api"

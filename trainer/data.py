@@ -18,9 +18,9 @@ import torch
 from PIL import Image
 
 from vidswap.errors import InputError
+from vidswap.video import VIDEO_EXTENSIONS
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
-VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"}
 RECORDS = "records.jsonl"
 
 
@@ -52,7 +52,7 @@ def collect_images(sources: list[str], videos_to_dataset=None) -> list[Path]:
             continue
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         images += [p for p in files if p.suffix.lower() in IMAGE_EXTS]
-        videos += [p for p in files if p.suffix.lower() in VIDEO_EXTS]
+        videos += [p for p in files if p.suffix.lower() in VIDEO_EXTENSIONS]
     if videos:
         if videos_to_dataset is None:
             raise InputError(f"{videos[0]} is a video: extract a dataset first with `vidswap extract`")

@@ -31,6 +31,7 @@ from trainer.loop import train
 from vidswap.api import Translator, TranslatorSettings, VideoSettings
 from vidswap.errors import ConfigError, MissingDependency
 from vidswap.fsutil import atomic_path, atomic_write_text
+from vidswap.metrics import psnr
 from vidswap.metrics.warping import warping_error
 from vidswap.video import open_video
 
@@ -78,18 +79,6 @@ def crops(images: list[np.ndarray], n: int, size: int, rng: np.random.Generator,
         y, x = rng.integers(im.shape[0] - size + 1), rng.integers(im.shape[1] - size + 1)
         out.append(im[y : y + size, x : x + size])
     return out
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / mse))
-
-
-# --- the demo's material ---------------------------------------------------------------
-
-SCALE = 0.35  # photos are shrunk by this for training crops and the clip alike (same scale of detail)
-CLIP_SIZE = (192, 144)  # width, height
-CLIP_RATE = 24
 
 
 def write_domains(folder: Path, train_photos: list[np.ndarray], count: int, tile: int, seed: int) -> tuple[Path, Path]:

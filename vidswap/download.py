@@ -9,13 +9,13 @@ import http.client
 import tarfile
 import urllib.error
 import urllib.request
+from importlib.metadata import version
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from rich.progress import Progress
 
-from vidswap import __version__
 from vidswap.errors import DownloadError, ModelError
 
 CHUNK = 1 << 20
@@ -27,7 +27,7 @@ def download(url: str, dest: Path, progress: Progress | None = None, timeout: fl
     dest = Path(dest)
     part = dest.with_name(f".{dest.name}.part")
     digest = hashlib.sha256()
-    request = urllib.request.Request(url, headers={"User-Agent": f"vidswap/{__version__}"})
+    request = urllib.request.Request(url, headers={"User-Agent": f"vidswap/{version('vidswap')}"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response, part.open("wb") as out:
             length = response.headers.get("Content-Length")

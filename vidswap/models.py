@@ -45,7 +45,6 @@ class ModelCard:
     created: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # method-specific (e.g. AC-GAN's target class)
-    fully_convolutional: bool = True  # the generators take any input size (else they resize to `size`)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelCard:
