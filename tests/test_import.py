@@ -15,9 +15,10 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
-from tests.helpers import make_video, panned_frames, psnr, run_cli
+from tests.helpers import make_video, panned_frames, run_cli
 from vidswap.errors import ModelError
 from vidswap.importer import import_checkpoint
+from vidswap.metrics import psnr
 from vidswap.models import load_model
 from vidswap.pipeline.translate import to_images, to_tensor
 

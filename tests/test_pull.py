@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import make_video, panned_frames, psnr, run_cli
+from tests.helpers import make_video, panned_frames, run_cli
 from vidswap.catalog import CATALOG, find_published, published_name
 from vidswap.errors import ModelError
+from vidswap.metrics import psnr
 from vidswap.models import (
     load_model,
     read_card,

@@ -81,6 +81,13 @@ def crops(images: list[np.ndarray], n: int, size: int, rng: np.random.Generator,
     return out
 
 
+# --- the demo's material ---------------------------------------------------------------
+
+SCALE = 0.35  # photos are shrunk by this for training crops and the clip alike (same scale of detail)
+CLIP_SIZE = (192, 144)  # width, height
+CLIP_RATE = 24
+
+
 def write_domains(folder: Path, train_photos: list[np.ndarray], count: int, tile: int, seed: int) -> tuple[Path, Path]:
     """Two unpaired image folders: A = crops, B = T(other crops). Tiles are the loader's
     load size, so training sees them at SCALE with only the random crop and flip on top."""
