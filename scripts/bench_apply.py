@@ -44,7 +44,8 @@ def peak_rss_of_apply(model: Path, clip: Path, out: Path) -> float:
     code = (
         "import resource, sys, json\n"
         "from vidswap.api import Translator, TranslatorSettings\n"
-        f"Translator(TranslatorSettings(model={str(model)!r}, backend='torch')).apply({str(clip)!r}, {str(out)!r}, overwrite=True)\n"
+        f"translator = Translator(TranslatorSettings(model={str(model)!r}, backend='torch'))\n"
+        f"translator.apply({str(clip)!r}, {str(out)!r}, overwrite=True)\n"
         "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -69,11 +70,15 @@ def main() -> None:
         start = time.perf_counter()
         with open_video(clip) as reader:
             images = [f.image for f in reader]
-        print(f"1280x720, {args.frames} frames; ResNet generator ngf {args.ngf}, {args.blocks} blocks, batch {args.batch}")
+        print(
+            f"1280x720, {args.frames} frames; ResNet generator ngf {args.ngf}, {args.blocks} blocks, batch {args.batch}"
+        )
         print(f"decode only: {fps(len(images), time.perf_counter() - start):.1f} frames/s")
 
         for backend in args.backends.split(","):
-            translator = Translator(TranslatorSettings(model=str(model), backend=backend, batch=args.batch, mode="frame"))
+            translator = Translator(
+                TranslatorSettings(model=str(model), backend=backend, batch=args.batch, mode="frame")
+            )
             translator(images[: args.batch])  # build, export and check the backend outside the timing
             start = time.perf_counter()
             for i in range(0, len(images), args.batch):

@@ -23,13 +23,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # (method, crop size, batch): the papers' configuration is 256 px, batch 1 (AC-GAN: 64 px, batch 64);
 # 128 px matches the official code's figures in design.md
 CASES = [
-    ("cyclegan", 128, 1), ("cut", 128, 1), ("fastcut", 128, 1),
-    ("cyclegan", 256, 1), ("cut", 256, 1), ("fastcut", 256, 1),
+    ("cyclegan", 128, 1),
+    ("cut", 128, 1),
+    ("fastcut", 128, 1),
+    ("cyclegan", 256, 1),
+    ("cut", 256, 1),
+    ("fastcut", 256, 1),
     ("acgan", 64, 64),
 ]
 # the official code's CPU seconds per iteration (design.md, mean of two runs): crop 128 and 256
-OFFICIAL = {("cyclegan", 128): 3.165, ("cut", 128): 2.415, ("fastcut", 128): 1.31,
-            ("cyclegan", 256): 15.5, ("cut", 256): 9.25, ("fastcut", 256): 4.75}
+OFFICIAL = {
+    ("cyclegan", 128): 3.165,
+    ("cut", 128): 2.415,
+    ("fastcut", 128): 1.31,
+    ("cyclegan", 256): 15.5,
+    ("cut", 256): 9.25,
+    ("fastcut", 256): 4.75,
+}
 OFFICIAL_NOTE = {"cyclegan": "official run as that repo runs it at 256 (anti-aliased); 128: original design"}
 
 
@@ -48,8 +58,11 @@ def one(method: str, size: int, batch: int, amp: str, device: str, threads: int,
     from trainer.methods import method_spec
     from trainer.runtime import make_runtime
 
-    cfg = load_config(method, [], [f"data.size={size}", "data.load_size=0", f"train.batch_size={batch}",
-                                   f"train.steps={warmup + steps}"])
+    cfg = load_config(
+        method,
+        [],
+        [f"data.size={size}", "data.load_size=0", f"train.batch_size={batch}", f"train.steps={warmup + steps}"],
+    )
     rt = make_runtime(device, amp, True, threads)
     torch.manual_seed(0)
     m = method_spec(method).build(cfg, rt)
@@ -74,11 +87,18 @@ def one(method: str, size: int, batch: int, amp: str, device: str, threads: int,
     timed = times[warmup:]
     gpu_peak = torch.cuda.max_memory_allocated() / 2**30 if rt.device.type == "cuda" else None
     return {
-        "method": method, "size": size, "batch": batch, "amp": amp, "device": str(rt.device), "threads": threads,
-        "s_per_it": sum(timed) / len(timed), "it_per_s": len(timed) / sum(timed),
+        "method": method,
+        "size": size,
+        "batch": batch,
+        "amp": amp,
+        "device": str(rt.device),
+        "threads": threads,
+        "s_per_it": sum(timed) / len(timed),
+        "it_per_s": len(timed) / sum(timed),
         # CPU time a step: unlike wall time, barely inflated when other work shares the cores
         "cpu_s_per_it": sum(cpu[warmup:]) / len(timed),
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "gpu_peak_gb": gpu_peak,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "gpu_peak_gb": gpu_peak,
     }
 
 
@@ -100,21 +120,43 @@ def main() -> None:
         print(json.dumps(one(method, size, batch, amp, args.device, args.threads, args.warmup, args.steps)))
         return
     results = []
-    print("| method | crop | batch | precision | s/it (wall) | it/s | CPU s/it | peak RSS GB | official s/it | speed-up (wall) |")
+    print(
+        "| method | crop | batch | precision | s/it (wall) | it/s | CPU s/it | peak RSS GB "
+        "| official s/it | speed-up (wall) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for method, size, batch in CASES:
         if args.cases and method not in args.cases:
             continue
         for amp in args.amp:
-            cmd = [sys.executable, __file__, "--one", method, str(size), amp, "--batch", str(batch), "--device",
-                   args.device, "--threads", str(args.threads), "--warmup", str(args.warmup), "--steps", str(args.steps)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                method,
+                str(size),
+                amp,
+                "--batch",
+                str(batch),
+                "--device",
+                args.device,
+                "--threads",
+                str(args.threads),
+                "--warmup",
+                str(args.warmup),
+                "--steps",
+                str(args.steps),
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
             results.append(r)
             ref = OFFICIAL.get((method, size)) if args.device == "cpu" else None
             speedup = f"{ref / r['s_per_it']:.2f}x" if ref else "-"
-            print(f"| {method} | {size} | {batch} | {amp} | {r['s_per_it']:.3f} | {r['it_per_s']:.2f} | "
-                  f"{r['cpu_s_per_it']:.2f} | {r['peak_rss_gb']:.2f} | {ref or '-'} | {speedup} |", flush=True)
+            print(
+                f"| {method} | {size} | {batch} | {amp} | {r['s_per_it']:.3f} | {r['it_per_s']:.2f} | "
+                f"{r['cpu_s_per_it']:.2f} | {r['peak_rss_gb']:.2f} | {ref or '-'} | {speedup} |",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

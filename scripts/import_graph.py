@@ -25,8 +25,19 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("pipeline", ("vidswap.pipeline", "vidswap.extract")),
     ("stages", ("vidswap.faces", "vidswap.runtime", "vidswap.metrics", "vidswap.video")),
     ("models", ("vidswap.models", "vidswap.importer", "vidswap.pull")),
-    ("base", ("vidswap.nets", "vidswap.errors", "vidswap.choices", "vidswap.settings", "vidswap.catalog",
-              "vidswap.download", "vidswap.device", "vidswap.fsutil")),  # fmt: skip
+    (
+        "base",
+        (
+            "vidswap.nets",
+            "vidswap.errors",
+            "vidswap.choices",
+            "vidswap.settings",
+            "vidswap.catalog",
+            "vidswap.download",
+            "vidswap.device",
+            "vidswap.fsutil",
+        ),
+    ),  # fmt: skip
 ]
 # `import vidswap` (the package itself) re-exports the API lazily: it sits with the API
 PACKAGE_LAYER = "api"

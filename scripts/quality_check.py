@@ -28,9 +28,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from trainer.config import load_config  # noqa: E402
 from trainer.data import collect_images  # noqa: E402
 from trainer.loop import train  # noqa: E402
-from trainer.config import load_config  # noqa: E402
 from vidswap.demo import FAST_SETTINGS, crops, photos  # noqa: E402  (the demo's pieces)
 from vidswap.demo import TRANSFORM as SEPIA  # noqa: E402
 from vidswap.demo import transform as sepia  # noqa: E402
@@ -87,8 +87,11 @@ def face_material(dataset: Path, rng: np.random.Generator, n_test: int) -> tuple
         sys.exit(f"{dataset}: need face crops from at least 4 clips, found {len(clips)}")
 
     def load(folders: list[Path], size: int = 64) -> list[np.ndarray]:
-        return [np.asarray(Image.open(f).convert("RGB").resize((size, size), Image.BICUBIC))
-                for d in folders for f in sorted(d.glob("*.*"))]
+        return [
+            np.asarray(Image.open(f).convert("RGB").resize((size, size), Image.BICUBIC))
+            for d in folders
+            for f in sorted(d.glob("*.*"))
+        ]
 
     held = [c for i, c in enumerate(clips) if i % 4 == 3]
     rest = [c for i, c in enumerate(clips) if i % 4 != 3]
@@ -106,8 +109,14 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("quality_check"))
     p.add_argument("--transform", choices=TRANSFORMS, default="swap")
     p.add_argument("--faces", type=Path, help="a face dataset from `vidswap extract` instead of the photos")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra settings for every method")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra settings for every method",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     transform, description = TRANSFORMS[args.transform]
@@ -127,23 +136,45 @@ def main() -> None:
     baseline = psnr(np.stack(test), expected)
     grey = psnr(np.full_like(expected, 128), expected)  # what a flat mid-grey guess scores
     args.out.mkdir(parents=True, exist_ok=True)
-    results = {"transform": description, "baseline_psnr": round(baseline, 2),
-               "mid_grey_psnr": round(grey, 2), "methods": {}}
+    results = {
+        "transform": description,
+        "baseline_psnr": round(baseline, 2),
+        "mid_grey_psnr": round(grey, 2),
+        "methods": {},
+    }
     print(f"untranslated input vs T(input): {baseline:.2f} dB; flat mid-grey: {grey:.2f} dB")
     for method in args.methods:
-        cfg = load_config(method, [], SETTINGS["common"] + SETTINGS.get(method, []) + args.overrides
-                          + [f"train.steps={args.steps}", f"train.threads={args.threads}"])
+        cfg = load_config(
+            method,
+            [],
+            SETTINGS["common"]
+            + SETTINGS.get(method, [])
+            + args.overrides
+            + [f"train.steps={args.steps}", f"train.threads={args.threads}"],
+        )
         start = time.perf_counter()
-        result = train(cfg, collect_images([str(work / "A")]), collect_images([str(work / "B")]),
-                       work / "runs" / method, show_progress=False)
+        result = train(
+            cfg,
+            collect_images([str(work / "A")]),
+            collect_images([str(work / "B")]),
+            work / "runs" / method,
+            show_progress=False,
+        )
         seconds = time.perf_counter() - start
         gen = result.method.export()["AtoB"].eval()
         with torch.no_grad():
             out = to_uint8(gen(to_tensor(test)))
         score = psnr(out, expected)
-        results["methods"][method] = {"psnr": round(score, 2), "gain_db": round(score - baseline, 2),
-                                      "steps": args.steps, "seconds": round(seconds, 1), "size": cfg.data.size}
-        print(f"{method}: {score:.2f} dB ({score - baseline:+.2f}) after {args.steps} steps, {seconds:.0f} s", flush=True)
+        results["methods"][method] = {
+            "psnr": round(score, 2),
+            "gain_db": round(score - baseline, 2),
+            "steps": args.steps,
+            "seconds": round(seconds, 1),
+            "size": cfg.data.size,
+        }
+        print(
+            f"{method}: {score:.2f} dB ({score - baseline:+.2f}) after {args.steps} steps, {seconds:.0f} s", flush=True
+        )
         row = np.concatenate([np.concatenate(list(a[:8]), axis=1) for a in (np.stack(test), out, expected)], axis=0)
         Image.fromarray(row).save(args.out / f"{method}.png")
     (args.out / "results.json").write_text(json.dumps(results, indent=2))

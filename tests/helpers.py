@@ -84,11 +84,7 @@ def audio_packets(path: Path) -> list[tuple[float, bytes]]:
     with av.open(str(path)) as container:
         if not container.streams.audio:
             return []
-        return [
-            (float(p.pts * p.time_base), bytes(p))
-            for p in container.demux(container.streams.audio)
-            if p.size
-        ]
+        return [(float(p.pts * p.time_base), bytes(p)) for p in container.demux(container.streams.audio) if p.size]
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -98,5 +94,3 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
         raise SystemExit(0)
     out, err = capsys.readouterr()
     return exit_info.value.code, out, err
-
-

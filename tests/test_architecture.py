@@ -13,7 +13,8 @@ LAZY_ALLOWED = {"onnxruntime", "tensorrt", "ray", "decord", "facenet_pytorch", "
 # packages whose files keep every import at the top (the CLI defers its heavy imports into
 # command bodies for a fast --help; the rest belongs to the other layers' owners)
 EAGER_PACKAGES = ("vidswap.api", "vidswap.pipeline", "vidswap.video", "vidswap.faces", "vidswap.metrics",
-                  "vidswap.models", "vidswap.errors", "vidswap.fsutil", "vidswap.settings", "vidswap.extract")  # fmt: skip
+                  "vidswap.models", "vidswap.errors", "vidswap.fsutil", "vidswap.settings",
+                  "vidswap.extract")  # fmt: skip
 
 
 def test_vidswap_has_no_import_cycle():

@@ -151,11 +151,14 @@ LAYOUTS = {
     "cut_batch_norm": ({"norm": "batch", "antialias": True}, state),
     "dataparallel": ({}, lambda ref: {f"module.{k}": v for k, v in state(ref).items()}),
     "old_instance_statistics": ({}, with_old_instance_statistics),
-    "prefixed_networks": ({"antialias": True}, lambda ref: {
-        **{f"netG.{k}": v for k, v in state(ref).items()},
-        **{f"netD.model.0.{i}.weight": torch.randn(2, 2) for i in range(2)},
-        "netF.mlp_0.0.weight": torch.randn(4, 4),
-    }),
+    "prefixed_networks": (
+        {"antialias": True},
+        lambda ref: {
+            **{f"netG.{k}": v for k, v in state(ref).items()},
+            **{f"netD.model.0.{i}.weight": torch.randn(2, 2) for i in range(2)},
+            "netF.mlp_0.0.weight": torch.randn(4, 4),
+        },
+    ),
 }
 
 
@@ -175,8 +178,16 @@ def test_each_layout_imports_to_the_same_translation(tmp_path, layout):
 
 def test_training_checkpoint_with_several_networks_picks_the_a_to_b_generator(tmp_path):
     g_a, g_b = reference(seed=1), reference(seed=2)
-    torch.save({"G_A": g_a.state_dict(), "G_B": g_b.state_dict(), "D_A": {"model.0.weight": torch.randn(8, 3, 4, 4)},
-                "epoch": 200, "optimizer": {"state": {0: {"exp_avg": torch.zeros(3)}}}}, tmp_path / "all.pth")
+    torch.save(
+        {
+            "G_A": g_a.state_dict(),
+            "G_B": g_b.state_dict(),
+            "D_A": {"model.0.weight": torch.randn(8, 3, 4, 4)},
+            "epoch": 200,
+            "optimizer": {"state": {0: {"exp_avg": torch.zeros(3)}}},
+        },
+        tmp_path / "all.pth",
+    )
     import_checkpoint(tmp_path / "all.pth", "a", models_dir=tmp_path / "store")
     check_same_output(tmp_path / "store", "a", g_a)
     _, card = import_checkpoint(tmp_path / "all.pth", "b", models_dir=tmp_path / "store", network="netG_B")
@@ -224,8 +235,23 @@ def test_cli_import_records_where_it_came_from_and_apply_translates_a_clip(tmp_p
     frames = panned_frames(4, 64, 48)
     clip = make_video(tmp_path / "clip.mp4", frames)
     output = tmp_path / "out.mp4"
-    code, _, err = run_cli(["apply", str(clip), "-m", "zebra", "--models-dir", str(store), "-o", str(output),
-                            "--crf", "0", "--pix-fmt", "yuv444p"], capsys)  # near-lossless: compare pixels
+    code, _, err = run_cli(
+        [
+            "apply",
+            str(clip),
+            "-m",
+            "zebra",
+            "--models-dir",
+            str(store),
+            "-o",
+            str(output),
+            "--crf",
+            "0",
+            "--pix-fmt",
+            "yuv444p",
+        ],
+        capsys,
+    )  # near-lossless: compare pixels
     assert code == 0, err
     with av.open(str(clip)) as c:
         decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]

@@ -41,8 +41,14 @@ def _optimizer_join(meta: dict[str, Any], prefix: str, tensors: dict[str, torch.
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_checkpoint(run_dir: Path, step: int, config: dict[str, Any], method, rng: dict[str, torch.Tensor],
-                    scaler: torch.amp.GradScaler | None) -> Path:
+def save_checkpoint(
+    run_dir: Path,
+    step: int,
+    config: dict[str, Any],
+    method,
+    rng: dict[str, torch.Tensor],
+    scaler: torch.amp.GradScaler | None,
+) -> Path:
     from safetensors.torch import save_file
 
     tensors: dict[str, torch.Tensor] = {}

@@ -60,7 +60,9 @@ class NetConfig:
     d_layers: int = 3  # PatchGAN stride-2 layers (3: 70x70 patches)
     norm: GeneratorNorm = "instance"  # generator normalisation: instance (the reference), batch or none
     d_norm: DiscriminatorNorm = "instance"  # PatchGAN normalisation: instance (the reference) or none
-    init: WeightInit = "normal"  # weight init: normal N(0, gain) (CycleGAN) or xavier (Xavier-normal with that gain, CUT)
+    init: WeightInit = (
+        "normal"  # weight init: normal N(0, gain) (CycleGAN) or xavier (Xavier-normal with that gain, CUT)
+    )
     init_gain: float = 0.02
     antialias: bool = False  # CUT's blur-pool down and blur-then-convolve up: no checkerboard grid
 
@@ -78,9 +80,13 @@ def _to_dict(self) -> dict[str, Any]:
 # every run carries every method's section, so presets (configs/tiny.yaml) and saved configs may set any of them
 Config = dataclasses.make_dataclass(
     "Config",
-    [("method", str, "cyclegan"), ("data", DataConfig, field(default_factory=DataConfig)),
-     ("train", TrainConfig, field(default_factory=TrainConfig)), ("net", NetConfig, field(default_factory=NetConfig)),
-     *_method_sections()],
+    [
+        ("method", str, "cyclegan"),
+        ("data", DataConfig, field(default_factory=DataConfig)),
+        ("train", TrainConfig, field(default_factory=TrainConfig)),
+        ("net", NetConfig, field(default_factory=NetConfig)),
+        *_method_sections(),
+    ],
     namespace={"to_dict": _to_dict, "__module__": __name__},
 )
 
@@ -169,8 +175,9 @@ def parse_override(text: str) -> dict[str, Any]:
     return nested
 
 
-def load_config(method: str | None = None, files: list[str] = (), overrides: list[str] = (),
-                base: dict[str, Any] | None = None) -> Config:
+def load_config(
+    method: str | None = None, files: list[str] = (), overrides: list[str] = (), base: dict[str, Any] | None = None
+) -> Config:
     """Defaults <- `base` (e.g. a checkpoint's saved config) <- configs/<method>.yaml <- files <- overrides."""
     cfg = Config()
     if base is not None:

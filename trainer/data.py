@@ -90,8 +90,9 @@ def load_image(path: Path, aug: Augment, rng: np.random.Generator) -> torch.Tens
 class UnpairedSampler:
     """Batches {"A": [B,3,S,S], "B": [B,3,S,S]}, A and B drawn independently (unpaired)."""
 
-    def __init__(self, images_a: list[Path], images_b: list[Path], aug: Augment, batch_size: int, seed: int,
-                 rank: int = 0):
+    def __init__(
+        self, images_a: list[Path], images_b: list[Path], aug: Augment, batch_size: int, seed: int, rank: int = 0
+    ):
         self.domains = {"A": images_a, "B": images_b}
         self.aug = aug
         self.batch_size = batch_size

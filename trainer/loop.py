@@ -173,8 +173,9 @@ def _progress(console, enabled: bool):
     )
 
 
-def train(cfg: Config, images_a: list[Path], images_b: list[Path], run_dir: Path, *, console=None,
-          show_progress: bool = True) -> TrainResult:
+def train(
+    cfg: Config, images_a: list[Path], images_b: list[Path], run_dir: Path, *, console=None, show_progress: bool = True
+) -> TrainResult:
     """Train `cfg.method` to cfg.train.steps, continuing from run_dir's checkpoint if there is one."""
     t = cfg.train
     rt = make_runtime(t.device, t.amp, t.channels_last, t.threads)
@@ -191,9 +192,17 @@ def train(cfg: Config, images_a: list[Path], images_b: list[Path], run_dir: Path
     if rt.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
     _barrier(rt)
-    sampler = UnpairedSampler(images_a, images_b, Augment(cfg.data.size, cfg.data.load_size or round(cfg.data.size * 286 / 256),
-                              cfg.data.flip), t.batch_size, t.seed, rt.rank)
-    grid_batch = sampler.batch(0) if rt.is_main else None  # fixed images for every sample grid (training draws from step 1)
+    sampler = UnpairedSampler(
+        images_a,
+        images_b,
+        Augment(cfg.data.size, cfg.data.load_size or round(cfg.data.size * 286 / 256), cfg.data.flip),
+        t.batch_size,
+        t.seed,
+        rt.rank,
+    )
+    grid_batch = (
+        sampler.batch(0) if rt.is_main else None
+    )  # fixed images for every sample grid (training draws from step 1)
     log = _loss_log(run_dir, start) if rt.is_main else None
     board = _tensorboard(run_dir) if rt.is_main else None
     losses: dict[str, float] = {}
@@ -240,8 +249,12 @@ def train(cfg: Config, images_a: list[Path], images_b: list[Path], run_dir: Path
                         if board is not None:
                             for name, value in losses.items():
                                 board.add_scalar(f"loss/{name}", value, step)
-                    progress.update(task, completed=step, rate=f"{rate:.2f} it/s",
-                                    losses=" ".join(f"{k} {v:.3f}" for k, v in losses.items()))
+                    progress.update(
+                        task,
+                        completed=step,
+                        rate=f"{rate:.2f} it/s",
+                        losses=" ".join(f"{k} {v:.3f}" for k, v in losses.items()),
+                    )
                     if step % t.sample_every == 0 or step == t.steps:
                         with evaluating(method.modules.values()), torch.no_grad():
                             rows = method.sample(grid_batch)

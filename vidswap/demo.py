@@ -58,8 +58,14 @@ def photos() -> tuple[list[np.ndarray], np.ndarray]:
 
     # the colour wheel and the stained tissue give the training set hues the four scenes
     # lack (greens, purples), so a grade learned on it holds for a held-out photo's colours
-    train_set = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.colorwheel(),
-                 data.immunohistochemistry()]
+    train_set = [
+        data.astronaut(),
+        data.coffee(),
+        data.chelsea(),
+        data.rocket(),
+        data.colorwheel(),
+        data.immunohistochemistry(),
+    ]
     with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
         held_out = np.asarray(Image.open(f).convert("RGB"))
     return train_set, held_out
@@ -148,17 +154,35 @@ METHODS = ("cyclegan", "fastcut", "cut")  # the image-to-image methods; AC-GAN's
 # CycleGAN is the default: in the runs tried CUT and FastCUT kept the input's hues (see
 # docs/demo.md for the figures and what is known of why).
 # PatchNCE taps the encoder and both blocks (the reference's 12 and 16 assume 9 blocks).
-FAST_SETTINGS = ["data.size=32", "data.load_size=36", "net.ngf=8", "net.ndf=16", "net.n_blocks=2", "net.norm=batch",
-                 "train.lr=1e-3", "train.batch_size=4", "cut.num_patches=64", "cut.mlp_units=64",
-                 "cut.nce_layers=[0,4,8,10,11]",
-                 "data.loader_threads=1", "train.log_every=50", "train.sample_every=1000000",
-                 "train.checkpoint_every=1000000"]
+FAST_SETTINGS = [
+    "data.size=32",
+    "data.load_size=36",
+    "net.ngf=8",
+    "net.ndf=16",
+    "net.n_blocks=2",
+    "net.norm=batch",
+    "train.lr=1e-3",
+    "train.batch_size=4",
+    "cut.num_patches=64",
+    "cut.mlp_units=64",
+    "cut.nce_layers=[0,4,8,10,11]",
+    "data.loader_threads=1",
+    "train.log_every=50",
+    "train.sample_every=1000000",
+    "train.checkpoint_every=1000000",
+]
 CHUNK_SECONDS = 30.0  # training runs in chunks this long, each ending in a checkpoint
 DECAY_SHARE = 0.25  # the learning rate decays to 0 over the last quarter of the time
 
 
-def train_for(cfg, images_a: list[Path], images_b: list[Path], run_dir: Path, seconds: float,
-              on_step: Callable[[int, int], None] | None = None):
+def train_for(
+    cfg,
+    images_a: list[Path],
+    images_b: list[Path],
+    run_dir: Path,
+    seconds: float,
+    on_step: Callable[[int, int], None] | None = None,
+):
     """Train until cfg.train.steps or `seconds` of wall-clock, whichever comes first.
 
     The loop has no clock, so training runs in chunks, each resuming from the last one's
@@ -176,8 +200,9 @@ def train_for(cfg, images_a: list[Path], images_b: list[Path], run_dir: Path, se
             decay_from = done / min(total, done + chunk_steps)
         elif rate:  # a constant-rate chunk that ends by the time the decay is due; chunks grow because
             # each one's start-up (networks, checkpoint) counts in the measured speed
-            chunk_steps = max(1, min(max(int(rate * CHUNK_SECONDS), 2 * chunk_steps),
-                                     int(rate * (left - DECAY_SHARE * seconds))))
+            chunk_steps = max(
+                1, min(max(int(rate * CHUNK_SECONDS), 2 * chunk_steps), int(rate * (left - DECAY_SHARE * seconds)))
+            )
         target = min(total, done + chunk_steps)
         chunk = load_config(base=cfg.to_dict(), overrides=[f"train.steps={target}", f"train.decay_from={decay_from}"])
         tick = time.perf_counter()
@@ -221,9 +246,14 @@ def contact_sheet(rows: dict[str, list[np.ndarray]], path: Path, columns: int = 
 def machine() -> dict:
     import torch
 
-    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
     if hasattr(os, "getloadavg"):
         info["load_average_1min"] = round(os.getloadavg()[0], 2)  # other work sharing the CPU slows the demo
     return info
@@ -260,13 +290,23 @@ class DemoReport:
         return self.psnr_translation - self.psnr_input
 
 
-FILES = {"translated": "translated.mp4", "preview": "side_by_side.mp4", "contact_sheet": "contact_sheet.png",
-         "input": "input.mp4", "model": "model", "report_json": "report.json", "report_md": "report.md"}
+FILES = {
+    "translated": "translated.mp4",
+    "preview": "side_by_side.mp4",
+    "contact_sheet": "contact_sheet.png",
+    "input": "input.mp4",
+    "model": "model",
+    "report_json": "report.json",
+    "report_md": "report.md",
+}
 
 
-def run_demo(out_dir: str | os.PathLike, options: DemoOptions | None = None,
-             on_stage: Callable[[str], None] | None = None,
-             on_step: Callable[[int, int], None] | None = None) -> DemoReport:
+def run_demo(
+    out_dir: str | os.PathLike,
+    options: DemoOptions | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> DemoReport:
     """Build the data, train, apply to the held-out clip, judge it; write everything into
     out_dir (a rerun replaces the previous results there)."""
     o = options or DemoOptions()
@@ -290,8 +330,9 @@ def run_demo(out_dir: str | os.PathLike, options: DemoOptions | None = None,
 
     with stage("making the photo collections and the clip"):
         train_photos, held_out = photos()
-        cfg = load_config(o.method, [], FAST_SETTINGS + list(o.overrides)
-                          + [f"train.steps={o.max_steps}", f"train.seed={o.seed}"])
+        cfg = load_config(
+            o.method, [], FAST_SETTINGS + list(o.overrides) + [f"train.steps={o.max_steps}", f"train.seed={o.seed}"]
+        )
         tile = cfg.data.load_size or cfg.data.size
         folder_a, folder_b = write_domains(work / "data", train_photos, o.images, tile, o.seed)
         write_clip(paths["input"], camera_path(rescale(held_out, SCALE), o.clip_frames, *CLIP_SIZE), CLIP_RATE)
@@ -302,20 +343,25 @@ def run_demo(out_dir: str | os.PathLike, options: DemoOptions | None = None,
         save_trained_model(paths["model"], "demo", cfg, result.method, result.step, data)
     with stage("applying to the clip"):
         translator = Translator(TranslatorSettings(model=str(paths["model"]), backend="torch", mode="frame"))
-        translator.apply(paths["input"], paths["translated"], VideoSettings(preview=str(paths["preview"])),
-                         overwrite=True)
+        translator.apply(
+            paths["input"], paths["translated"], VideoSettings(preview=str(paths["preview"])), overwrite=True
+        )
     with stage("measuring"):
         inputs, outputs = read_video(paths["input"]), read_video(paths["translated"])
         truth = [transform(f) for f in inputs]
         contact_sheet({"input": inputs, "translation": outputs, "true transform": truth}, paths["contact_sheet"])
         warping = warping_error(zip(inputs, outputs)).to_dict()
     report = DemoReport(
-        transform=TRANSFORM, method=o.method, steps=result.step,
+        transform=TRANSFORM,
+        method=o.method,
+        steps=result.step,
         psnr_translation=round(psnr(np.stack(outputs), np.stack(truth)), 2),
         psnr_input=round(psnr(np.stack(inputs), np.stack(truth)), 2),
         warping_error={k: round(v, 5) if isinstance(v, float) else v for k, v in warping.items()},
-        seconds={**seconds, "total": round(sum(seconds.values()), 1)}, machine=machine(),
-        files={k: str(p) for k, p in paths.items()})
+        seconds={**seconds, "total": round(sum(seconds.values()), 1)},
+        machine=machine(),
+        files={k: str(p) for k, p in paths.items()},
+    )
     write_report(report, paths["report_json"], paths["report_md"])
     return report
 

@@ -20,8 +20,9 @@ def _parse(requested: str) -> tuple[str, int | None]:
     raise ConfigError(f"device {requested!r}: expected auto, cpu, cuda or cuda:N")
 
 
-def select_device(requested: str = "auto", local_rank: int = 0, world_size: int = 1,
-                  gpu_count: int | None = None) -> torch.device:
+def select_device(
+    requested: str = "auto", local_rank: int = 0, world_size: int = 1, gpu_count: int | None = None
+) -> torch.device:
     """auto: CUDA when there is a GPU, else CPU. cuda (and auto) take GPU `local_rank`, so each
     torchrun process gets its own; cuda:N takes GPU N (one process only)."""
     kind, index = _parse(requested)
@@ -33,14 +34,17 @@ def select_device(requested: str = "auto", local_rank: int = 0, world_size: int 
         raise ConfigError(f"device {requested!r}: no CUDA GPU is available (use cpu or auto)")
     if index is None:
         if local_rank >= gpu_count:
-            raise ConfigError(f"LOCAL_RANK {local_rank} but only {gpu_count} GPU(s) are visible: "
-                              f"start at most {gpu_count} processes a machine (torchrun --nproc_per_node)")
+            raise ConfigError(
+                f"LOCAL_RANK {local_rank} but only {gpu_count} GPU(s) are visible: "
+                f"start at most {gpu_count} processes a machine (torchrun --nproc_per_node)"
+            )
         return torch.device("cuda", local_rank)
     if index >= gpu_count:
         raise ConfigError(f"device {requested!r}: only {gpu_count} GPU(s) are visible (cuda:0 to cuda:{gpu_count - 1})")
     if world_size > 1:
-        raise ConfigError(f"device {requested!r} would put all {world_size} processes on one GPU: "
-                          "use auto or cuda under torchrun")
+        raise ConfigError(
+            f"device {requested!r} would put all {world_size} processes on one GPU: use auto or cuda under torchrun"
+        )
     return torch.device("cuda", index)
 
 

@@ -9,8 +9,8 @@ import http.client
 import tarfile
 import urllib.error
 import urllib.request
-from importlib.metadata import version
 import zipfile
+from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -63,13 +63,13 @@ def extract_member(archive: Path, member: str, dest: Path) -> str:
     try:
         if tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tarred:
-                files = [m for m in tarred if m.isfile() and PurePosixPath(m.name).parts[-len(wanted):] == wanted]
+                files = [m for m in tarred if m.isfile() and PurePosixPath(m.name).parts[-len(wanted) :] == wanted]
                 if files:
                     with tarred.extractfile(files[0]) as source:
                         return _copy(source, dest)
         elif zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zipped:
-                names = [n for n in zipped.namelist() if PurePosixPath(n).parts[-len(wanted):] == wanted]
+                names = [n for n in zipped.namelist() if PurePosixPath(n).parts[-len(wanted) :] == wanted]
                 if names:
                     with zipped.open(names[0]) as source:
                         return _copy(source, dest)

@@ -143,7 +143,9 @@ def find_sources(sources: Sequence[str | os.PathLike], exclude: Path | None = No
         if not path.exists():
             raise InputError(f"{source}: no such file or folder")
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS | IMAGE_EXTS)
+            inside = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS | IMAGE_EXTS
+            )
             if exclude is not None:
                 inside = [p for p in inside if not p.resolve().is_relative_to(exclude)]
             if not inside:
@@ -282,7 +284,9 @@ class _SourceExtractor:
 
     def _face_crops(self, sampler: _Sampler) -> list[dict]:
         if isinstance(self.detector, str):
-            self.detector = FaceDetector(device=self.detector, min_prob=self.config.min_prob, min_size=self.config.min_face)
+            self.detector = FaceDetector(
+                device=self.detector, min_prob=self.config.min_prob, min_size=self.config.min_face
+            )
         detections, times, indices = [], [], []
         for chunk in _chunks(sampler.frames(), _READ_CHUNK):
             detections += self.detector.detect([f.image for f in chunk])
@@ -317,7 +321,9 @@ class _SourceExtractor:
 
     def _write(self, frame, face, alignment: Alignment, crop: np.ndarray) -> dict | None:
         track_id = face[0] if face else None
-        thumb = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+        thumb = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA).astype(
+            np.float32
+        )
         last = self._last.get(track_id)
         if last is not None and float(np.abs(thumb - last).mean()) / 255.0 < self.config.min_change:
             self.stats.duplicates += 1
@@ -375,7 +381,9 @@ class _Sampler:
                 if not video.frame_count_exact:
                     video = count_frames(info).main_video
                 n = video.frame_count or 0
-                self.indices = sorted(set(np.linspace(0, n - 1, min(config.max_per_clip, n)).round().astype(int).tolist()))
+                self.indices = sorted(
+                    set(np.linspace(0, n - 1, min(config.max_per_clip, n)).round().astype(int).tolist())
+                )
                 self.total = len(self.indices)
             else:
                 self.total = -(-video.frame_count // self.every) if video.frame_count else None
@@ -507,7 +515,9 @@ def _write_index(out: Path, summary: ExtractSummary) -> None:
             "faces": sum(s["faces"] for s in all_stats),
             "crops": len(lines),
             "duplicates": sum(s["duplicates"] for s in all_stats),
-            "no_face": [s["source"] for s in all_stats if summary.settings.mode == "face" and s["frames"] and not s["with_face"]],
+            "no_face": [
+                s["source"] for s in all_stats if summary.settings.mode == "face" and s["frames"] and not s["with_face"]
+            ],
             "failed_last_run": {s.source: s.error for s in summary.failed},
             "per_source": all_stats,
         },

@@ -53,8 +53,10 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 (a damaged file raises UnpicklingError, KeyError, RuntimeError...)
             if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in str(exc):
-                raise ModelError(f"{path.name} holds Python objects besides tensors, which are not loaded (they could "
-                                 "run code): save the generator's state_dict() instead") from None
+                raise ModelError(
+                    f"{path.name} holds Python objects besides tensors, which are not loaded (they could "
+                    "run code): save the generator's state_dict() instead"
+                ) from None
             raise ModelError(f"cannot read {path.name} as a PyTorch checkpoint ({type(exc).__name__})") from None
     return {".".join(p for p in name.split(".") if p != "module"): t for name, t in _tensors(loaded)}
 
@@ -112,8 +114,10 @@ def infer_architecture(state: dict[str, torch.Tensor], path: Path) -> dict[str, 
     layers = {k: v for k, v in state.items() if GENERATOR_KEY.match(k)}  # others: refused by fit_state
     first = layers.get("model.1.weight")
     if first is None or first.ndim != 4 or first.shape[-1] != 7:
-        raise ModelError(f"{path.name} is not a ResNet generator: cannot place {next(iter(state))!r} "
-                         "(expected a 7x7 convolution at model.1.weight)")
+        raise ModelError(
+            f"{path.name} is not a ResNet generator: cannot place {next(iter(state))!r} "
+            "(expected a 7x7 convolution at model.1.weight)"
+        )
     ngf = first.shape[0]
     convolutions = [k for k, v in layers.items() if k.endswith(".weight") and v.ndim == 4]
     last = max(convolutions, key=lambda k: int(k.split(".")[1]))
@@ -147,14 +151,18 @@ def fit_state(state: dict[str, torch.Tensor], net: ResnetGenerator, path: Path) 
             continue
         if isinstance(module, (BlurDownsample, BlurUpsample)) and leaf == "filt":
             if value.shape != module.kernel.shape or not torch.allclose(value.float(), module.kernel, atol=1e-6):
-                raise ModelError(f"{path.name}: the blur filter {key!r} is not the binomial one vidswap's "
-                                 f"anti-aliased layers use ({tuple(module.kernel.shape)})")
+                raise ModelError(
+                    f"{path.name}: the blur filter {key!r} is not the binomial one vidswap's "
+                    f"anti-aliased layers use ({tuple(module.kernel.shape)})"
+                )
             continue
         if key not in target:
             raise ModelError(f"{path.name}: cannot place {key!r} in a ResNet generator ({describe(net.kwargs)})")
         if value.shape != target[key].shape:
-            raise ModelError(f"{path.name}: cannot place {key!r} of shape {tuple(value.shape)} in a ResNet generator "
-                             f"({describe(net.kwargs)}), which needs {tuple(target[key].shape)}")
+            raise ModelError(
+                f"{path.name}: cannot place {key!r} of shape {tuple(value.shape)} in a ResNet generator "
+                f"({describe(net.kwargs)}), which needs {tuple(target[key].shape)}"
+            )
         fitted[key] = value.to(target[key].dtype)
     for key, value in target.items():
         if key in fitted:
@@ -219,7 +227,14 @@ def import_checkpoint(
         generators={"AtoB": {"class": "ResnetGenerator", "kwargs": generator.kwargs}},
         domains=domains or [],
         created=now,
-        extra={"source": {"file": path.name, "sha256": file_sha256(path), "date": now, "project": project,
-                          "network": network_name}},
+        extra={
+            "source": {
+                "file": path.name,
+                "sha256": file_sha256(path),
+                "date": now,
+                "project": project,
+                "network": network_name,
+            }
+        },
     )
     return save_model(folder, card, {"AtoB": generator.eval()}), card

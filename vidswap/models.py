@@ -94,7 +94,8 @@ def resolve_model(name_or_path: str, models_dir: str | os.PathLike | None = None
         raise ModelError(f"model {name_or_path!r} is not in {models_home(models_dir)}: fetch it with "
                          f"`vidswap models pull {published}`")  # fmt: skip
     raise ModelError(
-        f"model {name_or_path!r} not found (looked for a folder with {CARD_FILE} there and in {models_home(models_dir)}; "
+        f"model {name_or_path!r} not found (looked for a folder with {CARD_FILE} there and in "
+        f"{models_home(models_dir)}; "
         f"built-in: {', '.join(BUILTIN_MODELS)})"
     )
 

@@ -61,8 +61,10 @@ def pull(entry: PublishedModel, models_dir: str | os.PathLike | None = None, *, 
                              "a wrong address or mirror?")  # fmt: skip
         for expected, where in ((entry.sha256, "published"), (recorded, "recorded at its first pull")):
             if expected and sha256 != expected:
-                raise ModelError(f"checksum mismatch for {url}: sha256 {sha256[:16]}..., {where} {expected[:16]}... "
-                                 "(the file changed or was tampered with; the store is unchanged)")
+                raise ModelError(
+                    f"checksum mismatch for {url}: sha256 {sha256[:16]}..., {where} {expected[:16]}... "
+                    "(the file changed or was tampered with; the store is unchanged)"
+                )
         folder, _ = import_checkpoint(checkpoint, entry.name, models_dir=models_dir, mode="frame",
                                       domains=[entry.source, entry.target], replace=True)  # fmt: skip
     return folder

@@ -3,7 +3,6 @@ import pytest
 
 from vidswap.errors import ConfigError
 from vidswap.faces import align_face, crop_mask, fit_frame, match_color, paste_back, warp_to_crop, warp_to_frame
-
 from vidswap.metrics import psnr
 
 

@@ -6,11 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.faces.helpers import COVERED, N_FRAMES, write_video
 from vidswap.errors import ConfigError, InputError, OutputError
 from vidswap.extract import ExtractSettings, ensure_dataset, extract_dataset, read_records
 from vidswap.faces import face_template
-
-from tests.faces.helpers import COVERED, N_FRAMES, write_video
 
 
 def snapshot(folder: Path) -> dict[str, int]:
@@ -202,9 +201,26 @@ def test_train_from_raw_videos_in_face_mode_below_the_aligners_smallest_crop(ast
     from vidswap.models import load_model
 
     store = tmp_path / "models"
-    result = CliRunner().invoke(cli, ["train", "--source", str(astronaut_video), "--target", str(astronaut_video),
-                                      "--method", "fastcut", "--config", "tiny", "--mode", "face", "--name", "small",
-                                      "--models-dir", str(store)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--source",
+            str(astronaut_video),
+            "--target",
+            str(astronaut_video),
+            "--method",
+            "fastcut",
+            "--config",
+            "tiny",
+            "--mode",
+            "face",
+            "--name",
+            "small",
+            "--models-dir",
+            str(store),
+        ],
+    )
     assert result.exit_code == 0, result.output
     card = load_model("small", models_dir=store).card
     assert (card.mode, card.size, card.steps) == ("face", 32, 4) and card.data["A"]["images"] > 0

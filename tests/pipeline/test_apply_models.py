@@ -159,7 +159,9 @@ def test_face_mode_with_a_model_below_the_aligners_smallest_crop(face_clip, tmp_
     out = tmp_path / "out.mp4"
     result = Translator(model=str(model), backend="torch").apply(face_clip, out)
     assert result.frames == len(frames_of(face_clip))
-    changed = [np.abs(a.image.astype(int) - b.image.astype(int)).max() for a, b in zip(frames_of(face_clip), frames_of(out))]
+    changed = [
+        np.abs(a.image.astype(int) - b.image.astype(int)).max() for a, b in zip(frames_of(face_clip), frames_of(out))
+    ]
     assert min(changed) > 40  # the face was replaced in every frame
 
 
@@ -204,8 +206,11 @@ def test_batch_rerun_with_keep_faceless_converts_only_the_clips_that_had_no_face
     library.mkdir()
     shutil.copy(face_clip, library / "face.mp4")
     shutil.copy(clips["cfr"], library / "plain.mp4")  # panned noise: no face
+
     def settings(keep_faceless: bool):
-        return TranslatorSettings(model=str(models["face"]), mode="face", face=FaceSettings(keep_faceless=keep_faceless))
+        return TranslatorSettings(
+            model=str(models["face"]), mode="face", face=FaceSettings(keep_faceless=keep_faceless)
+        )
 
     first = vidswap.batch(library, out, translator=settings(False))
     assert first.converted == ["face.mp4"] and "no face found" in first.failed["plain.mp4"]

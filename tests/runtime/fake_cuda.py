@@ -49,6 +49,7 @@ class FakeGpu:
             "current_stream": lambda device=None: FakeStream(gpu, _index(device, gpu.current), 0),
         }.items():
             monkeypatch.setattr(torch.cuda, name, value)
+
         def record_stream(tensor, stream):
             gpu.events.append(("record_stream", stream.cuda_stream))
 

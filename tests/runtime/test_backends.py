@@ -7,12 +7,11 @@ import json
 import pytest
 import torch
 
+from tests.runtime.helpers import save_tiny_model
 from vidswap.errors import ConfigError, MissingDependency, ModelError
 from vidswap.runtime import create_backend, export_onnx, onnx_path
 from vidswap.runtime.tensorrt_backend import tensorrt_available
 from vidswap.runtime.verify import VERDICT_FILE, psnr
-
-from tests.runtime.helpers import save_tiny_model
 
 pytest.importorskip("onnxruntime")
 

@@ -10,7 +10,6 @@ from vidswap.runtime.tensorrt_backend import tensorrt_available
 pytest.importorskip("onnxruntime")
 
 
-
 def test_export_onnx_writes_into_the_model_folder(tiny_model, capsys):
     folder = tiny_model.folder
     code, out, _ = run_cli(["export", "--model", str(folder), "--format", "onnx"], capsys)

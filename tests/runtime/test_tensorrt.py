@@ -9,11 +9,10 @@ import onnx
 import pytest
 import torch
 
+from tests.runtime.fake_tensorrt import REMOVED_IN_11, make_tensorrt
 from vidswap.runtime import create_backend, onnx_path
 from vidswap.runtime.export import FP32_OPS, ensure_fp16_onnx
 from vidswap.runtime.verify import psnr, sample_batch
-
-from tests.runtime.fake_tensorrt import REMOVED_IN_11, make_tensorrt
 
 ort = pytest.importorskip("onnxruntime")
 

@@ -14,7 +14,12 @@ from vidswap.errors import ConfigError
 
 def test_method_yaml_preset_and_overrides_layer_in_order():
     cfg = load_config("fastcut", ["face128"], ["train.lr=1e-4", "cut.nce_layers=[0, 4]"])
-    assert (cfg.method, cfg.cut.lambda_nce, cfg.cut.nce_idt, cfg.cut.flip_equivariance) == ("fastcut", 10.0, False, True)
+    assert (cfg.method, cfg.cut.lambda_nce, cfg.cut.nce_idt, cfg.cut.flip_equivariance) == (
+        "fastcut",
+        10.0,
+        False,
+        True,
+    )
     assert (cfg.data.size, cfg.data.mode) == (128, "face")
     assert cfg.train.lr == 1e-4 and cfg.cut.nce_layers == [0, 4]
     # each method keeps its reference initialisation unless told otherwise
@@ -23,9 +28,17 @@ def test_method_yaml_preset_and_overrides_layer_in_order():
 
 @pytest.mark.parametrize(
     "override, named",
-    [("train.stpes=3", "train.stpes"), ("nett.ngf=3", "nett"), ("train.steps=many", "train.steps"),
-     ("train.amp=fp8", "train.amp"), ("net.init=he", "net.init"), ("cut.nce_layers=[0, 99]", "cut.nce_layers"),
-     ("net.norm=group", "net.norm"), ("net.d_norm=batch", "net.d_norm"), ("data.mode=both", "data.mode")],
+    [
+        ("train.stpes=3", "train.stpes"),
+        ("nett.ngf=3", "nett"),
+        ("train.steps=many", "train.steps"),
+        ("train.amp=fp8", "train.amp"),
+        ("net.init=he", "net.init"),
+        ("cut.nce_layers=[0, 99]", "cut.nce_layers"),
+        ("net.norm=group", "net.norm"),
+        ("net.d_norm=batch", "net.d_norm"),
+        ("data.mode=both", "data.mode"),
+    ],
 )
 def test_bad_settings_are_errors_that_name_them(override, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):

@@ -13,7 +13,9 @@ def test_extract_dataset_records_and_plain_folders(tmp_path, tiny_domains):
     (ds / "crops").mkdir(parents=True)
     for i in range(3):
         Image.fromarray(np.full((20, 20, 3), 40 * i, np.uint8)).save(ds / "crops" / f"{i}.png")
-    (ds / "records.jsonl").write_text("".join(json.dumps({"crop": f"crops/{i}.png", "frame": i}) + "\n" for i in range(3)))
+    (ds / "records.jsonl").write_text(
+        "".join(json.dumps({"crop": f"crops/{i}.png", "frame": i}) + "\n" for i in range(3))
+    )
     (ds / "crops" / "stray.png").write_bytes((ds / "crops" / "0.png").read_bytes())  # not in records: ignored
     assert collect_images([str(ds)]) == [ds / "crops" / f"{i}.png" for i in range(3)]
     assert len(collect_images([str(tiny_domains[0]), str(ds)])) == 7

@@ -113,8 +113,11 @@ def test_a_network_records_its_arguments_and_saves_and_rebuilds(tmp_path, monkey
     assert net.kwargs == {"width": 6, "tint": 0.5, "note": "kept"}
     assert WideTinted(8).kwargs == {"width": 8, "scale": 1.0}  # the subclass's call, not its parent's
     monkeypatch.setitem(NETWORKS, "Tinted", Tinted)
-    save_model(tmp_path / "m", ModelCard(name="m", method="test", mode="frame", size=None,
-                                         generators={"AtoB": network_spec(net)}), {"AtoB": net})
+    save_model(
+        tmp_path / "m",
+        ModelCard(name="m", method="test", mode="frame", size=None, generators={"AtoB": network_spec(net)}),
+        {"AtoB": net},
+    )
     loaded = load_model(str(tmp_path / "m")).generator
     assert isinstance(loaded, Tinted) and loaded.kwargs == net.kwargs and loaded.conv.out_channels == 6
     x = torch.rand(1, 3, 8, 8)

@@ -19,15 +19,36 @@ NAN_ON_RANK = Path(__file__).with_name("nan_on_rank.py")
 
 def train_args(domains, store, method, name, *extra):
     a, b = domains
-    return ["train", "--source", str(a), "--target", str(b), "--method", method, "--name", name,
-            "--config", "tiny", "--models-dir", str(store), *extra]
+    return [
+        "train",
+        "--source",
+        str(a),
+        "--target",
+        str(b),
+        "--method",
+        method,
+        "--name",
+        name,
+        "--config",
+        "tiny",
+        "--models-dir",
+        str(store),
+        *extra,
+    ]
 
 
-@pytest.mark.parametrize("method", ["cut", pytest.param("cyclegan", marks=pytest.mark.slow),
-                                    pytest.param("acgan", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "method", ["cut", pytest.param("cyclegan", marks=pytest.mark.slow), pytest.param("acgan", marks=pytest.mark.slow)]
+)
 def test_two_process_gloo_ddp_trains(method, tmp_path, tiny_domains):
-    cmd = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--no-python", str(BIN / "vidswap"),
-           *train_args(tiny_domains, tmp_path, method, "ddp")]
+    cmd = [
+        str(BIN / "torchrun"),
+        "--nproc_per_node",
+        "2",
+        "--no-python",
+        str(BIN / "vidswap"),
+        *train_args(tiny_domains, tmp_path, method, "ddp"),
+    ]
     proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = read_losses(tmp_path / ".runs" / "ddp")
@@ -38,8 +59,12 @@ def test_two_process_gloo_ddp_trains(method, tmp_path, tiny_domains):
 
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_domains):
-    cmd = [str(BIN / "vidswap"), *train_args(tiny_domains, tmp_path, "fastcut", "stop", "--steps", "100000",
-                                             "--set", "train.checkpoint_every=100000")]
+    cmd = [
+        str(BIN / "vidswap"),
+        *train_args(
+            tiny_domains, tmp_path, "fastcut", "stop", "--steps", "100000", "--set", "train.checkpoint_every=100000"
+        ),
+    ]
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = tmp_path / ".runs" / "stop" / "losses.jsonl"
     deadline = time.time() + 120
@@ -57,8 +82,20 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_domains):
 def test_a_non_finite_loss_on_one_rank_stops_every_rank_with_one_line(tmp_path, tiny_domains):
     # rank 1's batch at step 3 is NaN; rank 0's is clean: both must stop at step 3 with the same message
     logs = tmp_path / "logs"
-    cmd = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--log-dir", str(logs), "--redirects", "3", "--no-python",
-           sys.executable, str(NAN_ON_RANK), "1:3", *train_args(tiny_domains, tmp_path, "cut", "nan", "--steps", "8")]
+    cmd = [
+        str(BIN / "torchrun"),
+        "--nproc_per_node",
+        "2",
+        "--log-dir",
+        str(logs),
+        "--redirects",
+        "3",
+        "--no-python",
+        sys.executable,
+        str(NAN_ON_RANK),
+        "1:3",
+        *train_args(tiny_domains, tmp_path, "cut", "nan", "--steps", "8"),
+    ]
     began = time.monotonic()
     proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=240)
     assert proc.returncode != 0
@@ -67,8 +104,10 @@ def test_a_non_finite_loss_on_one_rank_stops_every_rank_with_one_line(tmp_path, 
     assert sorted(errors) == [0, 1]
     for rank, text in errors.items():
         lines = [line for line in text.splitlines() if line.startswith("vidswap: error:")]
-        assert lines == [f"vidswap: error: a loss became non-finite on rank 1 at step 3; the last checkpoint is in "
-                         f"{tmp_path / '.runs' / 'nan'} (try a lower train.lr or train.amp=off)"], (rank, text[-2000:])
+        assert lines == [
+            f"vidswap: error: a loss became non-finite on rank 1 at step 3; the last checkpoint is in "
+            f"{tmp_path / '.runs' / 'nan'} (try a lower train.lr or train.amp=off)"
+        ], (rank, text[-2000:])
         assert "Traceback" not in text, (rank, text[-2000:])
     assert checkpoint_meta(tmp_path / ".runs" / "nan" / CHECKPOINT)["step"] == 2  # the last good state is kept
 
@@ -79,8 +118,14 @@ def test_a_one_process_run_resumes_with_two_processes(tmp_path, tiny_domains):
     assert first.returncode == 0, first.stderr[-3000:]
     _, tensors = read_checkpoint(tmp_path / ".runs" / "grow" / CHECKPOINT)
     assert "rng/torch/1" not in tensors
-    cmd = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--no-python", str(BIN / "vidswap"),
-           *train_args(tiny_domains, tmp_path, "cyclegan", "grow", "--steps", "4")]
+    cmd = [
+        str(BIN / "torchrun"),
+        "--nproc_per_node",
+        "2",
+        "--no-python",
+        str(BIN / "vidswap"),
+        *train_args(tiny_domains, tmp_path, "cyclegan", "grow", "--steps", "4"),
+    ]
     proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "resuming grow at step 2" in proc.stderr

@@ -17,8 +17,16 @@ from vidswap.nets.acgan import ACGANDiscriminator
 
 @pytest.mark.parametrize(
     "requested, local_rank, world_size, gpus, expected",
-    [("auto", 0, 1, 0, "cpu"), ("cpu", 0, 1, 2, "cpu"), ("auto", 0, 1, 2, "cuda:0"), ("cuda", 0, 1, 1, "cuda:0"),
-     ("cuda:1", 0, 1, 2, "cuda:1"), ("auto", 1, 2, 2, "cuda:1"), ("cuda", 1, 2, 2, "cuda:1"), ("auto", 1, 2, 0, "cpu")],
+    [
+        ("auto", 0, 1, 0, "cpu"),
+        ("cpu", 0, 1, 2, "cpu"),
+        ("auto", 0, 1, 2, "cuda:0"),
+        ("cuda", 0, 1, 1, "cuda:0"),
+        ("cuda:1", 0, 1, 2, "cuda:1"),
+        ("auto", 1, 2, 2, "cuda:1"),
+        ("cuda", 1, 2, 2, "cuda:1"),
+        ("auto", 1, 2, 0, "cpu"),
+    ],
 )
 def test_select_device_gives_cuda_devices_an_index(requested, local_rank, world_size, gpus, expected):
     device = select_device(requested, local_rank, world_size, gpus)
@@ -28,9 +36,15 @@ def test_select_device_gives_cuda_devices_an_index(requested, local_rank, world_
 
 @pytest.mark.parametrize(
     "requested, local_rank, world_size, gpus, message",
-    [("cuda:3", 0, 1, 2, "only 2 GPU"), ("cuda", 0, 1, 0, "no CUDA GPU"), ("cuda:0", 0, 1, 0, "no CUDA GPU"),
-     ("auto", 2, 3, 2, "LOCAL_RANK 2 but only 2 GPU"), ("cuda:0", 1, 2, 2, "all 2 processes on one GPU"),
-     ("gpu", 0, 1, 1, "expected auto, cpu, cuda or cuda:N"), ("cuda:x", 0, 1, 1, "expected auto")],
+    [
+        ("cuda:3", 0, 1, 2, "only 2 GPU"),
+        ("cuda", 0, 1, 0, "no CUDA GPU"),
+        ("cuda:0", 0, 1, 0, "no CUDA GPU"),
+        ("auto", 2, 3, 2, "LOCAL_RANK 2 but only 2 GPU"),
+        ("cuda:0", 1, 2, 2, "all 2 processes on one GPU"),
+        ("gpu", 0, 1, 1, "expected auto, cpu, cuda or cuda:N"),
+        ("cuda:x", 0, 1, 1, "expected auto"),
+    ],
 )
 def test_select_device_errors_are_one_line(requested, local_rank, world_size, gpus, message):
     with pytest.raises(ConfigError, match=message) as err:
@@ -52,8 +66,11 @@ def two_fake_gpus(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     monkeypatch.setattr(torch.cuda, "set_device", set_device)
-    flags = [(torch.backends.cudnn, "benchmark"), (torch.backends.cudnn, "allow_tf32"),
-             (torch.backends.cuda.matmul, "allow_tf32")]
+    flags = [
+        (torch.backends.cudnn, "benchmark"),
+        (torch.backends.cudnn, "allow_tf32"),
+        (torch.backends.cuda.matmul, "allow_tf32"),
+    ]
     saved = [getattr(owner, name) for owner, name in flags]
     yield chosen
     for (owner, name), value in zip(flags, saved):  # make_runtime sets them process-wide

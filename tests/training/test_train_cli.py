@@ -79,8 +79,18 @@ def test_resume_without_a_checkpoint_and_a_bad_name_are_one_line_errors(tmp_path
 
 
 def test_non_finite_loss_stops_with_an_error(tmp_path, tiny_domains):
-    r = train(tmp_path, tiny_domains, "--method", "cyclegan", "--name", "nan", "--set", "train.lr=1e30",
-              "--set", "train.steps=6")
+    r = train(
+        tmp_path,
+        tiny_domains,
+        "--method",
+        "cyclegan",
+        "--name",
+        "nan",
+        "--set",
+        "train.lr=1e30",
+        "--set",
+        "train.steps=6",
+    )
     assert r.exit_code != 0 and "non-finite" in str(r.exception)
 
 

@@ -36,8 +36,10 @@ class CUTConfig:
 def validate(cfg) -> None:
     c = cfg.cut
     gen_layers = ResnetGenerator.layer_count(cfg.net.n_blocks, antialias=cfg.net.antialias)
-    require(len(c.nce_layers) > 0 and all(0 <= i < gen_layers for i in c.nce_layers),
-            f"cut.nce_layers must index the generator's {gen_layers} layers, got {c.nce_layers}")
+    require(
+        len(c.nce_layers) > 0 and all(0 <= i < gen_layers for i in c.nce_layers),
+        f"cut.nce_layers must index the generator's {gen_layers} layers, got {c.nce_layers}",
+    )
     require(c.num_patches >= 1 and c.mlp_units >= 1, "cut.num_patches and cut.mlp_units must be >= 1")
     require(c.nce_tau > 0, f"cut.nce_tau must be > 0, got {c.nce_tau}")
 
@@ -49,7 +51,9 @@ class CUT:
         G = ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks, norm=n.norm, antialias=n.antialias)
         F = PatchSampleMLP(G.layer_channels(c.nce_layers), c.mlp_units)
         D = PatchDiscriminator(ndf=n.ndf, n_layers=n.d_layers, norm=n.d_norm)
-        self.modules = {k: rt.prepare(init_weights(v, n.init_gain, n.init)) for k, v in {"G": G, "F": F, "D": D}.items()}
+        self.modules = {
+            k: rt.prepare(init_weights(v, n.init_gain, n.init)) for k, v in {"G": G, "F": F, "D": D}.items()
+        }
         self.train_nets = {k: rt.wrap(v) for k, v in self.modules.items()}
         # G and the projection head share Adam settings, so one optimizer steps both
         self.optimizers = {"G": adam([self.modules["G"], self.modules["F"]], cfg), "D": adam([self.modules["D"]], cfg)}

@@ -59,10 +59,18 @@ class CycleGAN:
         n = cfg.net
 
         def generator():
-            return rt.prepare(init_weights(ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks, norm=n.norm, antialias=n.antialias), n.init_gain, n.init))
+            return rt.prepare(
+                init_weights(
+                    ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks, norm=n.norm, antialias=n.antialias),
+                    n.init_gain,
+                    n.init,
+                )
+            )
 
         def discriminator():
-            return rt.prepare(init_weights(PatchDiscriminator(ndf=n.ndf, n_layers=n.d_layers, norm=n.d_norm), n.init_gain, n.init))
+            return rt.prepare(
+                init_weights(PatchDiscriminator(ndf=n.ndf, n_layers=n.d_layers, norm=n.d_norm), n.init_gain, n.init)
+            )
 
         # G_A: A -> B, judged by D_A (is it a real B?); G_B: B -> A, judged by D_B
         self.modules = {"G_A": generator(), "G_B": generator(), "D_A": discriminator(), "D_B": discriminator()}
@@ -121,5 +129,6 @@ class CycleGAN:
         return {"AtoB": self.modules["G_A"], "BtoA": self.modules["G_B"]}
 
 
-SPEC = MethodSpec(section="cyclegan", settings=CycleGANConfig, build=CycleGAN, validate=validate,
-                  fully_convolutional=True)
+SPEC = MethodSpec(
+    section="cyclegan", settings=CycleGANConfig, build=CycleGAN, validate=validate, fully_convolutional=True
+)

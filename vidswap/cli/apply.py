@@ -15,8 +15,12 @@ from vidswap.settings import VideoSettings
 
 @click.command()
 @click.argument("input", type=click.Path(dir_okay=False, path_type=str))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
-              help="Output video [default: INPUT.vidswap.mp4/.mkv beside the input].")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Output video [default: INPUT.vidswap.mp4/.mkv beside the input].",
+)
 @translation_options
 @click.option("--start", type=click.FloatRange(min=0), help="Convert from this time (seconds).")
 @click.option("--end", type=click.FloatRange(min=0), help="Convert up to this time (seconds).")

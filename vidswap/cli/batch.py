@@ -38,20 +38,53 @@ def show_status(ctx: click.Context, _param, out_dir: str | None) -> None:
 
 @click.command()
 @click.argument("library", type=click.Path(exists=True, file_okay=False, path_type=str))
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Output folder: the library's tree is mirrored here, with the manifest (a path every Ray node sees).")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="Output folder: the library's tree is mirrored here, with the manifest (a path every Ray node sees).",
+)
 @translation_options
-@click.option("--glob", "globs", multiple=True, metavar="PATTERN",
-              help="Only files matching (path in the library or name; repeatable) [default: common video extensions].")
+@click.option(
+    "--glob",
+    "globs",
+    multiple=True,
+    metavar="PATTERN",
+    help="Only files matching (path in the library or name; repeatable) [default: common video extensions].",
+)
 @click.option("--exclude", "excludes", multiple=True, metavar="PATTERN", help="Leave out files matching (repeatable).")
-@click.option("--workers", type=click.IntRange(1), help="Local worker processes [default: 1]; with --ray, tasks at once "
-              "[default: the cluster's GPUs, else CPUs].")
-@click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
-              help="Run each file as a Ray task: on a new local cluster, or the one at ADDRESS ('auto': this machine's).")
-@click.option("--retries", default=1, show_default=True, type=click.IntRange(0),
-              help="Attempts after a failure that may pass (a damaged input is not retried).")
-@click.option("--status", type=click.Path(file_okay=False), expose_value=False, is_eager=True, callback=show_status,
-              metavar="OUT", help="Print the manifest of OUT and exit (exit code 1 if any file failed).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="Local worker processes [default: 1]; with --ray, tasks at once [default: the cluster's GPUs, else CPUs].",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run each file as a Ray task: on a new local cluster, or the one at ADDRESS ('auto': this machine's).",
+)
+@click.option(
+    "--retries",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Attempts after a failure that may pass (a damaged input is not retried).",
+)
+@click.option(
+    "--status",
+    type=click.Path(file_okay=False),
+    expose_value=False,
+    is_eager=True,
+    callback=show_status,
+    metavar="OUT",
+    help="Print the manifest of OUT and exit (exit code 1 if any file failed).",
+)
 @pass_app
 def command(app: App, library: str, out_dir: str, globs: tuple[str, ...], excludes: tuple[str, ...],
             workers: int | None, ray_address: str | None, retries: int, **params) -> None:  # fmt: skip

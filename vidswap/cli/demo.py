@@ -8,16 +8,43 @@ from vidswap.cli.app import App, pass_app
 
 
 @click.command("demo")
-@click.option("-o", "--output", "out_dir", default="vidswap-demo", show_default=True,
-              type=click.Path(file_okay=False), help="Folder for the results (a rerun replaces them).")
-@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=6.0, show_default=True,
-              help="Training time budget (wall-clock).")
-@click.option("--steps", type=click.IntRange(min=1), default=4000, show_default=True,
-              help="Training step budget (what stops training first on a fast GPU).")
-@click.option("--method", type=click.Choice(("cyclegan", "fastcut", "cut")), default="cyclegan", show_default=True,
-              help="Training method.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Any training setting, e.g. net.ngf=32 (see `vidswap train`).")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    default="vidswap-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the results (a rerun replaces them).",
+)
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=6.0,
+    show_default=True,
+    help="Training time budget (wall-clock).",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=4000,
+    show_default=True,
+    help="Training step budget (what stops training first on a fast GPU).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(("cyclegan", "fastcut", "cut")),
+    default="cyclegan",
+    show_default=True,
+    help="Training method.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any training setting, e.g. net.ngf=32 (see `vidswap train`).",
+)
 @pass_app
 def command(app: App, out_dir: str, minutes: float, steps: int, method: str, overrides: tuple[str, ...]) -> None:
     """Train a small translator on photos that ship with the installed packages and apply it to a clip.
@@ -31,8 +58,12 @@ def command(app: App, out_dir: str, minutes: float, steps: int, method: str, ove
 
     app.info(f"vidswap demo: {method}, up to {minutes:g} min / {steps} steps of training; results in {out_dir}")
     options = DemoOptions(minutes=minutes, max_steps=steps, method=method, overrides=list(overrides))
-    report = run_demo(out_dir, options, on_stage=lambda name: app.info(f"- {name}"),
-                      on_step=lambda done, total: app.debug(f"  step {done} of at most {total}"))
+    report = run_demo(
+        out_dir,
+        options,
+        on_stage=lambda name: app.info(f"- {name}"),
+        on_step=lambda done, total: app.debug(f"  step {done} of at most {total}"),
+    )
     w = report.warping_error
     app.out.print(
         f"PSNR against the true transform: translation {report.psnr_translation:.2f} dB, "

@@ -13,11 +13,18 @@ from vidswap.cli.progress import make_progress
 @click.command(short_help="Extract aligned face crops (or frames) from clips and photos into a training set.")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option(
-    "-o", "--output", "dataset", required=True, type=click.Path(path_type=str),
+    "-o",
+    "--output",
+    "dataset",
+    required=True,
+    type=click.Path(path_type=str),
     help="Dataset folder (created; a rerun resumes).",
 )
 @click.option(
-    "--mode", type=click.Choice(choices(DataMode)), default="face", show_default=True,
+    "--mode",
+    type=click.Choice(choices(DataMode)),
+    default="face",
+    show_default=True,
     help="Aligned face crops, or whole frames.",
 )
 @click.option("--size", type=int, default=256, show_default=True, help="Crop side in pixels (faces: 64-512).")
@@ -25,24 +32,40 @@ from vidswap.cli.progress import make_progress
 @click.option("--max-per-clip", type=click.IntRange(min=1), help="Take up to K frames of a clip, spread evenly.")
 @click.option("--format", "image_format", type=click.Choice(["png", "jpg"]), default="png", show_default=True)
 @click.option(
-    "--faces", type=click.Choice(choices(FaceSelection)), default="largest", show_default=True,
+    "--faces",
+    type=click.Choice(choices(FaceSelection)),
+    default="largest",
+    show_default=True,
     help="The main face (largest over the clip) or all faces.",
 )
 @click.option(
-    "--margin", type=click.FloatRange(0, 2), default=None,
+    "--margin",
+    type=click.FloatRange(0, 2),
+    default=None,
     help="Room around the face, as a fraction of the tight face crop.",
 )
-@click.option("--min-prob", type=click.FloatRange(0, 1), default=0.9, show_default=True, help="Face detection threshold.")
 @click.option(
-    "--min-face", type=click.IntRange(min=12), default=20, show_default=True,
+    "--min-prob", type=click.FloatRange(0, 1), default=0.9, show_default=True, help="Face detection threshold."
+)
+@click.option(
+    "--min-face",
+    type=click.IntRange(min=12),
+    default=20,
+    show_default=True,
     help="Ignore faces smaller than this (pixels); higher is faster.",
 )
 @click.option(
-    "--fit", type=click.Choice(["crop", "pad"]), default="crop", show_default=True,
+    "--fit",
+    type=click.Choice(["crop", "pad"]),
+    default="crop",
+    show_default=True,
     help="Frame mode: centre-crop or pad to square.",
 )
 @click.option(
-    "--min-change", type=click.FloatRange(0, 1, max_open=True), default=0.01, show_default=True,
+    "--min-change",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.01,
+    show_default=True,
     help="Skip a crop differing from the last kept one by less (mean, 0-1).",
 )
 @click.option("--device", default="auto", show_default=True, help="Face detection device: auto, cpu, cuda or cuda:N.")
@@ -93,7 +116,15 @@ class _ProgressView:
 def _show_summary(app: App, summary) -> None:
     done = [s for s in summary.sources if s.error is None]
     table = Table(title=f"dataset {summary.dataset}", title_justify="left")
-    for column in ("clips", "images", "frames read", "faces found", "crops written", "duplicates", "clips with no face"):
+    for column in (
+        "clips",
+        "images",
+        "frames read",
+        "faces found",
+        "crops written",
+        "duplicates",
+        "clips with no face",
+    ):
         table.add_column(column, justify="right")
     table.add_row(
         str(sum(s.kind == "video" for s in done)),

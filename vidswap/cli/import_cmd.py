@@ -21,10 +21,19 @@ def _parse_domains(ctx, param, value: str | None) -> list[str]:
 @click.command("import")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.option("--name", required=True, help="Name of the new model in the store.")
-@click.option("--mode", type=click.Choice(choices(DataMode)), default="frame", show_default=True,
-              help="What the model translates: whole frames, or aligned face crops.")
-@click.option("--size", type=click.IntRange(16, 2048), default=None,
-              help="Training crop size [default: any size for frame models, 256 for face models].")
+@click.option(
+    "--mode",
+    type=click.Choice(choices(DataMode)),
+    default="frame",
+    show_default=True,
+    help="What the model translates: whole frames, or aligned face crops.",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(16, 2048),
+    default=None,
+    help="Training crop size [default: any size for frame models, 256 for face models].",
+)
 @click.option("--domains", callback=_parse_domains, help="Source and target domain, e.g. 'photo,van gogh'.")
 @click.option("--network", help="Which network of a checkpoint that holds several (default: the A->B generator).")
 @click.option("--replace", is_flag=True, help="Replace a model of that name in the store.")
@@ -38,6 +47,8 @@ def command(app: App, checkpoint, name, mode, size, domains, network, replace, m
     folder, card = import_checkpoint(checkpoint, name, mode=mode, size=size, domains=domains,
                                      models_dir=models_dir, network=network, replace=replace)  # fmt: skip
     source = card.extra["source"]
-    app.info(f"{source['file']} ({source['network']}, {source['project']} layout): "
-             f"{describe(card.generators['AtoB']['kwargs'])}")
+    app.info(
+        f"{source['file']} ({source['network']}, {source['project']} layout): "
+        f"{describe(card.generators['AtoB']['kwargs'])}"
+    )
     app.out.print(str(folder), highlight=False)

@@ -18,14 +18,20 @@ from vidswap.errors import VidswapError
 COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("vidswap.cli.probe", "Show a video's container, streams, rotation and timing."),
     "apply": ("vidswap.cli.apply", "Translate a video with a model, keeping timing and audio."),
-    "extract": ("vidswap.cli.extract", "Extract aligned face crops (or frames) from clips and photos into a training set."),
+    "extract": (
+        "vidswap.cli.extract",
+        "Extract aligned face crops (or frames) from clips and photos into a training set.",
+    ),
     "train": ("vidswap.cli.train", "Train a CycleGAN, CUT, FastCUT or AC-GAN translator from unpaired collections."),
     "models": ("vidswap.cli.models", "List the models in the store."),
     "import": ("vidswap.cli.import_cmd", "Import a CycleGAN or CUT generator checkpoint as a model."),
     "export": ("vidswap.cli.export", "Export a model for the onnx or tensorrt backend."),
     "batch": ("vidswap.cli.batch", "Convert a folder tree of videos, resumably, with local workers or on Ray."),
     "eval": ("vidswap.cli.eval", "Temporal consistency and timing/audio checks of an output against its input."),
-    "demo": ("vidswap.cli.demo", "Train on built-in photos and translate a clip, judged against a known answer, in minutes."),
+    "demo": (
+        "vidswap.cli.demo",
+        "Train on built-in photos and translate a clip, judged against a known answer, in minutes.",
+    ),
 }
 
 

@@ -74,9 +74,13 @@ def stored_names(models_dir) -> set[str]:
 @click.argument("name")
 @models_dir_option
 @click.option("--force", is_flag=True, help="Download again and replace the copy in the store.")
-@click.option("--mirror", envvar="VIDSWAP_MODEL_MIRROR", metavar="URL",
-              help="Fetch from this base URL (http, https or file) instead of the project's server; the paths "
-                   "below it are the official ones, e.g. URL/cyclegan/pretrained_models/style_vangogh.pth.")
+@click.option(
+    "--mirror",
+    envvar="VIDSWAP_MODEL_MIRROR",
+    metavar="URL",
+    help="Fetch from this base URL (http, https or file) instead of the project's server; the paths "
+    "below it are the official ones, e.g. URL/cyclegan/pretrained_models/style_vangogh.pth.",
+)
 @pass_app
 def pull_command(app: App, name: str, models_dir, force: bool, mirror: str | None):
     """Download the published model NAME (or an alias such as van_gogh), check it and store it."""

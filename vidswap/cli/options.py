@@ -13,43 +13,121 @@ from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings
 # (option declarations, keyword arguments); the parameter name is the settings field
 _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (("-m", "--model"), dict(required=True, help="Model name in the store, a model folder, or 'identity'.")),
-    (("--models-dir",), dict(envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False),
-                             help="Model store [default: $VIDSWAP_HOME/models or ~/.local/share/vidswap/models].")),
-    (("--mode",), dict(type=click.Choice(choices(ApplyMode)), default=TranslatorSettings.mode, show_default=True,
-                       help="Translate faces or whole frames (auto: what the model was trained on).")),
-    (("--backend",), dict(type=click.Choice(choices(BackendName)), default=TranslatorSettings.backend,
-                          show_default=True, help="Inference backend (auto: TensorRT on a GPU when installed, "
-                          "ONNX Runtime on CPU, else torch).")),
+    (
+        ("--models-dir",),
+        dict(
+            envvar="VIDSWAP_MODELS_DIR",
+            type=click.Path(file_okay=False),
+            help="Model store [default: $VIDSWAP_HOME/models or ~/.local/share/vidswap/models].",
+        ),
+    ),
+    (
+        ("--mode",),
+        dict(
+            type=click.Choice(choices(ApplyMode)),
+            default=TranslatorSettings.mode,
+            show_default=True,
+            help="Translate faces or whole frames (auto: what the model was trained on).",
+        ),
+    ),
+    (
+        ("--backend",),
+        dict(
+            type=click.Choice(choices(BackendName)),
+            default=TranslatorSettings.backend,
+            show_default=True,
+            help="Inference backend (auto: TensorRT on a GPU when installed, ONNX Runtime on CPU, else torch).",
+        ),
+    ),
     (("--fp16",), dict(is_flag=True, help="Half precision (CUDA only).")),
     (("--batch",), dict(default=1, show_default=True, type=click.IntRange(1), help="Images per generator call.")),
     (("--device",), dict(default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")),
-    (("--tile",), dict(default=0, show_default=True, type=click.IntRange(0),
-                       help="Frame mode: translate frames larger than this in overlapping tiles (0: whole).")),
-    (("--smooth",), dict(type=click.Choice(choices(Smoothing)), default=TranslatorSettings.smooth, show_default=True,
-                         help="Temporal smoothing of the output along optical flow of the input.")),
-    (("--smooth-strength",), dict(default=0.6, show_default=True, type=click.FloatRange(0, 1),
-                                  help="Weight of the warped previous output where it is not occluded.")),
+    (
+        ("--tile",),
+        dict(
+            default=0,
+            show_default=True,
+            type=click.IntRange(0),
+            help="Frame mode: translate frames larger than this in overlapping tiles (0: whole).",
+        ),
+    ),
+    (
+        ("--smooth",),
+        dict(
+            type=click.Choice(choices(Smoothing)),
+            default=TranslatorSettings.smooth,
+            show_default=True,
+            help="Temporal smoothing of the output along optical flow of the input.",
+        ),
+    ),
+    (
+        ("--smooth-strength",),
+        dict(
+            default=0.6,
+            show_default=True,
+            type=click.FloatRange(0, 1),
+            help="Weight of the warped previous output where it is not occluded.",
+        ),
+    ),
 ]
 _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (("--faces", "select"), dict(default="largest", show_default=True, help="largest, all, or a track number.")),
-    (("--min-face-prob", "min_prob"), dict(default=0.9, show_default=True, type=click.FloatRange(0, 1),
-                                           help="Detector confidence a face needs.")),
-    (("--min-face-size", "min_size"), dict(default=20, show_default=True, type=click.IntRange(12),
-                                           help="Smallest face side in pixels (larger is faster).")),
-    (("--face-steadiness", "min_cutoff"), dict(default=1.0, show_default=True, type=click.FloatRange(min=0.001),
-                                               help="One-Euro min cutoff of the face track: lower is steadier.")),
-    (("--mask-blur", "blur"), dict(default=0.1, show_default=True, type=click.FloatRange(0, 0.49),
-                                  help="Width of the paste-back feather, a share of the crop side.")),
-    (("--mask-erode", "erode"), dict(default=0.05, show_default=True, type=click.FloatRange(0, 0.49),
-                                    help="Band at the crop edge left untouched, a share of the crop side.")),
-    (("--color-match/--no-color-match", "color_match"), dict(default=True, show_default=True,
-                                                            help="Match the face's colour to the frame (Lab).")),
-    (("--keep-faceless", "keep_faceless"), dict(is_flag=True, help="Copy a clip with no face at all through "
-                                                "unchanged (with a warning) instead of failing.")),
+    (
+        ("--min-face-prob", "min_prob"),
+        dict(default=0.9, show_default=True, type=click.FloatRange(0, 1), help="Detector confidence a face needs."),
+    ),
+    (
+        ("--min-face-size", "min_size"),
+        dict(
+            default=20,
+            show_default=True,
+            type=click.IntRange(12),
+            help="Smallest face side in pixels (larger is faster).",
+        ),
+    ),
+    (
+        ("--face-steadiness", "min_cutoff"),
+        dict(
+            default=1.0,
+            show_default=True,
+            type=click.FloatRange(min=0.001),
+            help="One-Euro min cutoff of the face track: lower is steadier.",
+        ),
+    ),
+    (
+        ("--mask-blur", "blur"),
+        dict(
+            default=0.1,
+            show_default=True,
+            type=click.FloatRange(0, 0.49),
+            help="Width of the paste-back feather, a share of the crop side.",
+        ),
+    ),
+    (
+        ("--mask-erode", "erode"),
+        dict(
+            default=0.05,
+            show_default=True,
+            type=click.FloatRange(0, 0.49),
+            help="Band at the crop edge left untouched, a share of the crop side.",
+        ),
+    ),
+    (
+        ("--color-match/--no-color-match", "color_match"),
+        dict(default=True, show_default=True, help="Match the face's colour to the frame (Lab)."),
+    ),
+    (
+        ("--keep-faceless", "keep_faceless"),
+        dict(
+            is_flag=True, help="Copy a clip with no face at all through unchanged (with a warning) instead of failing."
+        ),
+    ),
 ]
 _ENCODE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
-    (("--codec",), dict(default="libx264", show_default=True, help="Video encoder (libx264, libx265, libvpx-vp9, ...).")),
-    (("--crf",), dict(default=18, show_default=True, type=click.IntRange(0, 63), help="Constant quality (lower is better).")),
+    (("--codec",), dict(default="libx264", show_default=True,
+                        help="Video encoder (libx264, libx265, libvpx-vp9, ...).")),
+    (("--crf",), dict(default=18, show_default=True, type=click.IntRange(0, 63),
+                      help="Constant quality (lower is better).")),
     (("--preset",), dict(default="medium", show_default=True, help="Encoder speed preset.")),
     (("--pix-fmt",), dict(default=None, help="Pixel format [default: yuv420p, yuv444p for odd sizes].")),
 ]  # fmt: skip
@@ -65,8 +143,12 @@ def translation_options(command: Callable) -> Callable:
 
 
 def _names(section) -> list[str]:
-    return [next((d for d in decl if not d.startswith("-")), None) or decl[-1].split("/")[0].lstrip("-").replace("-", "_")
-            for decl, _ in section]  # fmt: skip
+    return [next((d for d in decl if not d.startswith("-")), None) or _flag_name(decl[-1]) for decl, _ in section]
+
+
+def _flag_name(declaration: str) -> str:
+    """'--color-match/--no-color-match' -> 'color_match'."""
+    return declaration.split("/")[0].lstrip("-").replace("-", "_")
 
 
 def settings_from(params: dict):

@@ -48,8 +48,14 @@ def _video_rows(v) -> dict[str, str]:
     rows = {"codec": v.codec, "size": f"{v.width}x{v.height}"}
     if v.rotation % 180:
         rows["stored size"] = f"{v.coded_width}x{v.coded_height}"
-    rows |= {"pixel format": v.pix_fmt, "rotation": f"{v.rotation}°", "average fps": _fmt(v.average_rate),
-             "real fps": _fmt(v.real_rate), "variable rate": "yes" if v.variable_rate else "no", "frames": frames}
+    rows |= {
+        "pixel format": v.pix_fmt,
+        "rotation": f"{v.rotation}°",
+        "average fps": _fmt(v.average_rate),
+        "real fps": _fmt(v.real_rate),
+        "variable rate": "yes" if v.variable_rate else "no",
+        "frames": frames,
+    }
     return rows
 
 

@@ -10,21 +10,44 @@ from vidswap.cli.app import App, pass_app
 
 
 @click.command("train")
-@click.option("--source", "sources", multiple=True, required=True, metavar="PATH",
-              help="Domain A: an image folder, a `vidswap extract` dataset or a video folder (repeatable).")
-@click.option("--target", "targets", multiple=True, required=True, metavar="PATH",
-              help="Domain B, in the same forms (repeatable).")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    required=True,
+    metavar="PATH",
+    help="Domain A: an image folder, a `vidswap extract` dataset or a video folder (repeatable).",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="PATH",
+    help="Domain B, in the same forms (repeatable).",
+)
 @click.option("--method", type=click.Choice(list(METHODS)), help="Training method (required for a new run).")
 @click.option("--name", required=True, help="Model name in the store; rerunning a name continues its training.")
 @click.option("--mode", type=click.Choice(choices(DataMode)), help="Face crops or whole frames (data.mode).")
 @click.option("--size", type=int, help="Training crop size in pixels (data.size).")
-@click.option("--config", "configs", multiple=True, metavar="YAML",
-              help="A YAML file or a preset in configs/ (face128, face256, frame256, tiny); repeatable.")
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    metavar="YAML",
+    help="A YAML file or a preset in configs/ (face128, face256, frame256, tiny); repeatable.",
+)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Any setting, e.g. train.lr=1e-4.")
 @click.option("--resume", is_flag=True, help="Continue the run NAME; an error if it has no checkpoint.")
-@click.option("--models-dir", envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False),
-              help="Model store (default $VIDSWAP_HOME/models or the per-user data folder).")
-@click.option("--steps", type=int, help="Total training steps (train.steps); raise it to train a finished model further.")
+@click.option(
+    "--models-dir",
+    envvar="VIDSWAP_MODELS_DIR",
+    type=click.Path(file_okay=False),
+    help="Model store (default $VIDSWAP_HOME/models or the per-user data folder).",
+)
+@click.option(
+    "--steps", type=int, help="Total training steps (train.steps); raise it to train a finished model further."
+)
 @pass_app
 def command(app: App, sources, targets, method, name, mode, size, configs, overrides, resume, models_dir, steps):
     """Train a CycleGAN, CUT, FastCUT or AC-GAN translator from unpaired collections.
@@ -78,11 +101,17 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     images_a = collect_images(list(sources), videos_to_dataset)
     images_b = collect_images(list(targets), videos_to_dataset)
     data = {
-        side: {"name": Path(srcs[0]).resolve().name, "sources": [str(Path(s).resolve()) for s in srcs], "images": len(imgs)}
+        side: {
+            "name": Path(srcs[0]).resolve().name,
+            "sources": [str(Path(s).resolve()) for s in srcs],
+            "images": len(imgs),
+        }
         for side, srcs, imgs in (("A", sources, images_a), ("B", targets, images_b))
     }
-    app.info(f"{cfg.method}: {len(images_a)} images in A, {len(images_b)} in B, {cfg.data.size} px, "
-             f"{cfg.train.steps} steps; checkpoints and samples in {run_dir}")
+    app.info(
+        f"{cfg.method}: {len(images_a)} images in A, {len(images_b)} in B, {cfg.data.size} px, "
+        f"{cfg.train.steps} steps; checkpoints and samples in {run_dir}"
+    )
     try:
         result = train(cfg, images_a, images_b, run_dir, console=app.err, show_progress=app.show_progress)
         if result.interrupted:

@@ -120,7 +120,9 @@ def warp_to_crop(frame: np.ndarray, alignment: Alignment) -> np.ndarray:
     # a shrinking warp would alias: shrink with INTER_AREA first, then warp
     if shrink:
         return _shrink_warp(frame, alignment)
-    return cv2.warpAffine(frame, alignment.matrix, alignment.size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.warpAffine(
+        frame, alignment.matrix, alignment.size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101
+    )
 
 
 def _shrink_warp(frame: np.ndarray, alignment: Alignment) -> np.ndarray:
@@ -139,5 +141,10 @@ def warp_to_frame(crop: np.ndarray, alignment: Alignment) -> np.ndarray:
     """Put a crop-space image (crop, mask, ...) back into frame coordinates; zero
     outside the crop."""
     return cv2.warpAffine(
-        crop, alignment.inverse, alignment.frame_size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        crop,
+        alignment.inverse,
+        alignment.frame_size,
+        flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
     )

@@ -116,8 +116,9 @@ class ACGANTranslator(Network):
 
     Inputs of another size are resized to the model's size and the output back."""
 
-    def __init__(self, size: int = 64, z_dim: int = 100, n_classes: int = 2, ngf: int = 64, ndf: int = 64,
-                 target_class: int = 1):
+    def __init__(
+        self, size: int = 64, z_dim: int = 100, n_classes: int = 2, ngf: int = 64, ndf: int = 64, target_class: int = 1
+    ):
         super().__init__()
         self.size = size
         self.target_class = target_class

@@ -88,8 +88,16 @@ class ResnetGenerator(Network):
     (transposed) convolutions, whose uneven overlap draws a checkerboard grid.
     """
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9,
-                 n_downsampling: int = 2, norm: str = "instance", antialias: bool = False):
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        ngf: int = 64,
+        n_blocks: int = 9,
+        n_downsampling: int = 2,
+        norm: str = "instance",
+        antialias: bool = False,
+    ):
         super().__init__()
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
@@ -100,8 +108,11 @@ class ResnetGenerator(Network):
         for i in range(n_downsampling):
             c = ngf * 2**i
             stride = 1 if antialias else 2
-            layers += [nn.Conv2d(c, c * 2, 3, stride=stride, padding=1, bias=True), norm_layer(norm, c * 2),
-                       nn.ReLU(True)]
+            layers += [
+                nn.Conv2d(c, c * 2, 3, stride=stride, padding=1, bias=True),
+                norm_layer(norm, c * 2),
+                nn.ReLU(True),
+            ]
             if antialias:
                 layers.append(BlurDownsample(c * 2))
         width = ngf * 2**n_downsampling

@@ -49,8 +49,9 @@ def apply_video(
     on_frame: Callable[[int], None] | None = None,
     on_start: Callable[[int | None], None] | None = None,
 ) -> ApplyResult:
-    """Translate `source` (best a Source opened once for the whole job) into `output`. Every frame keeps its source timestamp (shifted
-    so a clip cut with `start` begins at its first frame); audio packets are copied.
+    """Translate `source` (best a Source opened once for the whole job) into `output`. Every frame
+    keeps its source timestamp (shifted so a clip cut with `start` begins at its first frame);
+    audio packets are copied.
     `preview`, if given, also gets a side-by-side (input | output) video."""
     encode = encode or EncodeOptions()
     began = time.perf_counter()

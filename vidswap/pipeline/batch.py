@@ -274,4 +274,3 @@ def record(manifest: Manifest, outcome: Outcome, retries: int, report: BatchRepo
         return True
     report.failed[outcome.key] = outcome.error or ""
     return False
-

@@ -61,7 +61,10 @@ def plan_faces(
         if batch:
             detections.extend(detector.detect([f.image for f in batch]))
     tracks = track_faces(detections, times, max_gap=settings.max_gap)
-    chosen = [smooth_track(t, min_cutoff=settings.min_cutoff, beta=settings.beta) for t in select_tracks(tracks, settings.select)]
+    chosen = [
+        smooth_track(t, min_cutoff=settings.min_cutoff, beta=settings.beta)
+        for t in select_tracks(tracks, settings.select)
+    ]
     warnings = []
     if not chosen:
         message = f"{source.path}: no face found in {len(detections)} frames"
@@ -75,8 +78,10 @@ def plan_faces(
     return FacePlan(alignments=plan, frames=len(detections), tracks=len(chosen), warnings=warnings)
 
 
-def at_model_size(translate: Callable[[list[np.ndarray]], list[np.ndarray]], size: int,
-                  ) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
+def at_model_size(
+    translate: Callable[[list[np.ndarray]], list[np.ndarray]],
+    size: int,
+) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
     """`translate` for a model smaller than the aligner's smallest crop (faces.align.aligned_size):
     crops are shrunk to the model's size (antialiased, as the training loader's resize is)
     and the translations brought back to the crop's size for pasting."""
@@ -101,8 +106,13 @@ def face_processor(
         for (i, alignment), crop in zip(jobs, crops):
             per_frame.setdefault(i, []).append((crop, alignment))
         return [
-            paste_back(f.image, per_frame.get(i, []), erode=settings.erode, blur=settings.blur,
-                       color_match=settings.color_match)  # fmt: skip
+            paste_back(
+                f.image,
+                per_frame.get(i, []),
+                erode=settings.erode,
+                blur=settings.blur,
+                color_match=settings.color_match,
+            )  # fmt: skip
             for i, f in enumerate(frames)
         ]
 

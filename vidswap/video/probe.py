@@ -170,4 +170,3 @@ def _decode_quietly(packet: av.Packet) -> list[av.VideoFrame]:
 
 def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
     return float(value * time_base) if value and time_base else None
-

@@ -109,8 +109,11 @@ class VideoReader:
             self.damaged_packets += 1
 
 
-def open_video(source: Source | str | os.PathLike, start: float | None = None, end: float | None = None,
-               ) -> VideoReader:
+def open_video(
+    source: Source | str | os.PathLike,
+    start: float | None = None,
+    end: float | None = None,
+) -> VideoReader:
     """Open a video for sequential reading (optionally only [start, end) seconds)."""
     return VideoReader(source, start=start, end=end)
 

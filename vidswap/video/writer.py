@@ -72,9 +72,7 @@ class VideoWriter:
         try:
             self._container = av.open(str(self._tmp), "w", options=self._muxer_options())
             self._video = self._add_video(width, height, frame_rate, codec, crf, preset, pix_fmt)
-            self._audio = (
-                _AudioPassthrough(audio_from, self._container, audio_window, shift) if audio_from else None
-            )
+            self._audio = _AudioPassthrough(audio_from, self._container, audio_window, shift) if audio_from else None
         except BaseException as exc:
             self._abort(exc)
             raise
@@ -273,7 +271,9 @@ class _AudioPassthrough:
     def finish(self) -> None:
         self.copy_until(None)
         if self.packets_dropped:
-            self.warnings.append(f"dropped {self.packets_dropped} audio packet(s) timed out of order or before the video starts")
+            self.warnings.append(
+                f"dropped {self.packets_dropped} audio packet(s) timed out of order or before the video starts"
+            )
         for _, out, copy in self._routes.values():
             if not copy:
                 self._container.mux(out.encode(None))
