@@ -11,6 +11,7 @@ A and B from alternate clips, the held-out crops from every fourth clip, used by
 
     uv run python scripts/quality_check.py [--methods cyclegan cut fastcut acgan] [--steps N] [--transform T]
     uv run python scripts/quality_check.py --faces DATASET --transform sepia
+    uv run python scripts/quality_check.py --no-antialias   # transposed-convolution generators (the papers')
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trainer.config import load_config  # noqa: E402
 from trainer.data import collect_images  # noqa: E402
 from trainer.loop import train  # noqa: E402
-from vidswap.demo import FAST_SETTINGS, crops, photos  # noqa: E402  (the demo's pieces)
+from vidswap.demo import FAST_SETTINGS, NCE_LAYERS, crops, photos  # noqa: E402  (the demo's pieces)
 from vidswap.demo import TRANSFORM as SEPIA  # noqa: E402
 from vidswap.demo import transform as sepia  # noqa: E402
-from vidswap.metrics import psnr  # noqa: E402
+from vidswap.metrics import high_frequency_energy, psnr  # noqa: E402
 
 
 def swap(x: np.ndarray) -> np.ndarray:
@@ -110,6 +111,12 @@ def main() -> None:
     p.add_argument("--transform", choices=TRANSFORMS, default="swap")
     p.add_argument("--faces", type=Path, help="a face dataset from `vidswap extract` instead of the photos")
     p.add_argument(
+        "--no-antialias",
+        dest="antialias",
+        action="store_false",
+        help="generators with strided and transposed convolutions instead of anti-aliased sampling",
+    )
+    p.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -136,8 +143,10 @@ def main() -> None:
     baseline = psnr(np.stack(test), expected)
     grey = psnr(np.full_like(expected, 128), expected)  # what a flat mid-grey guess scores
     args.out.mkdir(parents=True, exist_ok=True)
+    sampling = [f"net.antialias={str(args.antialias).lower()}", f"cut.nce_layers={NCE_LAYERS[args.antialias]}"]
     results = {
         "transform": description,
+        "antialias": args.antialias,
         "baseline_psnr": round(baseline, 2),
         "mid_grey_psnr": round(grey, 2),
         "methods": {},
@@ -148,6 +157,7 @@ def main() -> None:
             method,
             [],
             SETTINGS["common"]
+            + sampling
             + SETTINGS.get(method, [])
             + args.overrides
             + [f"train.steps={args.steps}", f"train.threads={args.threads}"],
@@ -165,15 +175,19 @@ def main() -> None:
         with torch.no_grad():
             out = to_uint8(gen(to_tensor(test)))
         score = psnr(out, expected)
+        high = high_frequency_energy(out) / high_frequency_energy(expected)  # a grid: above 1; a blur: below
         results["methods"][method] = {
             "psnr": round(score, 2),
             "gain_db": round(score - baseline, 2),
+            "high_frequency_ratio": round(high, 3),
             "steps": args.steps,
             "seconds": round(seconds, 1),
             "size": cfg.data.size,
         }
         print(
-            f"{method}: {score:.2f} dB ({score - baseline:+.2f}) after {args.steps} steps, {seconds:.0f} s", flush=True
+            f"{method}: {score:.2f} dB ({score - baseline:+.2f}), energy above half Nyquist {high:.2f} x the truth's, "
+            f"after {args.steps} steps, {seconds:.0f} s",
+            flush=True,
         )
         row = np.concatenate([np.concatenate(list(a[:8]), axis=1) for a in (np.stack(test), out, expected)], axis=0)
         Image.fromarray(row).save(args.out / f"{method}.png")

@@ -154,7 +154,9 @@ METHODS = ("cyclegan", "fastcut", "cut")  # the image-to-image methods; AC-GAN's
 # contrast from the generator, so no tone curve can be learned (tests/training/test_nets.py).
 # CycleGAN is the default: in the runs tried CUT and FastCUT kept the input's hues (see
 # docs/demo.md for the figures and what is known of why).
-# PatchNCE taps the encoder and both blocks (the reference's 12 and 16 assume 9 blocks).
+# PatchNCE taps the encoder and both blocks (the reference's 12 and 16 assume 9 blocks) of
+# the anti-aliased generator (the methods' default), whose blur layers move the blocks to 12.
+NCE_LAYERS = {True: "[0,4,8,12,13]", False: "[0,4,8,10,11]"}  # by net.antialias
 FAST_SETTINGS = [
     "data.size=32",
     "data.load_size=36",
@@ -166,7 +168,7 @@ FAST_SETTINGS = [
     "train.batch_size=4",
     "cut.num_patches=64",
     "cut.mlp_units=64",
-    "cut.nce_layers=[0,4,8,10,11]",
+    f"cut.nce_layers={NCE_LAYERS[True]}",
     "data.loader_threads=1",
     "train.log_every=50",
     "train.sample_every=1000000",
