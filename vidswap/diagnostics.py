@@ -118,7 +118,10 @@ def advice(facts: Facts) -> list[str]:
             reason = f"torch {facts.torch} is a CPU-only build"
         else:
             reason = facts.cuda_error or "torch sees no CUDA device"
-        lines.append(f"No usable GPU: {reason.rstrip('.')}. Everything runs on the CPU (slowly); a GPU would be used by {GPU_USES}.")
+        lines.append(
+            f"No usable GPU: {reason.rstrip('.')}. "
+            f"Everything runs on the CPU (slowly); a GPU would be used by {GPU_USES}."
+        )
     command = torch_install_command(torch_cuda, driver)
     if command:
         built = f"built for CUDA {facts.torch_cuda}" if torch_cuda else "built without CUDA"
@@ -137,7 +140,7 @@ def advice(facts: Facts) -> list[str]:
                 "or `pip install tensorrt-cu12==10.*` (TensorRT 10)."
             )
         if facts.onnxruntime and "CUDAExecutionProvider" not in facts.onnxruntime_providers:
-            lines.append("ONNX Runtime has no CUDA provider (--backend onnx on the GPU): `pip install onnxruntime-gpu`.")
+            lines.append("ONNX Runtime has no CUDA provider (--backend onnx on a GPU): `pip install onnxruntime-gpu`.")
         if not all(g.bf16 for g in usable):
             lines.append("A GPU without bf16 (before Ampere): train with `--set train.amp=fp16` or off.")
     return lines

@@ -47,7 +47,8 @@ def _rows(facts) -> list[tuple[str, str]]:
         state = "[green]allocates[/]" if gpu.allocates else f"[red]cannot allocate[/] ({gpu.error})"
         bf16 = "bf16" if gpu.bf16 else "no bf16"
         rows.append((f"GPU {gpu.index}", f"{gpu.name}, {gpu.memory_gib} GiB, sm {gpu.capability}, {bf16}, {state}"))
-    tensorrt = facts.tensorrt or (f"[red]does not load[/] ({facts.tensorrt_error})" if facts.tensorrt_error else missing)
+    broken_tensorrt = f"[red]does not load[/] ({facts.tensorrt_error})" if facts.tensorrt_error else None
+    tensorrt = facts.tensorrt or broken_tensorrt or missing
     onnxruntime = f"{facts.onnxruntime} ({', '.join(facts.onnxruntime_providers)})" if facts.onnxruntime else missing
     encoders = ", ".join(f"{e} (needs an NVIDIA GPU)" if "nvenc" in e else e for e in facts.encoders) or "none"
     rows += [
