@@ -110,7 +110,8 @@ def test_advice_for_a_working_gpu_names_what_is_missing():
     assert advice(_facts(gpus=[_gpu()], tensorrt="11.4.0", onnxruntime_providers=["CUDAExecutionProvider"])) == []
     lines = advice(_facts(gpus=[_gpu(bf16=False, capability="7.5")]))
     assert [line.split(" ")[0] for line in lines] == ["TensorRT", "ONNX", "A"]
-    assert "`pip install tensorrt-cu12==10.*`" in lines[0] and "onnxruntime-gpu" in lines[1]
+    assert "`pip install tensorrt-cu13` (TensorRT 11)" in lines[0] and "onnxruntime-gpu" in lines[1]
+    assert "`pip install tensorrt-cu12==10.16.*`" in advice(_facts(torch_cuda="12.8", gpus=[_gpu()]))[0]
     broken = advice(_facts(gpus=[_gpu()], tensorrt_error="ImportError: libnvinfer.so.10: cannot open"))
     assert broken[0] == "TensorRT is installed but does not load: ImportError: libnvinfer.so.10: cannot open."
 

@@ -135,9 +135,10 @@ def advice(facts: Facts) -> list[str]:
         if facts.tensorrt_error:
             lines.append(f"TensorRT is installed but does not load: {facts.tensorrt_error}.")
         elif facts.tensorrt is None:
+            cuda = torch_cuda[0] if torch_cuda else 12  # TensorRT's CUDA must be torch's
             lines.append(
-                "TensorRT is not installed (--backend tensorrt): `pip install tensorrt` (TensorRT 11) "
-                "or `pip install tensorrt-cu12==10.*` (TensorRT 10)."
+                f"TensorRT is not installed (--backend tensorrt): `pip install tensorrt-cu{cuda}` (TensorRT 11) "
+                f"or `pip install tensorrt-cu{cuda}==10.16.*` (TensorRT 10)."
             )
         if facts.onnxruntime and "CUDAExecutionProvider" not in facts.onnxruntime_providers:
             lines.append("ONNX Runtime has no CUDA provider (--backend onnx on a GPU): `pip install onnxruntime-gpu`.")
