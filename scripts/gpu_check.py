@@ -35,6 +35,7 @@ CLI = [sys.executable, "-m", "vidswap.cli.main"]
 METHODS = ("cyclegan", "cut", "fastcut", "acgan")
 BACKENDS = ("torch", "compile", "onnx", "tensorrt")
 TRAIN_STEPS = 20
+DATA = ("photos", "pyav")  # the training folders and the clip
 
 
 @dataclass
@@ -147,6 +148,11 @@ def both_faces_changed(clip: Path, output: Path) -> str | None:
     return None if all(changed) else f"only {sum(changed)} of the 2 faces was translated"
 
 
+def steps_reached(model: Path, steps: int) -> str | None:
+    saved = json.loads((model / "model.json").read_text())["steps"]
+    return None if saved == steps else f"the saved model has {saved} steps, not {steps}"
+
+
 def plan(work: Path, device: str, machine: Machine) -> list[list[Step]]:
     """The steps in phases: a phase runs in parallel, after the one before it."""
     a, b, clip, store = work / "A", work / "B", work / "two_faces.mp4", work / "models"
@@ -162,16 +168,19 @@ def plan(work: Path, device: str, machine: Machine) -> list[list[Step]]:
     training, resumes = [], []
     for method in METHODS:
         for amp, channels_last in (("off", True), ("bf16", True), ("fp16", True), ("bf16", False)):
-            needs = ("photos",) if amp == "off" else ("photos", "cuda")
+            needs = DATA if amp == "off" else (*DATA, "cuda")
             name = f"{method}-{amp}" + ("" if channels_last else "-cf")
             training.append(Step(train_label(method, amp, channels_last), train(name, method, amp, channels_last),
-                                 180, needs))  # fmt: skip
+                                 180, needs, check=lambda model=store / name: steps_reached(model, TRAIN_STEPS)))
         # a later --steps wins over the first: the finished 20-step run continues to 30
         resumed = train(f"{method}-off", method, "off", True, "--resume", "--steps", str(TRAIN_STEPS + 10))
         resumes.append(Step(f"train {method} resume {TRAIN_STEPS} -> {TRAIN_STEPS + 10} steps", resumed, 180,
-                            ("photos",), after=train_label(method, "off", True)))  # fmt: skip
+                            DATA, after=train_label(method, "off", True),
+                            check=lambda model=store / f"{method}-off": steps_reached(model, TRAIN_STEPS + 10)))
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "1", *train("ddp", "cut")[1:]]
-    training.append(Step("torchrun --nproc_per_node 1 (NCCL)", torchrun, 240, ("photos", "cuda"), figure="nccl",
+    on_gpu = device != "cpu"
+    training.append(Step(f"torchrun --nproc_per_node 1 ({'NCCL' if on_gpu else 'gloo'})", torchrun, 240, DATA,
+                         figure="nccl" if on_gpu else "seconds",
                          env={"NCCL_DEBUG": "INFO"}))
 
     model = str(store / "cut-off")
@@ -185,7 +194,7 @@ def plan(work: Path, device: str, machine: Machine) -> list[list[Step]]:
                 argv = [*CLI, "apply", str(clip), "-m", model, "-o", str(out), "--mode", mode, "--backend", backend,
                         "--device", device, "--batch", "4", "-y"] + (["--fp16"] if fp16 else [])
                 argv += ["--faces", "all"] if mode == "face" else []
-                needs = ("pyav", "photos") + (("cuda",) if fp16 else ())
+                needs = DATA + (("cuda",) if fp16 else ())
                 needs += {"onnx": ("onnx-cuda",), "tensorrt": ("tensorrt",)}.get(backend, ())
                 if backend == "onnx" and fp16:
                     needs += ("onnx-fp16",)
@@ -197,7 +206,7 @@ def plan(work: Path, device: str, machine: Machine) -> list[list[Step]]:
                 "--batch", "2"] + (["--fp16"] if fp16 else [])
         inference.append(Step(f"export --format tensorrt{' --fp16' if fp16 else ''}", argv, 300, ("tensorrt",),
                               after=train_label("cut", "off", True)))
-    inference.append(Step("doctor", [*CLI, "doctor", "--json"], 60, figure="doctor" if device != "cpu" else "seconds"))
+    inference.append(Step("doctor", [*CLI, "doctor", "--json"], 60, figure="doctor" if on_gpu else "seconds"))
 
     scripts = ROOT / "scripts"
     bench_train = [sys.executable, str(scripts / "bench_train.py"), "--device", device, "--amp", "off", "bf16",
@@ -210,7 +219,8 @@ def plan(work: Path, device: str, machine: Machine) -> list[list[Step]]:
                 "--sizes", "256x256", "720x1280", "--seconds", "2", "--backends", *backends]
         benches.append(Step(f"bench_backends.py GPU rows ({'fp16' if fp16 else 'fp32'})",
                             argv + (["--fp16"] if fp16 else []), 240, ("cuda",), figure="bench"))
-    return [training, resumes + inference, benches]
+    # resumes rewrite model folders that apply reads: after it
+    return [training, inference, resumes, benches]
 
 
 def error_line(text: str) -> str:
@@ -288,7 +298,7 @@ def main() -> int:
         device = "cuda:0"
     else:
         device = args.device
-    if machine.why_not(("photos", "pyav")) is None:
+    if machine.why_not(DATA) is None:
         make_data(work)
     rows: list[Row] = []
     passed: dict[str, bool] = {}
