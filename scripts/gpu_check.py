@@ -287,7 +287,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=4, help="steps run at a time within a phase")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (models, clips, outputs)")
     args = parser.parse_args()
-    deadline = time.monotonic() + args.minutes * 60
+    start = time.monotonic()
+    deadline = start + args.minutes * 60
     machine = Machine(args.device)
     work = args.keep or Path(tempfile.mkdtemp(prefix="vidswap-gpu-check-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -323,7 +324,8 @@ def main() -> int:
             table = [line for line in row.output.splitlines() if line.startswith(("|", "torch "))]
             print(f"\n{row.name}:\n" + "\n".join(table))
     counts = {r: sum(row.result == r for row in rows) for r in ("pass", "fail", "skip")}
-    print(f"\n{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
+    print(f"\n{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped "
+          f"in {time.monotonic() - start:.0f} s")
     return 1 if counts["fail"] else 0
 
 
