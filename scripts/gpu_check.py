@@ -170,18 +170,39 @@ def plan(work: Path, device: str, machine: Machine) -> list[list[Step]]:
         for amp, channels_last in (("off", True), ("bf16", True), ("fp16", True), ("bf16", False)):
             needs = DATA if amp == "off" else (*DATA, "cuda")
             name = f"{method}-{amp}" + ("" if channels_last else "-cf")
-            training.append(Step(train_label(method, amp, channels_last), train(name, method, amp, channels_last),
-                                 180, needs, check=lambda model=store / name: steps_reached(model, TRAIN_STEPS)))
+            training.append(
+                Step(
+                    train_label(method, amp, channels_last),
+                    train(name, method, amp, channels_last),
+                    180,
+                    needs,
+                    check=lambda model=store / name: steps_reached(model, TRAIN_STEPS),
+                )
+            )
         # a later --steps wins over the first: the finished 20-step run continues to 30
         resumed = train(f"{method}-off", method, "off", True, "--resume", "--steps", str(TRAIN_STEPS + 10))
-        resumes.append(Step(f"train {method} resume {TRAIN_STEPS} -> {TRAIN_STEPS + 10} steps", resumed, 180,
-                            DATA, after=train_label(method, "off", True),
-                            check=lambda model=store / f"{method}-off": steps_reached(model, TRAIN_STEPS + 10)))
+        resumes.append(
+            Step(
+                f"train {method} resume {TRAIN_STEPS} -> {TRAIN_STEPS + 10} steps",
+                resumed,
+                180,
+                DATA,
+                after=train_label(method, "off", True),
+                check=lambda model=store / f"{method}-off": steps_reached(model, TRAIN_STEPS + 10),
+            )
+        )
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "1", *train("ddp", "cut")[1:]]
     on_gpu = device != "cpu"
-    training.append(Step(f"torchrun --nproc_per_node 1 ({'NCCL' if on_gpu else 'gloo'})", torchrun, 240, DATA,
-                         figure="nccl" if on_gpu else "seconds",
-                         env={"NCCL_DEBUG": "INFO"}))
+    training.append(
+        Step(
+            f"torchrun --nproc_per_node 1 ({'NCCL' if on_gpu else 'gloo'})",
+            torchrun,
+            240,
+            DATA,
+            figure="nccl" if on_gpu else "seconds",
+            env={"NCCL_DEBUG": "INFO"},
+        )
+    )
 
     model = str(store / "cut-off")
     inference = []
@@ -191,34 +212,104 @@ def plan(work: Path, device: str, machine: Machine) -> list[list[Step]]:
                 precision = "fp16" if fp16 else "fp32"
                 label = f"apply {mode} mode{', two faces' if mode == 'face' else ''}, {backend}, {precision}"
                 out = work / f"out-{mode}-{backend}-{precision}.mp4"
-                argv = [*CLI, "apply", str(clip), "-m", model, "-o", str(out), "--mode", mode, "--backend", backend,
-                        "--device", device, "--batch", "4", "-y"] + (["--fp16"] if fp16 else [])
+                argv = [
+                    *CLI,
+                    "apply",
+                    str(clip),
+                    "-m",
+                    model,
+                    "-o",
+                    str(out),
+                    "--mode",
+                    mode,
+                    "--backend",
+                    backend,
+                    "--device",
+                    device,
+                    "--batch",
+                    "4",
+                    "-y",
+                ] + (["--fp16"] if fp16 else [])
                 argv += ["--faces", "all"] if mode == "face" else []
                 needs = DATA + (("cuda",) if fp16 else ())
                 needs += {"onnx": ("onnx-cuda",), "tensorrt": ("tensorrt",)}.get(backend, ())
                 if backend == "onnx" and fp16:
                     needs += ("onnx-fp16",)
                 check = (lambda clip=clip, out=out: both_faces_changed(clip, out)) if mode == "face" else None
-                inference.append(Step(label, argv, 240, needs, after=train_label("cut", "off", True),
-                                      figure="frames/s", check=check))
+                inference.append(
+                    Step(label, argv, 240, needs, after=train_label("cut", "off", True), figure="frames/s", check=check)
+                )
     for fp16 in (False, True):
-        argv = [*CLI, "export", "--model", model, "--format", "tensorrt", "--device", device, "--size", "64x128",
-                "--batch", "2"] + (["--fp16"] if fp16 else [])
-        inference.append(Step(f"export --format tensorrt{' --fp16' if fp16 else ''}", argv, 300, ("tensorrt",),
-                              after=train_label("cut", "off", True)))
+        argv = [
+            *CLI,
+            "export",
+            "--model",
+            model,
+            "--format",
+            "tensorrt",
+            "--device",
+            device,
+            "--size",
+            "64x128",
+            "--batch",
+            "2",
+        ] + (["--fp16"] if fp16 else [])
+        inference.append(
+            Step(
+                f"export --format tensorrt{' --fp16' if fp16 else ''}",
+                argv,
+                300,
+                ("tensorrt",),
+                after=train_label("cut", "off", True),
+            )
+        )
     inference.append(Step("doctor", [*CLI, "doctor", "--json"], 60, figure="doctor" if on_gpu else "seconds"))
 
     scripts = ROOT / "scripts"
-    bench_train = [sys.executable, str(scripts / "bench_train.py"), "--device", device, "--amp", "off", "bf16",
-                   "--warmup", "3", "--steps", "10"]
+    bench_train = [
+        sys.executable,
+        str(scripts / "bench_train.py"),
+        "--device",
+        device,
+        "--amp",
+        "off",
+        "bf16",
+        "--warmup",
+        "3",
+        "--steps",
+        "10",
+    ]
     benches = [Step("bench_train.py GPU rows (amp off, bf16)", bench_train, 240, ("cuda",), figure="bench")]
     for fp16 in (False, True):
-        backends = ["torch", "compile"] + [name for name, need in (("onnx", "onnx-cuda"), ("tensorrt", "tensorrt"))
-                                           if need not in machine.missing and not (fp16 and name == "onnx")]
-        argv = [sys.executable, str(scripts / "bench_backends.py"), "--device", device, "--nets", "paper",
-                "--sizes", "256x256", "720x1280", "--seconds", "2", "--backends", *backends]
-        benches.append(Step(f"bench_backends.py GPU rows ({'fp16' if fp16 else 'fp32'})",
-                            argv + (["--fp16"] if fp16 else []), 240, ("cuda",), figure="bench"))
+        backends = ["torch", "compile"] + [
+            name
+            for name, need in (("onnx", "onnx-cuda"), ("tensorrt", "tensorrt"))
+            if need not in machine.missing and not (fp16 and name == "onnx")
+        ]
+        argv = [
+            sys.executable,
+            str(scripts / "bench_backends.py"),
+            "--device",
+            device,
+            "--nets",
+            "paper",
+            "--sizes",
+            "256x256",
+            "720x1280",
+            "--seconds",
+            "2",
+            "--backends",
+            *backends,
+        ]
+        benches.append(
+            Step(
+                f"bench_backends.py GPU rows ({'fp16' if fp16 else 'fp32'})",
+                argv + (["--fp16"] if fp16 else []),
+                240,
+                ("cuda",),
+                figure="bench",
+            )
+        )
     # resumes rewrite model folders that apply reads: after it
     return [training, inference, resumes, benches]
 
@@ -307,7 +398,7 @@ def main() -> int:
         for phase in plan(work, device, machine):
             jobs = 1 if phase and phase[0].figure == "bench" else args.jobs
             with ThreadPoolExecutor(max_workers=jobs) as pool:
-                results = list(pool.map(lambda step: run(step, env, deadline, passed, machine), phase))
+                results = list(pool.map(lambda step, done=passed: run(step, env, deadline, done, machine), phase))
             passed |= {row.name: row.result == "pass" for row in results}
             rows += results
     finally:
@@ -324,8 +415,10 @@ def main() -> int:
             table = [line for line in row.output.splitlines() if line.startswith(("|", "torch "))]
             print(f"\n{row.name}:\n" + "\n".join(table))
     counts = {r: sum(row.result == r for row in rows) for r in ("pass", "fail", "skip")}
-    print(f"\n{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped "
-          f"in {time.monotonic() - start:.0f} s")
+    print(
+        f"\n{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped "
+        f"in {time.monotonic() - start:.0f} s"
+    )
     return 1 if counts["fail"] else 0
 
 

@@ -99,8 +99,11 @@ def test_advice_for_a_driver_older_than_torchs_cuda_build():
     too_old = "CUDA initialization: The NVIDIA driver on your system is too old (found version 12040)."
     lines = advice(_facts(driver_cuda="12.4", cuda_error=too_old))
     assert lines[0] == (
-        "No usable GPU: " + too_old + " Everything runs on the CPU (slowly); a GPU would be used by "
-        + diagnostics.GPU_USES + "."
+        "No usable GPU: "
+        + too_old
+        + " Everything runs on the CPU (slowly); a GPU would be used by "
+        + diagnostics.GPU_USES
+        + "."
     )
     assert "torch 2.15.0+cu130 is built for CUDA 13.0, but the driver supports CUDA 12.4" in lines[1]
     assert "--index-url https://download.pytorch.org/whl/cu126`" in lines[1]
