@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import torch
 
 from vidswap.errors import ConfigError, VidswapError
@@ -117,9 +118,16 @@ def _worker_main(name: str, driver: int, translator: TranslatorSettings, video: 
                  inbox, events) -> None:  # fmt: skip
     _exit_with(driver)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the driver decides
-    torch.set_num_threads(threads)
+    use_cores(threads)
     while (job := inbox.get()) is not None:
         events.put(("outcome", name, run_job(job, translator, video, name, events.put)))
+
+
+def use_cores(threads: int) -> None:
+    """Limit this worker's compute libraries to its share of the cores: torch, OpenCV, and
+    ONNX Runtime sessions (which take torch's count, vidswap.runtime.onnxruntime_backend)."""
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
 
 
 def _exit_with(driver: int) -> None:
@@ -245,4 +253,5 @@ def connect(init: Callable[[], object], address: str, token: str | None) -> None
 
 def _ray_task(job: Job, translator: TranslatorSettings, video: VideoSettings, events) -> Outcome:
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    use_cores(1)  # a task holds one CPU of its node
     return run_job(job, translator, video, worker, events.put_nowait)

@@ -56,6 +56,10 @@ class OnnxRuntimeBackend(Backend):
             providers = ["CPUExecutionProvider"]
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # ORT would start a thread a core in every process; a batch worker gets its share of
+        # the cores as torch's thread count (vidswap.pipeline.runners.use_cores)
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(onnx_file), options, providers=providers)
         if device.type == "cuda" and "CUDAExecutionProvider" not in self.session.get_providers():
             # ORT logs the failed library load and runs on its CPU provider: binding CUDA memory to that is wrong
