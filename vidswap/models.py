@@ -23,9 +23,11 @@ from safetensors.torch import load_file, save_file
 from vidswap.catalog import published_name
 from vidswap.errors import ModelError
 from vidswap.nets import build_network
+from vidswap.store import BUILTIN_MODELS, CARD_FILE, model_folders, models_home
 
-CARD_FILE = "model.json"
-BUILTIN_MODELS = ("identity",)
+__all__ = ["BUILTIN_MODELS", "CARD_FILE", "Model", "ModelCard", "list_models", "load_model", "models_home",
+           "read_card", "resolve_model", "save_model"]  # fmt: skip
+
 # generators that run only at their training size; a card written before the card recorded
 # `fully_convolutional` gets it from its generator's class
 _FIXED_SIZE_GENERATORS = {"ACGANTranslator"}
@@ -54,17 +56,6 @@ class ModelCard:
             generator = (d.get("generators") or {}).get(d.get("default_generator", "AtoB")) or {}
             values["fully_convolutional"] = generator.get("class") not in _FIXED_SIZE_GENERATORS
         return cls(**values)
-
-
-def models_home(models_dir: str | os.PathLike | None = None) -> Path:
-    """The model store: --models-dir, else $VIDSWAP_HOME/models, else the per-user data folder."""
-    if models_dir:
-        return Path(models_dir)
-    home = os.environ.get("VIDSWAP_HOME")
-    if home:
-        return Path(home) / "models"
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "vidswap" / "models"
 
 
 def builtin_card(name: str) -> ModelCard:
@@ -162,9 +153,4 @@ def save_model(folder: Path, card: ModelCard, generators: dict[str, Any]) -> Pat
 def list_models(models_dir: str | os.PathLike | None = None) -> list[tuple[Path | None, ModelCard]]:
     """Built-in models, then every model folder in the store."""
     found: list[tuple[Path | None, ModelCard]] = [(None, builtin_card(n)) for n in BUILTIN_MODELS]
-    home = models_home(models_dir)
-    if home.is_dir():
-        for card_path in sorted(home.glob(f"*/{CARD_FILE}")):
-            if not card_path.parent.name.startswith("."):
-                found.append((card_path.parent, read_card(card_path.parent)))
-    return found
+    return found + [(folder, read_card(folder)) for folder in model_folders(models_dir)]
