@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from vidswap.catalog import published_name
@@ -117,13 +118,30 @@ def load_model(name_or_path: str, models_dir: str | os.PathLike | None = None, d
     for gen_name, spec in card.generators.items():
         net = build_network(spec)
         if folder is not None:
-            weights = folder / f"{gen_name}.safetensors"
-            try:
-                net.load_state_dict(load_file(str(weights)))
-            except (OSError, RuntimeError) as exc:
-                raise ModelError(f"cannot load generator {gen_name!r} from {weights}: {exc}") from None
+            load_weights(net, folder / f"{gen_name}.safetensors")
         generators[gen_name] = net.to(device).eval().requires_grad_(False)
     return Model(card=card, folder=folder, generators=generators)
+
+
+def load_weights(net, weights: Path) -> None:
+    """Load a generator's weights; a missing, damaged or mismatched file is one ModelError naming it."""
+    try:
+        state = load_file(str(weights))
+    except FileNotFoundError:
+        raise ModelError(f"{weights} is missing: the model folder is incomplete (pull or train it again)") from None
+    except (OSError, SafetensorError) as exc:
+        raise ModelError(f"{weights} is damaged: not a complete safetensors file ({_first_line(exc)}); "
+                         "pull or train the model again") from None  # fmt: skip
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:  # torch lists every mismatch, a line each: the first says enough
+        detail = str(exc).splitlines()[1:2] or [str(exc)]
+        raise ModelError(f"{weights} is damaged or from another model: its weights do not fit the network in "
+                         f"{weights.parent / CARD_FILE} ({_first_line(detail[0])})") from None  # fmt: skip
+
+
+def _first_line(error: object) -> str:
+    return " ".join(str(error).split("\n", 1)[0].split())
 
 
 def save_model(folder: Path, card: ModelCard, generators: dict[str, Any]) -> Path:
