@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "vidswap.download",
             "vidswap.device",
             "vidswap.fsutil",
+            "vidswap.store",
         ),
     ),  # fmt: skip
 ]

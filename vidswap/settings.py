@@ -18,6 +18,7 @@ class EncodeOptions:
     crf: int = 18
     preset: str = "medium"
     pix_fmt: str | None = None
+    audio: bool = True  # copy the source's audio (False: video only, like ffmpeg's -an)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from vidswap.cli.app import App, pass_app
-from vidswap.cli.options import settings_from, translation_options
+from vidswap.cli.options import TIME, settings_from, translation_options
 from vidswap.cli.progress import make_progress
 from vidswap.settings import VideoSettings
 
@@ -22,8 +22,8 @@ from vidswap.settings import VideoSettings
     help="Output video [default: INPUT.vidswap.mp4/.mkv beside the input].",
 )
 @translation_options
-@click.option("--start", type=click.FloatRange(min=0), help="Convert from this time (seconds).")
-@click.option("--end", type=click.FloatRange(min=0), help="Convert up to this time (seconds).")
+@click.option("--start", type=TIME, help="Convert from this time (seconds, or [HH:]MM:SS[.ms]).")
+@click.option("--end", type=TIME, help="Convert up to this time (seconds, or [HH:]MM:SS[.ms]).")
 @click.option("--preview", is_flag=True, help="Also write OUTPUT.preview: input | output side by side.")
 @click.option("-y", "--overwrite", is_flag=True, help="Replace an existing output file.")
 @pass_app
