@@ -60,6 +60,7 @@ def test_alpha_is_carried_over_where_the_format_holds_it(models, tmp_path, suffi
     assert any("transparency was dropped" in w for w in jpeg.warnings)
 
 
+@pytest.mark.slow  # MTCNN loads
 def test_face_mode_changes_the_face_and_not_the_corners(models, tmp_path):
     photo = grace_hopper()[::2, ::2].copy()  # 300 x 256: her face about 100 px
     source = save_photo(tmp_path / "grace.png", photo)
