@@ -72,6 +72,15 @@ def test_face_mode_changes_the_face_and_not_the_corners(models, tmp_path):
     assert psnr(out[face], photo[face]) < 30  # the face was translated and pasted back
 
 
+def test_an_animated_image_gives_its_first_frame_and_says_so(tmp_path):
+    frames = [Image.fromarray(photo_crop(64, 48)), Image.fromarray(photo_crop(64, 48)[::-1].copy())]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], lossless=True)
+    result = Translator(model="identity").apply(tmp_path / "anim.webp")
+    out = np.asarray(load(result.output).convert("RGB"))
+    assert psnr(out, np.asarray(frames[0])) > 30 > psnr(out, np.asarray(frames[1]))
+    assert any("only its first frame" in w for w in result.warnings)
+
+
 def test_face_mode_without_a_face(models, tmp_path):
     sky = np.ascontiguousarray(grace_hopper()[:80, :120])  # background only
     source = save_photo(tmp_path / "sky.png", sky)

@@ -60,6 +60,8 @@ def read_image(path: str | os.PathLike) -> Still:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InputError(f"{path}: not a readable image ({' '.join(str(exc).split())})") from None
     still = Still(image=np.asarray(upright.convert("RGB")))
+    if getattr(im, "n_frames", 1) > 1:
+        still.warnings.append(f"{path}: an animated image: only its first frame is translated")
     if "A" in upright.getbands() or "transparency" in upright.info:
         still.alpha = np.asarray(upright.convert("RGBA").getchannel("A"))
     icc = upright.info.get("icc_profile")
