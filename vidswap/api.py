@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from vidswap.pipeline.apply import ApplyResult
 from vidswap.pipeline.batch import BatchReport, Decision, Observer, dry_run, run_batch
 from vidswap.pipeline.images import IMAGE_EXTENSIONS
-from vidswap.pipeline.translator import Translator, check_job
+from vidswap.pipeline.translator import Translator, check_image_job, check_job
 from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings, VideoSettings
 
 __all__ = ["IMAGE_EXTENSIONS", "ApplyResult", "BatchReport", "Decision", "EncodeOptions", "FaceSettings",
            "Observer", "Translator", "TranslatorSettings", "VideoSettings", "apply", "batch", "batch_plan",
-           "check_job", "load"]  # fmt: skip
+           "check_image_job", "check_job", "load"]  # fmt: skip
 
 
 def load(model: str = "identity", **settings) -> Translator:

@@ -61,18 +61,16 @@ def command(app: App, input: str, output: str | None, start: float | None, end: 
 def convert_file(app: App, input: str, output: str | None, settings: TranslatorSettings, video: VideoSettings,
                  preview: bool, overwrite: bool) -> dict:  # fmt: skip
     """One video or image; returns its JSON record."""
-    from vidswap.api import Translator, check_job
-    from vidswap.pipeline.images import image_output_path, is_image
-    from vidswap.pipeline.translator import check_output
+    from vidswap.api import Translator, check_image_job, check_job
+    from vidswap.pipeline.images import is_image
     from vidswap.video import open_source
 
     image = is_image(input)
-    with (
-        contextlib.nullcontext() if image else open_source(input) as source
-    ):  # a video: opened once, bad input: one line
-        # checked before any progress bar
-        output = check_output(Path(input), image_output_path(input, output), overwrite) if image else \
-            check_job(source, output, video, overwrite)  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        # a video is opened once for its facts, for the whole job (bad input: one line); an
+        # image is read when it is converted. Both checked before any progress bar.
+        source = None if image else stack.enter_context(open_source(input))
+        output = check_image_job(input, output, overwrite) if image else check_job(source, output, video, overwrite)
         if preview:
             video.preview = str(output.with_name(f"{output.stem}.preview{output.suffix}"))
         translator = Translator(settings)

@@ -1,6 +1,6 @@
 """The Translator: a loaded model with its run settings (vidswap.settings), translating
-images, image files or whole videos. `vidswap apply`, `vidswap batch` and the Python API (vidswap.api)
-all use it."""
+images, image files or whole videos. `vidswap apply`, `vidswap batch` and the Python API
+(vidswap.api) all use it."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class Translator:
         (`on_plan_frame` reports its progress)."""
         video = video or VideoSettings()
         if not isinstance(source, Source) and is_image(source):
-            out_path = check_output(Path(source), image_output_path(source, output), overwrite)
+            out_path = check_image_job(source, output, overwrite)
             return apply_image(source, out_path, self._translate_still, preview=video.preview, on_start=on_start,
                                on_frame=on_frame)  # fmt: skip
         with use_source(source) as source:
@@ -125,6 +125,11 @@ def check_job(source: Source, output: str | os.PathLike | None, video: VideoSett
         raise ConfigError(f"end ({video.end}) must be after start ({video.start})")
     out_path = Path(output) if output else default_output_path(source.path, info=source.info)
     return check_output(source.path, out_path, overwrite)
+
+
+def check_image_job(source: str | os.PathLike, output: str | os.PathLike | None, overwrite: bool = False) -> Path:
+    """check_job for an image file (read when it is converted): returns the output path."""
+    return check_output(Path(source), image_output_path(source, output), overwrite)
 
 
 def check_output(source: Path, out_path: Path, overwrite: bool) -> Path:
