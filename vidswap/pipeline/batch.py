@@ -1,5 +1,5 @@
-"""Batch conversion of a footage library: find the videos and images, mirror the tree under the
-output folder, convert each file once, resumably.
+"""Batch conversion of a footage library: find the videos and images, mirror the tree
+under the output folder, convert each file once, resumably.
 
 The driver (run_batch) alone owns the manifest; workers (local processes or Ray tasks,
 see vidswap.pipeline.runners) only convert files and report back (the protocol is in
@@ -9,8 +9,9 @@ vidswap.pipeline.jobs). Resume rules:
 - failed: retried while it has attempts left (1 + retries in all), unless the failure
   was the input's own (damaged, no video stream, no face): a retry cannot help that;
 - a source whose size or mtime changed is a new file.
-Outputs appear only by rename after a complete write (VideoWriter), so a kill at any
-moment leaves no half-written output, only a temporary file the next run removes."""
+Outputs appear only by rename after a complete write (VideoWriter; images likewise), so
+a kill at any moment leaves no half-written output, only a temporary file the next run
+removes. `survey` makes every decision without changing anything (`--dry-run` prints it)."""
 
 from __future__ import annotations
 
@@ -68,9 +69,9 @@ class Observer:
 def find_videos(library: Path, globs: Iterable[str] = (), excludes: Iterable[str] = (),
                 skip: Path | None = None) -> list[Path]:  # fmt: skip
     """Files under `library` (recursive, sorted) that match a glob (default: a video or image
-    extension) and no exclude. A pattern
-    matches the path relative to the library or the file name ('*' crosses folders).
-    Hidden files and folders and the `skip` folder (the output, when inside) are left out."""
+    extension) and no exclude. A pattern matches the path relative to the library or the
+    file name ('*' crosses folders). Hidden files and folders and the `skip` folder (the
+    output, when inside) are left out."""
     globs, excludes = list(globs), list(excludes)
 
     def matches(rel: str, patterns: list[str]) -> bool:
@@ -90,9 +91,10 @@ def find_videos(library: Path, globs: Iterable[str] = (), excludes: Iterable[str
 
 def output_name(source: Path, key: str, taken: set[str], facts: dict[str, MediaInfo] | None = None) -> str:
     """The output's path relative to the output folder: the source's, with the container
-    the writer would pick (kept, or MP4/Matroska; an image keeps its format); the full source name is kept when two
-    sources would otherwise land on one output (clip.avi and clip.mp4). A source probed
-    for it has its facts added to `facts` (its worker then does not probe it again)."""
+    the writer would pick (kept, or MP4/Matroska; an image keeps its format); the full
+    source name is kept when two sources would otherwise land on one output (clip.avi and
+    clip.mp4). A source probed for it has its facts added to `facts` (its worker then does
+    not probe it again)."""
     if source.suffix.lower() in KEPT_EXTENSIONS or is_image(source):
         suffix = source.suffix
     else:
