@@ -251,7 +251,9 @@ def train(
         if rt.is_main:
             save_checkpoint(run_dir, at, cfg.to_dict(), method, rng, rt.scaler)
             if publish is not None and at < t.steps:
-                publish(at, method)
+                # building the exported networks (AC-GAN's translators) must not draw from the run's streams
+                with torch.random.fork_rng(devices=[rt.device] if rt.device.type == "cuda" else []):
+                    publish(at, method)
             if pace_info is not None:
                 pace_info = throughput(pace, at)
                 write_throughput(run_dir, pace_info)
