@@ -260,10 +260,9 @@ def train(
             write_report(run_dir, cfg.to_dict(), data, at, pace_info)
         _barrier(rt)
 
-    def announce_stop(signum: int) -> None:
-        again = "Ctrl-C again aborts" if signum == signal.SIGINT else "a second signal aborts"
-        console.print(f"[yellow]{signal.Signals(signum).name}: stopping after this step and saving a checkpoint "
-                      f"({again})[/]", highlight=False)  # fmt: skip
+    def announce_stop(signum: int) -> None:  # someone at the keyboard waits; SIGTERM gets the final line only
+        if signum == signal.SIGINT:
+            console.print("[yellow]stopping after this step and saving a checkpoint (Ctrl-C again aborts)[/]")
 
     try:
         with progress, StopFlag(announce_stop) as stop:

@@ -98,7 +98,11 @@ def test_sigterm_publishes_a_partial_model_that_applies_and_the_same_command_fin
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err[-2000:]
     step = checkpoint_meta(tmp_path / ".runs" / "term" / CHECKPOINT)["step"]
-    assert f"interrupted (SIGTERM) at step {step} of 100000: checkpoint saved" in err and "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        f"warning: interrupted (SIGTERM) at step {step} of 100000: checkpoint saved, partial model usable "
+        "(--model term); rerun the same command to continue"
+    )
+    assert "Traceback" not in err and "stopping" not in err
     card = read_card(tmp_path / "term")
     assert (card.partial, card.steps, card.total_steps) == (True, step, 100000)  # the stop's save, not an older one
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".term")]  # no temporary folder left
