@@ -45,6 +45,8 @@ class ModelCard:
     fully_convolutional: bool = True  # runs at any image size (else only at `size`): what inference goes by
     domains: list[str] = field(default_factory=list)
     steps: int = 0
+    partial: bool = False  # published by a training run that is still going or was stopped early
+    total_steps: int = 0  # the run's planned steps (a partial model has `steps` of them)
     created: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # method-specific (e.g. AC-GAN's target class)

@@ -42,7 +42,9 @@ def list_store(app: App, models_dir, as_json: bool = False) -> None:
         return
     table = Table(title=f"models in {models_home(models_dir)}")
     for column in ("name", "method", "mode", "size", "domains", "steps", "created", "path"):
-        table.add_column(column, justify="right" if column in ("size", "steps") else "left", no_wrap=column == "name")
+        table.add_column(
+            column, justify="right" if column in ("size", "steps") else "left", no_wrap=column in ("name", "steps")
+        )
     for folder, card in list_models(models_dir):
         table.add_row(
             card.name,
@@ -50,7 +52,7 @@ def list_store(app: App, models_dir, as_json: bool = False) -> None:
             card.mode,
             str(card.size or "any"),
             " -> ".join(card.domains) or "-",
-            str(card.steps),
+            f"partial {card.steps}/{card.total_steps}" if card.partial else str(card.steps),
             card.created[:16].replace("T", " ") or "-",
             str(folder) if folder else "(built-in)",
         )
