@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidswap.choices import ApplyMode, Smoothing, choices
+from vidswap.choices import ApplyMode, choices
 from vidswap.device import pick_device
 from vidswap.errors import ConfigError
 from vidswap.faces.align import aligned_size
 from vidswap.models import load_model
 from vidswap.pipeline.apply import ApplyResult, apply_video
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces
-from vidswap.pipeline.smooth import make_smoother
+from vidswap.pipeline.smooth import check_smoothing, make_crop_smoother, make_smoother
 from vidswap.pipeline.translate import ImageTranslator, to_images, to_tensor
 from vidswap.runtime import check_choice
 from vidswap.settings import TranslatorSettings, VideoSettings
@@ -30,8 +30,9 @@ class Translator:
 
     def __init__(self, settings: TranslatorSettings | None = None, **overrides):
         self.settings = s = settings or TranslatorSettings(**overrides)
-        if s.mode not in choices(ApplyMode) or s.smooth not in choices(Smoothing):
-            raise ConfigError(f"mode must be one of {choices(ApplyMode)} and smooth one of {choices(Smoothing)}")
+        if s.mode not in choices(ApplyMode):
+            raise ConfigError(f"mode must be one of {choices(ApplyMode)}, got {s.mode!r}")
+        check_smoothing(s.smooth, s.smooth_strength)
         self.device = pick_device(s.device)
         check_choice(s.backend, self.device, s.fp16)  # before loading, and before a face pass
         self.model = load_model(s.model, s.models_dir, device=self.device)
@@ -73,7 +74,7 @@ class Translator:
                 start=video.start,
                 end=video.end,
                 batch_size=self.settings.batch,
-                smooth=make_smoother(self.settings.smooth, self.settings.smooth_strength),
+                smooth=make_smoother(self.settings.smooth, self.settings.smooth_strength, self.mode),
                 preview=video.preview,
                 on_frame=on_frame,
                 on_start=on_start,
@@ -91,7 +92,8 @@ class Translator:
         plan = plan_faces(source, crop, self.settings.face, device=self.device,
                           start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
         translate = self._translate if crop == size else at_model_size(self._translate, size)
-        return face_processor(translate, plan, self.settings.face), plan.warnings
+        smooth = make_crop_smoother(self.settings.smooth, self.settings.smooth_strength, self.mode)
+        return face_processor(translate, plan, self.settings.face, smooth), plan.warnings
 
 
 def check_job(source: Source, output: str | os.PathLike | None, video: VideoSettings,
