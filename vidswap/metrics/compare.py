@@ -1,8 +1,8 @@
 """Compare a translated video with its source: what `vidswap eval` reports.
 
 Temporal consistency (the warping error of the output and of the input, see warping.py,
-overall and second by second: the flicker curve) and the checks a conversion must pass: same frame count, same timestamps, same size,
-and the same audio (copied packets, or at least the same format and duration).
+overall and second by second: the flicker curve) and the checks a conversion must pass:
+same frame count, same timestamps, same size, and the same audio (copied packets, or at least the same format and duration).
 """
 
 from __future__ import annotations
