@@ -2,7 +2,8 @@
 
 Temporal consistency (the warping error of the output and of the input, see warping.py,
 overall and second by second: the flicker curve) and the checks a conversion must pass:
-same frame count, same timestamps, same size, and the same audio (copied packets, or at least the same format and duration).
+same frame count, same timestamps, same size, and the same audio (copied packets, or at least
+the same format and duration).
 """
 
 from __future__ import annotations
