@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidswap.choices import ApplyMode, choices
+from vidswap.choices import ApplyMode, Smoothing, choices
 from vidswap.device import pick_device
 from vidswap.errors import ConfigError
 from vidswap.faces.align import aligned_size
@@ -74,13 +74,18 @@ class Translator:
                 start=video.start,
                 end=video.end,
                 batch_size=self.settings.batch,
-                smooth=make_smoother(self.settings.smooth, self.settings.smooth_strength, self.mode),
+                smooth=make_smoother(self._smoothing, self.settings.smooth_strength, self.mode),
                 preview=video.preview,
                 on_frame=on_frame,
                 on_start=on_start,
             )
         result.warnings.extend(notes)
         return result
+
+    @property
+    def _smoothing(self) -> Smoothing:
+        # auto steadies translations; the identity model gives back its input: nothing to steady
+        return "none" if self.settings.smooth == "auto" and self._translate.identity else self.settings.smooth
 
     def _frame_process(self, source: Source, video: VideoSettings, on_plan_frame):
         """What the streaming pass does to each batch of frames in this mode, and the
@@ -92,7 +97,7 @@ class Translator:
         plan = plan_faces(source, crop, self.settings.face, device=self.device,
                           start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
         translate = self._translate if crop == size else at_model_size(self._translate, size)
-        smooth = make_crop_smoother(self.settings.smooth, self.settings.smooth_strength, self.mode)
+        smooth = make_crop_smoother(self._smoothing, self.settings.smooth_strength, self.mode)
         return face_processor(translate, plan, self.settings.face, smooth), plan.warnings
 
 
