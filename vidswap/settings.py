@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from vidswap.choices import ApplyMode, BackendName, FaceSelection, Smoothing
 
 FACE_MARGIN = 0.35  # room around the face template, as a share of the tight face crop
+SMOOTH_STRENGTH = 0.6  # weight of the warped history in temporal smoothing, measured: docs/temporal.md
 
 
 @dataclass
@@ -48,8 +49,8 @@ class TranslatorSettings:
     batch: int = 1
     mode: ApplyMode = "auto"
     tile: int = 0  # full-frame mode: translate in tiles of this side when the frame is larger (0: whole)
-    smooth: Smoothing = "none"
-    smooth_strength: float = 0.6
+    smooth: Smoothing = "auto"  # frame mode: the whole frame; face mode: each face's crop
+    smooth_strength: float = SMOOTH_STRENGTH
     face: FaceSettings = field(default_factory=FaceSettings)
 
 

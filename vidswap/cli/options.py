@@ -95,15 +95,16 @@ _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
             type=click.Choice(choices(Smoothing)),
             default=TranslatorSettings.smooth,
             show_default=True,
-            help="Temporal smoothing of the output along optical flow of the input.",
+            help="Temporal smoothing along the input's optical flow: auto smooths the whole frame in frame mode "
+            "and each translated face in face mode; flow always smooths the whole frame.",
         ),
     ),
     (
         ("--smooth-strength",),
         dict(
-            default=0.6,
+            default=TranslatorSettings.smooth_strength,
             show_default=True,
-            type=click.FloatRange(0, 1),
+            type=click.FloatRange(0, 1, max_open=True),
             help="Weight of the warped previous output where it is not occluded.",
         ),
     ),

@@ -22,16 +22,22 @@ from vidswap.faces import (
     track_faces,
     warp_to_crop,
 )
+from vidswap.pipeline.smooth import CropSmoother
 from vidswap.settings import FaceSettings
 from vidswap.video import Frame, Source, open_video, use_source
 
 
 @dataclass
 class FacePlan:
-    alignments: dict[int, list[Alignment]]  # frame index -> faces to translate there
+    faces: dict[int, list[tuple[int, Alignment]]]  # frame index -> (track, alignment) of the faces there
     frames: int
     tracks: int
     warnings: list[str]
+
+    @property
+    def alignments(self) -> dict[int, list[Alignment]]:
+        """Frame index -> the alignments of its faces."""
+        return {index: [a for _, a in faces] for index, faces in self.faces.items()}
 
 
 def plan_faces(
@@ -71,11 +77,12 @@ def plan_faces(
         if not settings.keep_faceless:
             raise NoFaceError(f"{message} (try --mode frame, a lower --min-face-prob, or --keep-faceless)")
         warnings.append(f"{message}; copied through unchanged (--keep-faceless)")
-    plan: dict[int, list[Alignment]] = {}
-    for track in chosen:
+    plan: dict[int, list[tuple[int, Alignment]]] = {}
+    for number, track in enumerate(chosen):
         for position, landmarks in zip(track.positions, track.landmarks):
-            plan.setdefault(int(position), []).append(align_face(landmarks, frame_size, crop_size, settings.margin))
-    return FacePlan(alignments=plan, frames=len(detections), tracks=len(chosen), warnings=warnings)
+            alignment = align_face(landmarks, frame_size, crop_size, settings.margin)
+            plan.setdefault(int(position), []).append((number, alignment))
+    return FacePlan(faces=plan, frames=len(detections), tracks=len(chosen), warnings=warnings)
 
 
 def at_model_size(
@@ -94,16 +101,23 @@ def at_model_size(
 
 
 def face_processor(
-    translate: Callable[[list[np.ndarray]], list[np.ndarray]], plan: FacePlan, settings: FaceSettings
+    translate: Callable[[list[np.ndarray]], list[np.ndarray]],
+    plan: FacePlan,
+    settings: FaceSettings,
+    smooth: CropSmoother | None = None,
 ) -> Callable[[list[Frame]], list[np.ndarray]]:
     """Translate the planned faces of a batch of frames together; frames with no face
-    pass through untouched."""
+    pass through untouched. `smooth` steadies each track's translated crop before it is
+    pasted (batches must come in frame order)."""
 
     def process(frames: list[Frame]) -> list[np.ndarray]:
-        jobs = [(i, a) for i, f in enumerate(frames) for a in plan.alignments.get(f.index, [])]
-        crops = translate([warp_to_crop(frames[i].image, a) for i, a in jobs]) if jobs else []
+        jobs = [(i, track, a) for i, f in enumerate(frames) for track, a in plan.faces.get(f.index, [])]
+        inputs = [warp_to_crop(frames[i].image, a) for i, _, a in jobs]
+        crops = translate(inputs) if jobs else []
         per_frame: dict[int, list] = {}
-        for (i, alignment), crop in zip(jobs, crops):
+        for (i, track, alignment), source, crop in zip(jobs, inputs, crops):
+            if smooth:
+                crop = smooth(track, frames[i].index, source, crop)
             per_frame.setdefault(i, []).append((crop, alignment))
         return [
             paste_back(

@@ -20,7 +20,7 @@ from vidswap.models import load_model
 from vidswap.pipeline.apply import ApplyResult, apply_video
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces
 from vidswap.pipeline.images import apply_image, image_output_path, is_image, plan_still_faces
-from vidswap.pipeline.smooth import make_smoother
+from vidswap.pipeline.smooth import check_smoothing, make_crop_smoother, make_smoother
 from vidswap.pipeline.translate import ImageTranslator, to_images, to_tensor
 from vidswap.runtime import check_choice
 from vidswap.settings import TranslatorSettings, VideoSettings
@@ -32,8 +32,9 @@ class Translator:
 
     def __init__(self, settings: TranslatorSettings | None = None, **overrides):
         self.settings = s = settings or TranslatorSettings(**overrides)
-        if s.mode not in choices(ApplyMode) or s.smooth not in choices(Smoothing):
-            raise ConfigError(f"mode must be one of {choices(ApplyMode)} and smooth one of {choices(Smoothing)}")
+        if s.mode not in choices(ApplyMode):
+            raise ConfigError(f"mode must be one of {choices(ApplyMode)}, got {s.mode!r}")
+        check_smoothing(s.smooth, s.smooth_strength)
         self.device = pick_device(s.device)
         check_choice(s.backend, self.device, s.fp16)  # before loading, and before a face pass
         self.model = load_model(s.model, s.models_dir, device=self.device)
@@ -81,13 +82,18 @@ class Translator:
                 start=video.start,
                 end=video.end,
                 batch_size=self.settings.batch,
-                smooth=make_smoother(self.settings.smooth, self.settings.smooth_strength),
+                smooth=make_smoother(self._smoothing, self.settings.smooth_strength, self.mode),
                 preview=video.preview,
                 on_frame=on_frame,
                 on_start=on_start,
             )
         result.warnings.extend(notes)
         return result
+
+    @property
+    def _smoothing(self) -> Smoothing:
+        # auto steadies translations; the identity model gives back its input: nothing to steady
+        return "none" if self.settings.smooth == "auto" and self._translate.identity else self.settings.smooth
 
     def _frame_process(self, source: Source, video: VideoSettings, on_plan_frame):
         """What the streaming pass does to each batch of frames in this mode, and the
@@ -97,7 +103,8 @@ class Translator:
         translate, crop = self._face_translate()
         plan = plan_faces(source, crop, self.settings.face, device=self.device,
                           start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
-        return face_processor(translate, plan, self.settings.face), plan.warnings
+        smooth = make_crop_smoother(self._smoothing, self.settings.smooth_strength, self.mode)
+        return face_processor(translate, plan, self.settings.face, smooth), plan.warnings
 
     def _face_translate(self):
         """Face mode's translation of aligned crops, and the crops' side."""
