@@ -18,7 +18,7 @@ import yaml
 import vidswap
 from trainer.methods import METHODS, method_spec
 from trainer.methods.base import require
-from vidswap.choices import Amp, DataMode, DiscriminatorNorm, GeneratorNorm, WeightInit, choices
+from vidswap.choices import Amp, DataMode, DiscriminatorNorm, GeneratorNorm, TemporalMode, WeightInit, choices
 from vidswap.errors import ConfigError
 
 # installed wheels carry configs/ inside the vidswap package; a source checkout has it at the top
@@ -51,6 +51,8 @@ class TrainConfig:
     log_every: int = 10
     sample_every: int = 500
     checkpoint_every: int = 1000
+    temporal: float = 0.0  # weight of the temporal-stability regulariser (trainer/temporal.py); 0: off
+    temporal_mode: TemporalMode = "transform"  # transform: random shifts of a crop; flow: consecutive clip frames
 
 
 @dataclass
@@ -227,5 +229,6 @@ def validate(cfg: Config) -> None:
     require(0 <= cfg.train.decay_from <= 1, "train.decay_from must be between 0 and 1")
     every = (cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every)
     require(min(every) >= 1, "train.*_every must be >= 1")
+    require(cfg.train.temporal >= 0, f"train.temporal must be >= 0 (0: off), got {cfg.train.temporal}")
     require(cfg.net.ngf >= 1 and cfg.net.ndf >= 1 and cfg.net.n_blocks >= 0, "net widths must be >= 1")
     method_spec(cfg.method).validate(cfg)

@@ -209,7 +209,8 @@ def train(
     t = cfg.train
     rt = make_runtime(t.device, t.amp, t.channels_last, t.threads)
     torch.manual_seed(t.seed)  # identical initial weights on every rank
-    method = method_spec(cfg.method).build(cfg, rt)
+    spec = method_spec(cfg.method)
+    method = spec.build(cfg, rt)
     start = 0
     ckpt = run_dir / CHECKPOINT
     if ckpt.exists():
@@ -229,6 +230,7 @@ def train(
         t.batch_size,
         t.seed,
         rt.rank,
+        consecutive=spec.inputs if t.temporal > 0 and t.temporal_mode == "flow" else (),
     )
     grid_batch = (
         sampler.batch(0) if rt.is_main else None

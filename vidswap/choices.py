@@ -17,6 +17,7 @@ Amp = Literal["auto", "bf16", "fp16", "off"]
 GeneratorNorm = Literal["instance", "batch", "none", "instance_affine"]
 DiscriminatorNorm = Literal["instance", "none"]
 WeightInit = Literal["normal", "xavier"]
+TemporalMode = Literal["transform", "flow"]  # the training regulariser's pairs: see trainer/temporal.py
 
 
 def choices(kind) -> tuple[str, ...]:
