@@ -6,7 +6,15 @@ from vidswap.faces.align import Alignment, align_face, face_template, fit_frame,
 from vidswap.faces.blend import crop_mask, match_color, paste_back
 from vidswap.faces.detect import Detection, FaceDetector
 from vidswap.faces.follow import FaceFollower
-from vidswap.faces.track import OneEuroFilter, Track, select_tracks, smooth_track, track_faces
+from vidswap.faces.track import (
+    OneEuroFilter,
+    Track,
+    TrackAgreement,
+    compare_tracks,
+    select_tracks,
+    smooth_track,
+    track_faces,
+)
 
 __all__ = [
     "Alignment",
@@ -15,7 +23,9 @@ __all__ = [
     "FaceFollower",
     "OneEuroFilter",
     "Track",
+    "TrackAgreement",
     "align_face",
+    "compare_tracks",
     "crop_mask",
     "face_template",
     "fit_frame",

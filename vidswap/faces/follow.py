@@ -44,7 +44,8 @@ class FaceFollower:
         self.detected = 0  # frames MTCNN searched, scheduled or not
         self._position = 0
         self._carried: list[_Carried] = []
-        self._expected = 0  # faces the last scheduled detection (or a later, richer one) found
+        self._expected = 0  # faces recently found: fewer carried means one is missing
+        self._complete_at = 0  # position of the last detection that found them all
         self._since = 0  # frames since the last detection
         self._gray: np.ndarray | None = None
         self._thumb: np.ndarray | None = None
@@ -63,21 +64,24 @@ class FaceFollower:
                 if faces is None:  # a cut, a lost face, or one missing: search this frame
                     faces = self.detector.detect_one(image)
                     self.detected += 1
-                    self._restart(faces, len(faces) > self._expected)
+                    self._restart(faces)
             else:
-                self._restart(faces, True)
+                self._restart(faces)
             out.append(faces)
             self._gray, self._thumb = gray, thumb
             self._since += 1
-        self._position += len(images)
+            self._position += 1
         return out
 
     def _carry(self, image: np.ndarray, gray: np.ndarray, thumb: np.ndarray) -> list[Detection] | None:
         """The carried faces in this frame, or None when it must be searched instead."""
         if self._gray is None or float(np.abs(thumb - self._thumb).mean()) > CUT_THRESHOLD:
             return None
-        if len(self._carried) < self._expected and self._since >= max(1, self.every // 4):
-            return None
+        if len(self._carried) < self._expected:
+            if self._position - self._complete_at > 2 * self.every:
+                self._expected = len(self._carried)  # it has gone for good
+            elif self._since >= max(1, self.every // 4):
+                return None
         if not self._carried:
             return []
         boxes = np.stack([self._predict(c, gray) for c in self._carried])
@@ -114,10 +118,10 @@ class FaceFollower:
         half = (carried.key_box[2] - carried.key_box[0]) / 2 * float(np.sqrt(abs(np.linalg.det(to_now[:, :2]))))
         return np.concatenate([center - half, center + half]).astype(np.float32)
 
-    def _restart(self, faces: list[Detection], expect: bool) -> None:
-        """Carry these freshly detected faces from here on; `expect`: their number is the
-        number of faces to look for until the next scheduled detection."""
+    def _restart(self, faces: list[Detection]) -> None:
+        """Carry these freshly detected faces from here on. While fewer are found than
+        before, the frame is searched every few frames for up to two schedules."""
         self._carried = [_Carried(square(f.box[None])[0], f.landmarks, f.landmarks) for f in faces]
-        if expect:
-            self._expected = len(faces)
+        if len(faces) >= self._expected:
+            self._expected, self._complete_at = len(faces), self._position
         self._since = 0
