@@ -27,6 +27,8 @@ class FaceSettings:
     select: FaceSelection | str = "largest"  # or a track number
     min_prob: float = 0.9  # detector confidence
     min_size: int = 20  # smallest face side in pixels
+    detect_every: int = 8  # frames between scheduled detections; faces are followed in between
+    full_detect: bool = False  # detect at full resolution in every frame (the slow reference path)
     max_gap: int = 8  # missed detections filled by interpolation
     min_cutoff: float = 1.0  # One-Euro smoothing: lower is steadier
     beta: float = 3.0  # One-Euro smoothing: higher follows fast motion sooner

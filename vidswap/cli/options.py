@@ -125,6 +125,19 @@ _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
         ),
     ),
     (
+        ("--detect-every", "detect_every"),
+        dict(
+            default=8,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Search for faces every N frames (and at cuts, or when a face is lost); follow them in between.",
+        ),
+    ),
+    (
+        ("--full-detect", "full_detect"),
+        dict(is_flag=True, help="Search every frame at full resolution (slow; the reference for --detect-every)."),
+    ),
+    (
         ("--face-steadiness", "min_cutoff"),
         dict(
             default=1.0,

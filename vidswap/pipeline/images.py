@@ -119,9 +119,8 @@ def plan_still_faces(image: np.ndarray, detector: FaceDetector, crop_size: int, 
             raise NoFaceError(f"{name}: no face found (try --mode frame, a lower --min-face-prob, or --keep-faceless)")
         warnings.append(f"{name}: no face found; copied through unchanged (--keep-faceless)")
     frame_size = image.shape[1::-1]
-    alignments = [align_face(t.landmarks[0], frame_size, crop_size, settings.margin) for t in chosen]
-    return FacePlan(alignments={0: alignments} if alignments else {}, frames=1, tracks=len(chosen),
-                    warnings=warnings)  # fmt: skip
+    faces = [(n, align_face(t.landmarks[0], frame_size, crop_size, settings.margin)) for n, t in enumerate(chosen)]
+    return FacePlan(faces={0: faces} if faces else {}, frames=1, tracks=len(chosen), warnings=warnings)
 
 
 def apply_image(
