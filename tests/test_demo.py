@@ -34,6 +34,11 @@ def test_demo_writes_every_file_and_a_finite_report(demo_dir, capsys):
     for key in ("psnr_translation", "psnr_input", "gain_db"):
         assert math.isfinite(report[key]), key
     assert report["warping_error"]["pairs"] > 0 and report["warping_error"]["input"] > 0
+    # smoothing can only steady the same output; the truth's own fine detail is measured
+    assert report["warping_error_smoothed"]["output"] <= report["warping_error"]["output"]
+    assert report["warping_error_smoothed"]["input"] == report["warping_error"]["input"]
+    high = report["high_frequency"]
+    assert high["truth"] > 0 and high["ratio"] == pytest.approx(high["output"] / high["truth"], abs=1e-3)
     assert set(report["seconds"]) >= {"training", "total"}
     assert "PSNR of the translation" in (demo_dir / "report.md").read_text()
 

@@ -31,8 +31,9 @@ from trainer.loop import train
 from vidswap.api import Translator, TranslatorSettings, VideoSettings
 from vidswap.errors import ConfigError, MissingDependency
 from vidswap.fsutil import atomic_path, atomic_write_text
-from vidswap.metrics import psnr
+from vidswap.metrics import high_frequency_energy, psnr
 from vidswap.metrics.warping import warping_error
+from vidswap.pipeline.smooth import make_smoother
 from vidswap.video import open_video
 
 TRANSFORM = "sepia tone: the luminance tinted brown, blacks lifted"
@@ -281,6 +282,8 @@ class DemoReport:
     psnr_translation: float  # dB against the true transform T(frame)
     psnr_input: float  # the untranslated frame against T(frame): what no training scores
     warping_error: dict  # of the output and of the input itself (lower: steadier)
+    warping_error_smoothed: dict  # the same with the output smoothed as `--smooth flow` does
+    high_frequency: dict  # energy above half Nyquist of the output and of the truth (a grid: ratio above 1)
     seconds: dict[str, float]  # by stage
     machine: dict
     files: dict[str, str]
@@ -351,13 +354,18 @@ def run_demo(
         truth = [transform(f) for f in inputs]
         contact_sheet({"input": inputs, "translation": outputs, "true transform": truth}, paths["contact_sheet"])
         warping = warping_error(zip(inputs, outputs)).to_dict()
+        smoother = make_smoother("flow")
+        smoothed = warping_error((i, smoother(i, o)) for i, o in zip(inputs, outputs)).to_dict()
+        high = {"output": high_frequency_energy(np.stack(outputs)), "truth": high_frequency_energy(np.stack(truth))}
     report = DemoReport(
         transform=TRANSFORM,
         method=o.method,
         steps=result.step,
         psnr_translation=round(psnr(np.stack(outputs), np.stack(truth)), 2),
         psnr_input=round(psnr(np.stack(inputs), np.stack(truth)), 2),
-        warping_error={k: round(v, 5) if isinstance(v, float) else v for k, v in warping.items()},
+        warping_error=rounded(warping, 5),
+        warping_error_smoothed=rounded(smoothed, 5),
+        high_frequency=rounded({**high, "ratio": high["output"] / high["truth"]}, 3),
         seconds={**seconds, "total": round(sum(seconds.values()), 1)},
         machine=machine(),
         files={k: str(p) for k, p in paths.items()},
@@ -366,9 +374,13 @@ def run_demo(
     return report
 
 
+def rounded(values: dict, digits: int) -> dict:
+    return {k: round(v, digits) if isinstance(v, float) else v for k, v in values.items()}
+
+
 def write_report(r: DemoReport, json_path: Path, md_path: Path) -> None:
     atomic_write_text(json_path, json.dumps({**asdict(r), "gain_db": round(r.gain_db, 2)}, indent=2) + "\n")
-    w = r.warping_error
+    w, ws, hf = r.warping_error, r.warping_error_smoothed, r.high_frequency
     lines = [
         "# vidswap demo",
         "",
@@ -381,6 +393,9 @@ def write_report(r: DemoReport, json_path: Path, md_path: Path) -> None:
         f"| PSNR of the untranslated input vs the true transform | {r.psnr_input:.2f} dB |",
         f"| gain | {r.gain_db:+.2f} dB |",
         f"| warping error of the output / of the input (ratio) | {w['output']} / {w['input']} ({w['ratio']}) |",
+        f"| the same with `--smooth flow` | {ws['output']} / {ws['input']} ({ws['ratio']}) |",
+        f"| energy above half Nyquist, output / true transform (ratio) "
+        f"| {hf['output']} / {hf['truth']} ({hf['ratio']}) |",
         *(f"| time: {stage} | {s:.1f} s |" for stage, s in r.seconds.items()),
         f"| machine | {r.machine['cpu_cores']} CPU cores, GPU: {r.machine['gpu'] or 'none'}, "
         f"load average {r.machine.get('load_average_1min', '?')}, torch {r.machine['torch']} |",
