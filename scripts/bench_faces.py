@@ -1,84 +1,167 @@
-"""Face detection speed: frames/s of MTCNN at 640x480 and 1280x720, batched against one
-frame at a time, on CPU (and on the GPU when there is one).
+"""Face mode's speed and accuracy on the team's footage: the fast path (MTCNN on a copy
+sized by --min-face-size every few frames, faces followed in between) against the full
+path (--full-detect: full resolution, every frame), beside frame mode.
 
-    uv run python scripts/bench_faces.py [--frames 16] [--batch 8] [--min-size 20 40]
+    uv run python scripts/bench_faces.py [--frames 36] [--footage ../shared/footage] [--no-extract]
 
-Frames are scikit-image's astronaut photo placed on a frame of each size, moved a
-little each frame so no two are identical. Prints a markdown table."""
+Clips (made here with PyAV from the footage): movie-hello at 720p and upscaled to 1080p
+(one face), movie-hello beside an ASL clip at 720p and 1080p (two faces); the landmark
+check also runs on an ASL clip (640x480) and carphone (176x144). Prints markdown tables:
+identity apply frames/s (frame mode, face fast, face full) and ratios; the fast path's
+landmark error against the full path's (in face sizes), tracks lost or split, PSNR of
+identity face mode against the input; `vidswap extract` face counts with each detector."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import sys
+import tempfile
 import time
+from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import torch
-from skimage.data import astronaut
 
-from vidswap.faces import FaceDetector
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from vidswap.api import FaceSettings, Translator, TranslatorSettings  # noqa: E402
+from vidswap.extract import extract_dataset  # noqa: E402
+from vidswap.faces import FaceDetector, compare_tracks  # noqa: E402
+from vidswap.metrics.image import psnr  # noqa: E402
+from vidswap.pipeline.faces import find_faces  # noqa: E402
+from vidswap.video import open_video  # noqa: E402
 
-def make_frames(width: int, height: int, count: int) -> list[np.ndarray]:
-    photo = astronaut()
-    side = height * 3 // 4
-    photo = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
-    frames = []
-    for i in range(count):
-        frame = np.full((height, width, 3), 90, np.uint8)
-        x, y = (width - side) // 2 + 2 * i, (height - side) // 2 + i
-        frame[y : y + side, x : x + side] = photo
-        frames.append(frame)
-    return frames
+TWO_FACE_PARTNER = "asl/book.mkv"
 
 
-def measure(detector, frames: list[np.ndarray], batched: bool, repeats: int = 3) -> tuple[float, float]:
-    """(frames/s of wall time, CPU seconds a frame), the best of `repeats`. CPU time
-    (all threads of this process) is the figure to trust on a busy shared machine."""
-    detector.detect(frames[:2])  # warm-up: first calls build kernels for the shapes
-    best_wall = best_cpu = float("inf")
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        found = detector.detect(frames) if batched else [detector.detect_one(f) for f in frames]
-        best_wall = min(best_wall, time.perf_counter() - wall)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
-        assert all(found), "the benchmark face was missed"
-    return len(frames) / best_wall, best_cpu / len(frames)
+def read(path: Path, count: int) -> list[np.ndarray]:
+    with open_video(path) as reader:
+        return [frame.image for _, frame in zip(range(count), reader)]
+
+
+def write(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "16", "preset": "veryfast"}
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
+
+
+def centre_crop(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = max(width / w, height / h)
+    image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    y, x = (image.shape[0] - height) // 2, (image.shape[1] - width) // 2
+    return image[y : y + height, x : x + width]
+
+
+def make_clips(footage: Path, folder: Path, count: int) -> dict[str, Path]:
+    hello = read(footage / "hello/movie-hello.mp4", count)
+    partner = read(footage / TWO_FACE_PARTNER, count)
+    count = min(len(hello), len(partner))
+    # movie-hello's face is in a webcam inset on the left of a screen recording
+    two = [np.hstack([a[:, :640], centre_crop(b, 640, 720)]) for a, b in zip(hello, partner)]
+    up = lambda frames: [cv2.resize(f, (1920, 1080), interpolation=cv2.INTER_CUBIC) for f in frames[:count]]  # noqa: E731
+    return {
+        "720p, 1 face": write(folder / "hello720.mp4", hello[:count]),
+        "1080p, 1 face": write(folder / "hello1080.mp4", up(hello)),
+        "720p, 2 faces": write(folder / "two720.mp4", two),
+        "1080p, 2 faces": write(folder / "two1080.mp4", up(two)),
+    }
+
+
+def apply_fps(clip: Path, out: Path, mode: str, full: bool) -> tuple[float, float]:
+    """(frames/s of an identity apply, PSNR of its output against the input)."""
+    face = FaceSettings(select="all", full_detect=full)
+    translator = Translator(TranslatorSettings(model="identity", mode=mode, face=face, device="cpu"))
+    result = translator.apply(clip, out, overwrite=True)
+    scores = [psnr(a, b) for a, b in zip(read(clip, result.frames), read(out, result.frames))]
+    return result.fps, float(np.mean(scores))
+
+
+def landmark_check(clip: Path) -> dict:
+    timed = {}
+    for name, full in (("fast", False), ("full", True)):
+        start = time.perf_counter()
+        timed[name] = find_faces(clip, FaceSettings(select="all", full_detect=full), device="cpu")
+        timed[name + "_s"] = time.perf_counter() - start
+    agreement = compare_tracks(timed["full"].tracks, timed["fast"].tracks)
+    return dict(
+        tracks=(len(timed["full"].tracks), len(timed["fast"].tracks)),
+        median=100 * agreement.percentile(50),
+        p95=100 * agreement.percentile(95),
+        lost=agreement.lost,
+        split=agreement.split,
+        searched=f"{timed['fast'].detected}/{timed['fast'].frames}",
+        plan_speedup=timed["full_s"] / timed["fast_s"],
+    )
+
+
+def extract_check(sources: list[Path], folder: Path) -> dict:
+    counts = {}
+    for name, downscale in (("fast", True), ("full", False)):
+        start = time.perf_counter()
+        summary = extract_dataset(
+            sources, folder / name, detector=FaceDetector(device="cpu", downscale=downscale), max_per_clip=20
+        )
+        counts[name] = (summary.total("faces"), summary.total("crops"), time.perf_counter() - start)
+    return counts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--min-size", type=int, nargs="+", default=[20, 40])
+    parser.add_argument("--frames", type=int, default=36, help="frames a clip")
+    parser.add_argument("--footage", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "footage")
+    parser.add_argument("--no-extract", action="store_true")
     args = parser.parse_args()
+    if not args.footage.is_dir():
+        sys.exit(f"no footage at {args.footage}")
 
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
-    if torch.cuda.is_available():
-        print(f"gpu: {torch.cuda.get_device_name(0)}")
-    print()
-    print(f"load average at start: {os.getloadavg()[0]:.1f}")
-    print()
-    print(
-        f"| device | frame | min face | one at a time: frames/s | CPU s/frame "
-        f"| batched x{args.batch}: frames/s | CPU s/frame | batched speed-up (wall) |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for device in devices:
-        for min_size in args.min_size:
-            detector = FaceDetector(device=device, min_size=min_size, batch_size=args.batch)
-            for width, height in ((640, 480), (1280, 720)):
-                frames = make_frames(width, height, args.frames)
-                single, single_cpu = measure(detector, frames, batched=False)
-                batched, batched_cpu = measure(detector, frames, batched=True)
-                print(
-                    f"| {device} | {width}x{height} | {min_size} px | {single:.1f} | {single_cpu:.3f} "
-                    f"| {batched:.1f} | {batched_cpu:.3f} | {batched / single:.2f}x |",
-                    flush=True,
-                )
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, CPU only")
+    print(f"load average at start: {os.getloadavg()[0]:.1f}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        clips = make_clips(args.footage, folder, args.frames)
+        apply_fps(clips["720p, 1 face"], folder / "warm-up.mp4", "face", False)  # imports, first calls
+
+        print("| clip | frame mode fps | face fast fps | face full fps | fast/full | fast/frame | full/frame "
+              "| PSNR fast | PSNR full |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|")
+        for n, (name, clip) in enumerate(clips.items()):
+            runs = [("frame", False), ("face", False), ("face", True)]
+            results = {}
+            for mode, full in runs if n % 2 == 0 else runs[::-1]:  # alternate the order between clips
+                results[mode, full] = apply_fps(clip, folder / f"out-{mode}-{full}.mp4", mode, full)
+            (frame, _), (fast, p_fast), (full, p_full) = (results[r] for r in runs)
+            print(f"| {name} | {frame:.2f} | {fast:.2f} | {full:.2f} | {fast / full:.1f}x | {fast / frame:.2f} "
+                  f"| {full / frame:.2f} | {p_fast:.2f} | {p_full:.2f} |", flush=True)  # fmt: skip
+
+        print("\n| clip | tracks full / fast | median error | 95th pct | lost | split | frames searched "
+              "| face pass speed-up |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
+        checks = {**clips, "asl book 640x480": args.footage / "asl/book.mkv",
+                  "carphone 176x144": args.footage / "odd/carphone.mp4"}  # fmt: skip
+        for name, clip in checks.items():
+            r = landmark_check(clip)
+            row = f"| {name} | {r['tracks'][0]} / {r['tracks'][1]} | {r['median']:.2f}% | {r['p95']:.2f}% "
+            print(row + f"| {r['lost']} | {r['split']} | {r['searched']} | {r['plan_speedup']:.1f}x |", flush=True)
+
+        if not args.no_extract:
+            sources = [args.footage / "hello/movie-hello.mp4", args.footage / "odd/carphone.mp4"]
+            sources += sorted((args.footage / "asl").glob("*.mkv"))[:4]
+            counts = extract_check(sources, folder)
+            print("\n| extract (6 clips, 20 frames each) | faces | crops | seconds |\n|---|---|---|---|")
+            for name, (faces, crops, seconds) in counts.items():
+                print(f"| {name} detector | {faces} | {crops} | {seconds:.1f} |")
+            print(f"\nfaces fast/full: {counts['fast'][0] / max(counts['full'][0], 1):.3f}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("vidswap.cli",)),
     ("api", ("vidswap.api", "vidswap.demo")),
     ("pipeline", ("vidswap.pipeline", "vidswap.extract")),
-    ("stages", ("vidswap.faces", "vidswap.runtime", "vidswap.metrics", "vidswap.video")),
+    ("stages", ("vidswap.faces", "vidswap.runtime", "vidswap.metrics", "vidswap.video", "vidswap.diagnostics")),
     ("models", ("vidswap.models", "vidswap.importer", "vidswap.pull")),
     (
         "base",
@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "vidswap.download",
             "vidswap.device",
             "vidswap.fsutil",
+            "vidswap.store",
         ),
     ),  # fmt: skip
 ]

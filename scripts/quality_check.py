@@ -79,13 +79,21 @@ SETTINGS = {  # small networks for a few CPU minutes; the methods' own losses an
 }
 
 
+def split_clips(dataset: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """A face dataset's crop folders (one a clip) split into (A, B, held out): every fourth clip is
+    held out, the others alternate between A and B."""
+    clips = sorted(d for d in (dataset / "crops").iterdir() if d.is_dir())
+    if len(clips) < 4:
+        sys.exit(f"{dataset}: need face crops from at least 4 clips, found {len(clips)}")
+    rest = [c for i, c in enumerate(clips) if i % 4 != 3]
+    return rest[0::2], rest[1::2], [c for i, c in enumerate(clips) if i % 4 == 3]
+
+
 def face_material(dataset: Path, rng: np.random.Generator, n_test: int) -> tuple[list, list, list]:
     """(A crops, B crops before T, held-out crops) of a face dataset, split by clip: training
     crops at 64 px like the photos' (the loader shrinks them), held-out ones at 32 px, the
     networks' size here."""
-    clips = sorted(d for d in (dataset / "crops").iterdir() if d.is_dir())
-    if len(clips) < 4:
-        sys.exit(f"{dataset}: need face crops from at least 4 clips, found {len(clips)}")
+    clips_a, clips_b, held = split_clips(dataset)
 
     def load(folders: list[Path], size: int = 64) -> list[np.ndarray]:
         return [
@@ -94,11 +102,9 @@ def face_material(dataset: Path, rng: np.random.Generator, n_test: int) -> tuple
             for f in sorted(d.glob("*.*"))
         ]
 
-    held = [c for i, c in enumerate(clips) if i % 4 == 3]
-    rest = [c for i, c in enumerate(clips) if i % 4 != 3]
     test = load(held, 32)
     test = [test[i] for i in rng.choice(len(test), min(n_test, len(test)), replace=False)]
-    return load(rest[0::2]), load(rest[1::2]), test
+    return load(clips_a), load(clips_b), test
 
 
 def main() -> None:

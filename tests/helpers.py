@@ -94,3 +94,19 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
         raise SystemExit(0)
     out, err = capsys.readouterr()
     return exit_info.value.code, out, err
+
+
+def tiny_model(folder: Path, mode: str, size: int = 64) -> Path:
+    """A random ResNet generator saved in the model format (ngf 4, one block): fast, and it visibly changes images."""
+    import torch
+
+    from vidswap.models import ModelCard, save_model
+    from vidswap.nets.generators import ResnetGenerator
+
+    torch.manual_seed(0)
+    generator = ResnetGenerator(ngf=4, n_blocks=1)
+    card = ModelCard(
+        name=folder.name, method="cyclegan", mode=mode, size=size,
+        generators={"AtoB": {"class": "ResnetGenerator", "kwargs": generator.kwargs}},
+    )  # fmt: skip
+    return save_model(folder, card, {"AtoB": generator})

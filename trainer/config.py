@@ -7,6 +7,7 @@ The sections every run has (data, train, net) are here; each method's own sectio
 configs/<method>.yaml holds the method's defaults."""
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 import vidswap
 from trainer.methods import METHODS, method_spec
 from trainer.methods.base import require
-from vidswap.choices import Amp, DataMode, DiscriminatorNorm, GeneratorNorm, WeightInit, choices
+from vidswap.choices import Amp, DataMode, DiscriminatorNorm, GeneratorNorm, TemporalMode, WeightInit, choices
 from vidswap.errors import ConfigError
 
 # installed wheels carry configs/ inside the vidswap package; a source checkout has it at the top
@@ -50,6 +51,8 @@ class TrainConfig:
     log_every: int = 10
     sample_every: int = 500
     checkpoint_every: int = 1000
+    temporal: float = 0.0  # weight of the temporal-stability regulariser (trainer/temporal.py); 0: off
+    temporal_mode: TemporalMode = "transform"  # transform: random shifts of a crop; flow: consecutive clip frames
 
 
 @dataclass
@@ -149,9 +152,27 @@ def find_config_file(name: str) -> Path:
     raise ConfigError(f"config {name!r} not found (a YAML path, or one of: {presets})")
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML with only true/false as booleans (YAML 1.2): PyYAML's 1.1 rules read off, on, yes
+    and no as booleans, so `--set train.amp=off` would arrive as False."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Yaml12Loader)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = _load_yaml(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}".replace("\n", " ")) from None
     return data
@@ -163,7 +184,7 @@ def parse_override(text: str) -> dict[str, Any]:
     if not sep or not key.strip():
         raise ConfigError(f"--set expects key=value, got {text!r}")
     try:
-        value = yaml.safe_load(raw)
+        value = _load_yaml(raw)
     except yaml.YAMLError:
         value = raw
     nested: dict[str, Any] = {}
@@ -208,5 +229,6 @@ def validate(cfg: Config) -> None:
     require(0 <= cfg.train.decay_from <= 1, "train.decay_from must be between 0 and 1")
     every = (cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every)
     require(min(every) >= 1, "train.*_every must be >= 1")
+    require(cfg.train.temporal >= 0, f"train.temporal must be >= 0 (0: off), got {cfg.train.temporal}")
     require(cfg.net.ngf >= 1 and cfg.net.ndf >= 1 and cfg.net.n_blocks >= 0, "net widths must be >= 1")
     method_spec(cfg.method).validate(cfg)

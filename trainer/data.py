@@ -18,24 +18,52 @@ import torch
 from PIL import Image
 
 from vidswap.errors import InputError
+from vidswap.metrics.flow import FlowEstimator, to_gray
 from vidswap.video import VIDEO_EXTENSIONS
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 RECORDS = "records.jsonl"
+MAX_PAIR_GAP = 0.25  # seconds between two crops that train.temporal_mode=flow pairs
 
 
-def dataset_images(folder: Path) -> list[Path]:
-    """The crops listed in an extract dataset's records.jsonl (paths relative to the folder)."""
-    paths = []
+def _records(folder: Path) -> list[dict]:
+    """An extract dataset's records, each with `crop` made a full path."""
+    records = []
     with open(folder / RECORDS) as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                paths.append(folder / json.loads(line)["crop"])
+                record = json.loads(line)
+                records.append({**record, "crop": folder / record["crop"]})
             except (ValueError, KeyError, TypeError):
                 raise InputError(f"{folder / RECORDS} line {n}: expected a JSON object with a 'crop' path") from None
-    return paths
+    return records
+
+
+def dataset_images(folder: Path) -> list[Path]:
+    """The crops listed in an extract dataset's records.jsonl (paths relative to the folder)."""
+    return [r["crop"] for r in _records(folder)]
+
+
+def successors(images: list[Path]) -> dict[int, int]:
+    """index -> index of the next frame's crop of the same clip and face, for the images that
+    extract datasets list (records.jsonl holds their source, track and time); at most
+    MAX_PAIR_GAP apart, so a skipped stretch or a cut is no pair."""
+    datasets = {p.parents[2] for p in images if len(p.parents) > 2 and (p.parents[2] / RECORDS).is_file()}
+    facts = {r["crop"]: r for folder in datasets for r in _records(folder)}
+    clips: dict[tuple, list[tuple[float, int]]] = {}
+    for i, path in enumerate(images):
+        r = facts.get(path)
+        if r is not None and isinstance(r.get("time"), (int, float)):
+            clips.setdefault((r.get("source"), r.get("track")), []).append((r["time"], i))
+    pairs = {}
+    for frames in clips.values():
+        frames.sort()
+        for (t0, i), (t1, j) in zip(frames, frames[1:]):
+            if 0 < t1 - t0 <= MAX_PAIR_GAP:
+                pairs[i] = j
+    return pairs
 
 
 def collect_images(sources: list[str], videos_to_dataset=None) -> list[Path]:
@@ -88,21 +116,55 @@ def load_image(path: Path, aug: Augment, rng: np.random.Generator) -> torch.Tens
 
 
 class UnpairedSampler:
-    """Batches {"A": [B,3,S,S], "B": [B,3,S,S]}, A and B drawn independently (unpaired)."""
+    """Batches {"A": [B,3,S,S], "B": [B,3,S,S]}, A and B drawn independently (unpaired).
+
+    For each domain in `consecutive` (train.temporal_mode=flow), images are drawn among those
+    with a next frame, and the batch also holds "<domain>_next" (that frame, cropped and
+    flipped alike), "<domain>_flow" [B,2,S,S] (DIS flow from it back to the image, in pixels)
+    and "<domain>_valid" [B,1,S,S] (1 where the flow passed its forward-backward check)."""
 
     def __init__(
-        self, images_a: list[Path], images_b: list[Path], aug: Augment, batch_size: int, seed: int, rank: int = 0
+        self,
+        images_a: list[Path],
+        images_b: list[Path],
+        aug: Augment,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        consecutive: tuple[str, ...] = (),
     ):
         self.domains = {"A": images_a, "B": images_b}
         self.aug = aug
         self.batch_size = batch_size
         self.seed = seed
         self.rank = rank
+        self.next = {name: successors(self.domains[name]) for name in consecutive}
+        for name, pairs in self.next.items():
+            if not pairs:
+                raise InputError(
+                    f"train.temporal_mode=flow needs consecutive frames, and domain {name} has none "
+                    "(use a dataset extracted from clips by `vidswap extract`, or train.temporal_mode=transform)"
+                )
+
+    def _pair(self, first: Path, second: Path, rng: np.random.Generator) -> list[torch.Tensor]:
+        """Two frames under one random crop and flip, and the flow from the second to the first."""
+        seed = int(rng.integers(2**63))
+        a, b = (load_image(p, self.aug, np.random.default_rng(seed)) for p in (first, second))
+        gray_a, gray_b = (to_gray(x.add(1).mul(127.5).round().byte().permute(1, 2, 0).numpy()) for x in (a, b))
+        flow = FlowEstimator(max_side=None, preset="medium").pair(gray_b, gray_a)
+        return [a, b, torch.from_numpy(flow.flow).permute(2, 0, 1), torch.from_numpy(flow.valid)[None].float()]
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.rank, step])
         out = {}
         for name, paths in self.domains.items():
+            if name in self.next:
+                firsts = sorted(self.next[name])
+                picks = [firsts[k] for k in rng.integers(len(firsts), size=self.batch_size)]
+                pairs = [self._pair(paths[i], paths[self.next[name][i]], rng) for i in picks]
+                for key, parts in zip(("", "_next", "_flow", "_valid"), zip(*pairs, strict=True), strict=True):
+                    out[name + key] = torch.stack(parts)
+                continue
             picks = rng.integers(len(paths), size=self.batch_size)
             out[name] = torch.stack([load_image(paths[i], self.aug, rng) for i in picks])
         return out

@@ -13,7 +13,11 @@ from vidswap.models import ModelCard, save_model
 from vidswap.nets import network_spec
 
 
-def save_trained_model(folder: Path, name: str, cfg: Config, method: Method, steps: int, data: dict[str, Any]) -> Path:
+def save_trained_model(
+    folder: Path, name: str, cfg: Config, method: Method, steps: int, data: dict[str, Any], partial: bool = False
+) -> Path:
+    """Write (or atomically replace) the model folder. A partial model comes from a run still
+    training or stopped early: its card says so, with the step and the run's total."""
     generators = method.export()
     card = ModelCard(
         name=name,
@@ -24,6 +28,8 @@ def save_trained_model(folder: Path, name: str, cfg: Config, method: Method, ste
         default_generator="AtoB",
         domains=[data["A"]["name"], data["B"]["name"]],
         steps=steps,
+        partial=partial,
+        total_steps=cfg.train.steps if partial else steps,
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         data=data,
         extra={"config": cfg.to_dict()},

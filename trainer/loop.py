@@ -1,39 +1,52 @@
-"""The shared training loop: schedule, checkpoints and resume, Ctrl-C, progress, loss log,
-sample grids and TensorBoard. A method contributes only its networks and its step."""
+"""The shared training loop: schedule, checkpoints and resume, Ctrl-C and SIGTERM, progress (a bar
+on a terminal, plain lines in a log), loss log, sample grids, TensorBoard, throughput and the
+run's report page. A method contributes only its networks and its step."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import signal
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from rich.console import Console
 from torch import nn
+from torchvision.utils import make_grid, save_image
 
 from trainer.checkpoint import CHECKPOINT, read_checkpoint, restore, save_checkpoint
 from trainer.config import Config
 from trainer.data import Augment, UnpairedSampler
 from trainer.methods import method_spec
 from trainer.methods.base import Method
+from trainer.report import (
+    FIRST_ESTIMATE,
+    LOSS_LOG,
+    SAMPLES,
+    Pace,
+    log_line,
+    throughput,
+    throughput_line,
+    write_report,
+    write_throughput,
+)
 from trainer.runtime import NonFiniteLoss, Runtime, make_runtime
 from vidswap.errors import VidswapError
 from vidswap.fsutil import atomic_path
-
-LOSS_LOG = "losses.jsonl"
 
 
 @dataclass
 class TrainResult:
     step: int  # steps completed
-    interrupted: bool  # stopped early by Ctrl-C (a checkpoint was saved)
+    interrupted: bool  # stopped early by Ctrl-C or SIGTERM (a checkpoint was saved)
     losses: dict[str, float]  # the last step's losses
     method: Method  # the trained method (its export() gives the generators)
     runtime: Runtime
+    stop_signal: int | None = None  # the signal this process received, if any
 
 
 def lr_factor(step: int, phases: list[int], decay_from: float) -> float:
@@ -50,30 +63,35 @@ def lr_factor(step: int, phases: list[int], decay_from: float) -> float:
 
 
 class StopFlag:
-    """First Ctrl-C: finish the current step, checkpoint and stop. Second: abort at once."""
+    """First Ctrl-C or SIGTERM (a batch system's time limit): finish the current step, checkpoint
+    and stop. A second one: abort at once."""
 
-    def __init__(self, on_first=None):
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, on_first: Callable[[int], None] | None = None):
         self.requested = False
+        self.signum: int | None = None
         self.on_first = on_first
-        self._previous = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self):
         try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: leave Ctrl-C alone
-            self._previous = None
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        except ValueError:  # not the main thread: leave the signals alone
+            self._previous = {}
         return self
 
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signum = signum
         if self.on_first:
-            self.on_first()
+            self.on_first(signum)
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for s, previous in self._previous.items():
+            signal.signal(s, previous)
 
 
 def _rng_states(rt: Runtime) -> dict[str, torch.Tensor]:
@@ -131,13 +149,13 @@ def evaluating(nets: Iterable[nn.Module]) -> Iterator[None]:
             m.training = training
 
 
-def save_grid(rows: list[torch.Tensor], path: Path) -> None:
-    """One row a kind of image (input, translation, ...), one column a sample."""
-    from torchvision.utils import save_image
-
+def save_grid(rows: list[torch.Tensor], path: Path) -> torch.Tensor:
+    """One row a kind of image (input, translation, ...), one column a sample; -> the grid (CHW in [0, 1])."""
     images = torch.cat([r.float().cpu() for r in rows]).add(1).div(2).clamp(0, 1)
+    grid = make_grid(images, nrow=rows[0].shape[0], padding=2)
     with atomic_path(path) as tmp:
-        save_image(images, str(tmp), nrow=rows[0].shape[0], padding=2)
+        save_image(grid, str(tmp))
+    return grid
 
 
 def _loss_log(run_dir: Path, start: int):
@@ -174,13 +192,25 @@ def _progress(console, enabled: bool):
 
 
 def train(
-    cfg: Config, images_a: list[Path], images_b: list[Path], run_dir: Path, *, console=None, show_progress: bool = True
+    cfg: Config,
+    images_a: list[Path],
+    images_b: list[Path],
+    run_dir: Path,
+    *,
+    console: Console | None = None,
+    show_progress: bool = True,
+    data: dict[str, Any] | None = None,
+    publish: Callable[[int, Method], None] | None = None,
 ) -> TrainResult:
-    """Train `cfg.method` to cfg.train.steps, continuing from run_dir's checkpoint if there is one."""
+    """Train `cfg.method` to cfg.train.steps, continuing from run_dir's checkpoint if there is one.
+    `data` (each domain's name, sources and image count) goes into the report page; `publish(step,
+    method)` runs on the first process after each checkpoint short of the end (the train command
+    stores a partial model there)."""
     t = cfg.train
     rt = make_runtime(t.device, t.amp, t.channels_last, t.threads)
     torch.manual_seed(t.seed)  # identical initial weights on every rank
-    method = method_spec(cfg.method).build(cfg, rt)
+    spec = method_spec(cfg.method)
+    method = spec.build(cfg, rt)
     start = 0
     ckpt = run_dir / CHECKPOINT
     if ckpt.exists():
@@ -191,6 +221,7 @@ def train(
         torch.manual_seed(_rank_seed(t.seed, rt.rank))
     if rt.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        write_report(run_dir, cfg.to_dict(), data, start, None)  # now, so an unwritable folder fails at once
     _barrier(rt)
     sampler = UnpairedSampler(
         images_a,
@@ -199,30 +230,45 @@ def train(
         t.batch_size,
         t.seed,
         rt.rank,
+        consecutive=spec.inputs if t.temporal > 0 and t.temporal_mode == "flow" else (),
     )
     grid_batch = (
         sampler.batch(0) if rt.is_main else None
     )  # fixed images for every sample grid (training draws from step 1)
+    console = console or Console(stderr=True)
+    # a log that is not a terminal (nohup, Slurm, CI) gets plain lines; Rich would print its bar only at the end
+    plain = show_progress and rt.is_main and not console.is_terminal
+    pace = Pace(t.steps)
+    pace_info: dict[str, Any] | None = None
     log = _loss_log(run_dir, start) if rt.is_main else None
     board = _tensorboard(run_dir) if rt.is_main else None
     losses: dict[str, float] = {}
     step = start
     stopping = False
-    progress = _progress(console, show_progress and rt.is_main)
+    progress = _progress(console, show_progress and rt.is_main and not plain)
 
     def checkpoint(at: int) -> None:
+        nonlocal pace_info
         rng = _rng_states(rt)
         if rt.is_main:
             save_checkpoint(run_dir, at, cfg.to_dict(), method, rng, rt.scaler)
+            if publish is not None and at < t.steps:
+                # building the exported networks (AC-GAN's translators) must not draw from the run's streams
+                with torch.random.fork_rng(devices=[rt.device] if rt.device.type == "cuda" else []):
+                    publish(at, method)
+            if pace_info is not None:
+                pace_info = throughput(pace, at)
+                write_throughput(run_dir, pace_info)
+            write_report(run_dir, cfg.to_dict(), data, at, pace_info)
         _barrier(rt)
 
-    def announce_stop() -> None:
-        progress.console.print("[yellow]stopping after this step and saving a checkpoint (Ctrl-C again aborts)[/]")
+    def announce_stop(signum: int) -> None:  # someone at the keyboard waits; SIGTERM gets the final line only
+        if signum == signal.SIGINT:
+            console.print("[yellow]stopping after this step and saving a checkpoint (Ctrl-C again aborts)[/]")
 
     try:
         with progress, StopFlag(announce_stop) as stop:
             task = progress.add_task(cfg.method, total=t.steps, completed=start, rate="", losses="")
-            tick, rate = time.perf_counter(), 0.0
             for step, batch in sampler.batches(start, t.steps, cfg.data.loader_threads):
                 factor = lr_factor(step, method.phases, t.decay_from)
                 for opt in method.optimizers.values():
@@ -239,26 +285,37 @@ def train(
                         f"(try a lower train.lr or train.amp=off)"
                     ) from None
                 rt.end_iteration()
-                now = time.perf_counter()
-                rate = 1.0 / max(now - tick, 1e-9) if rate == 0 else 0.9 * rate + 0.1 / max(now - tick, 1e-9)
-                tick = now
+                pace.tick(step)
                 if rt.is_main:
+                    if step - start == FIRST_ESTIMATE:
+                        pace_info = throughput(pace, step)
+                        write_throughput(run_dir, pace_info)
+                        if show_progress:
+                            console.print(throughput_line(pace_info), highlight=False, soft_wrap=True)
                     if step % t.log_every == 0 or step == t.steps:
                         log.write(json.dumps({"step": step, "lr": t.lr * factor, **losses}) + "\n")
                         log.flush()
+                        if plain:
+                            console.print(
+                                log_line(step, t.steps, losses, pace), highlight=False, markup=False, soft_wrap=True
+                            )
                         if board is not None:
                             for name, value in losses.items():
                                 board.add_scalar(f"loss/{name}", value, step)
+                            if pace.rate is not None:
+                                board.add_scalar("train/steps_per_second", pace.rate, step)
                     progress.update(
                         task,
                         completed=step,
-                        rate=f"{rate:.2f} it/s",
+                        rate=f"{pace.rate:.2f} it/s" if pace.rate else "",
                         losses=" ".join(f"{k} {v:.3f}" for k, v in losses.items()),
                     )
                     if step % t.sample_every == 0 or step == t.steps:
                         with evaluating(method.modules.values()), torch.no_grad():
                             rows = method.sample(grid_batch)
-                        save_grid(rows, run_dir / "samples" / f"step_{step:07d}.png")
+                        grid = save_grid(rows, run_dir / SAMPLES / f"step_{step:07d}.png")
+                        if board is not None:
+                            board.add_image("samples", grid, step)
                 stopping = _any_rank(rt, stop.requested)
                 if stopping or step % t.checkpoint_every == 0 or step == t.steps:
                     checkpoint(step)
@@ -269,4 +326,11 @@ def train(
             log.close()
         if board is not None:
             board.close()
-    return TrainResult(step=step, interrupted=stopping and step < t.steps, losses=losses, method=method, runtime=rt)
+    return TrainResult(
+        step=step,
+        interrupted=stopping and step < t.steps,
+        losses=losses,
+        method=method,
+        runtime=rt,
+        stop_signal=stop.signum,
+    )

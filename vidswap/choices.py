@@ -11,12 +11,13 @@ from typing import Literal, get_args
 BackendName = Literal["auto", "torch", "compile", "onnx", "tensorrt"]
 ApplyMode = Literal["auto", "face", "frame"]  # auto: what the model was trained on
 DataMode = Literal["face", "frame"]
-Smoothing = Literal["none", "flow"]
+Smoothing = Literal["none", "flow", "auto"]  # auto: along the flow, on the whole frame or on the face crops
 FaceSelection = Literal["largest", "all"]  # apply also takes a track number
 Amp = Literal["auto", "bf16", "fp16", "off"]
 GeneratorNorm = Literal["instance", "batch", "none", "instance_affine"]
 DiscriminatorNorm = Literal["instance", "none"]
 WeightInit = Literal["normal", "xavier"]
+TemporalMode = Literal["transform", "flow"]  # the training regulariser's pairs: see trainer/temporal.py
 
 
 def choices(kind) -> tuple[str, ...]:

@@ -18,14 +18,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from vidswap.catalog import published_name
 from vidswap.errors import ModelError
 from vidswap.nets import build_network
+from vidswap.store import BUILTIN_MODELS, CARD_FILE, model_folders, models_home
 
-CARD_FILE = "model.json"
-BUILTIN_MODELS = ("identity",)
+__all__ = ["BUILTIN_MODELS", "CARD_FILE", "Model", "ModelCard", "list_models", "load_model", "models_home",
+           "read_card", "resolve_model", "save_model"]  # fmt: skip
+
 # generators that run only at their training size; a card written before the card recorded
 # `fully_convolutional` gets it from its generator's class
 _FIXED_SIZE_GENERATORS = {"ACGANTranslator"}
@@ -42,6 +45,8 @@ class ModelCard:
     fully_convolutional: bool = True  # runs at any image size (else only at `size`): what inference goes by
     domains: list[str] = field(default_factory=list)
     steps: int = 0
+    partial: bool = False  # published by a training run that is still going or was stopped early
+    total_steps: int = 0  # the run's planned steps (a partial model has `steps` of them)
     created: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # method-specific (e.g. AC-GAN's target class)
@@ -54,17 +59,6 @@ class ModelCard:
             generator = (d.get("generators") or {}).get(d.get("default_generator", "AtoB")) or {}
             values["fully_convolutional"] = generator.get("class") not in _FIXED_SIZE_GENERATORS
         return cls(**values)
-
-
-def models_home(models_dir: str | os.PathLike | None = None) -> Path:
-    """The model store: --models-dir, else $VIDSWAP_HOME/models, else the per-user data folder."""
-    if models_dir:
-        return Path(models_dir)
-    home = os.environ.get("VIDSWAP_HOME")
-    if home:
-        return Path(home) / "models"
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "vidswap" / "models"
 
 
 def builtin_card(name: str) -> ModelCard:
@@ -126,13 +120,30 @@ def load_model(name_or_path: str, models_dir: str | os.PathLike | None = None, d
     for gen_name, spec in card.generators.items():
         net = build_network(spec)
         if folder is not None:
-            weights = folder / f"{gen_name}.safetensors"
-            try:
-                net.load_state_dict(load_file(str(weights)))
-            except (OSError, RuntimeError) as exc:
-                raise ModelError(f"cannot load generator {gen_name!r} from {weights}: {exc}") from None
+            load_weights(net, folder / f"{gen_name}.safetensors")
         generators[gen_name] = net.to(device).eval().requires_grad_(False)
     return Model(card=card, folder=folder, generators=generators)
+
+
+def load_weights(net, weights: Path) -> None:
+    """Load a generator's weights; a missing, damaged or mismatched file is one ModelError naming it."""
+    try:
+        state = load_file(str(weights))
+    except FileNotFoundError:
+        raise ModelError(f"{weights} is missing: the model folder is incomplete (pull or train it again)") from None
+    except (OSError, SafetensorError) as exc:
+        raise ModelError(f"{weights} is damaged: not a complete safetensors file ({_first_line(exc)}); "
+                         "pull or train the model again") from None  # fmt: skip
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:  # torch lists every mismatch, a line each: the first says enough
+        detail = str(exc).splitlines()[1:2] or [str(exc)]
+        raise ModelError(f"{weights} is damaged or from another model: its weights do not fit the network in "
+                         f"{weights.parent / CARD_FILE} ({_first_line(detail[0])})") from None  # fmt: skip
+
+
+def _first_line(error: object) -> str:
+    return " ".join(str(error).split("\n", 1)[0].split())
 
 
 def save_model(folder: Path, card: ModelCard, generators: dict[str, Any]) -> Path:
@@ -162,9 +173,4 @@ def save_model(folder: Path, card: ModelCard, generators: dict[str, Any]) -> Pat
 def list_models(models_dir: str | os.PathLike | None = None) -> list[tuple[Path | None, ModelCard]]:
     """Built-in models, then every model folder in the store."""
     found: list[tuple[Path | None, ModelCard]] = [(None, builtin_card(n)) for n in BUILTIN_MODELS]
-    home = models_home(models_dir)
-    if home.is_dir():
-        for card_path in sorted(home.glob(f"*/{CARD_FILE}")):
-            if not card_path.parent.name.startswith("."):
-                found.append((card_path.parent, read_card(card_path.parent)))
-    return found
+    return found + [(folder, read_card(folder)) for folder in model_folders(models_dir)]

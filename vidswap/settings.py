@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from vidswap.choices import ApplyMode, BackendName, FaceSelection, Smoothing
 
 FACE_MARGIN = 0.35  # room around the face template, as a share of the tight face crop
+SMOOTH_STRENGTH = 0.6  # weight of the warped history in temporal smoothing, measured: docs/temporal.md
 
 
 @dataclass
@@ -18,6 +19,7 @@ class EncodeOptions:
     crf: int = 18
     preset: str = "medium"
     pix_fmt: str | None = None
+    audio: bool = True  # copy the source's audio (False: video only, like ffmpeg's -an)
 
 
 @dataclass
@@ -25,6 +27,8 @@ class FaceSettings:
     select: FaceSelection | str = "largest"  # or a track number
     min_prob: float = 0.9  # detector confidence
     min_size: int = 20  # smallest face side in pixels
+    detect_every: int = 8  # frames between scheduled detections; faces are followed in between
+    full_detect: bool = False  # detect at full resolution in every frame (the slow reference path)
     max_gap: int = 8  # missed detections filled by interpolation
     min_cutoff: float = 1.0  # One-Euro smoothing: lower is steadier
     beta: float = 3.0  # One-Euro smoothing: higher follows fast motion sooner
@@ -47,8 +51,8 @@ class TranslatorSettings:
     batch: int = 1
     mode: ApplyMode = "auto"
     tile: int = 0  # full-frame mode: translate in tiles of this side when the frame is larger (0: whole)
-    smooth: Smoothing = "none"
-    smooth_strength: float = 0.6
+    smooth: Smoothing = "auto"  # frame mode: the whole frame; face mode: each face's crop
+    smooth_strength: float = SMOOTH_STRENGTH
     face: FaceSettings = field(default_factory=FaceSettings)
 
 

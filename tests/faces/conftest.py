@@ -90,3 +90,11 @@ def grace_clip(grace, detector) -> Clip:
 @pytest.fixture(scope="session")
 def astronaut_video(astronaut_clip, tmp_path_factory) -> Path:
     return write_video(tmp_path_factory.mktemp("videos") / "astronaut.mp4", astronaut_clip.frames)
+
+
+@pytest.fixture(scope="session")
+def full_detector():
+    """The reference path: MTCNN on the full-resolution frame."""
+    from vidswap.faces import FaceDetector
+
+    return FaceDetector(device="cpu", min_size=40, downscale=False)

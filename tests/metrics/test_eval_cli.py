@@ -7,6 +7,7 @@ import json
 import av
 import numpy as np
 import pytest
+from PIL import Image
 from skimage.data import astronaut
 
 from vidswap.cli.main import main
@@ -14,8 +15,9 @@ from vidswap.cli.main import main
 H, W, RATE, SAMPLE_RATE = 128, 160, 25, 16000
 
 
-def make_video(path, *, frames=10, flicker=0.0, rate=RATE, audio=True, seed=0):
-    """A pan across the astronaut (H.264), optionally brightness-flickering, with a tone."""
+def make_video(path, *, frames=10, flicker=0.0, rate=RATE, audio=True, seed=0, steady=0):
+    """A pan across the astronaut (H.264), optionally brightness-flickering after the first
+    `steady` frames, with a tone."""
     rng = np.random.default_rng(seed)
     image = astronaut()
     with av.open(str(path), "w") as container:
@@ -25,7 +27,8 @@ def make_video(path, *, frames=10, flicker=0.0, rate=RATE, audio=True, seed=0):
         sound = container.add_stream("aac", rate=SAMPLE_RATE) if audio else None
         for t in range(frames):
             crop = image[40 + 2 * t : 40 + 2 * t + H, 60 + 4 * t : 60 + 4 * t + W].astype(np.float32)
-            crop = np.clip(crop * (1 + rng.uniform(-flicker, flicker)), 0, 255).astype(np.uint8)
+            gain = 1 + rng.uniform(-flicker, flicker) if t >= steady else 1.0
+            crop = np.clip(crop * gain, 0, 255).astype(np.uint8)
             container.mux(video.encode(av.VideoFrame.from_ndarray(crop, format="rgb24")))
         container.mux(video.encode())
         if sound:
@@ -84,3 +87,35 @@ def test_eval_table_and_user_errors(tmp_path, source, capsys):
     assert code == 0 and "warping error" in out and "FAIL" not in out
     code, _, err = run_eval(capsys, source, tmp_path / "missing.mp4")
     assert code == 2 and "no such file" in err and "Traceback" not in err
+
+
+def test_eval_draws_the_flicker_curve_next_to_the_report(tmp_path, source, capsys):
+    source = make_video(tmp_path / "long.mp4", frames=50)
+    output = make_video(tmp_path / "out.mp4", frames=50, flicker=0.2, steady=25)  # steady 1 s, then flickers
+    code, _, _ = run_eval(capsys, source, output, "--report", tmp_path / "r" / "eval.json")
+    assert code == 0
+    report = json.loads((tmp_path / "r" / "eval.json").read_text())
+    curve = report["flicker_curve"]
+    assert [p["start"] for p in curve] == [0.0, 1.0] and sum(p["pairs"] for p in curve) == 49
+    assert curve[0]["ratio"] < 1.5 < 5 < curve[1]["ratio"]  # the shimmer shows in the second second
+    plot = tmp_path / "r" / "eval.png"
+    assert report["flicker_plot"] == str(plot)
+    with Image.open(plot) as image:
+        assert image.format == "PNG" and image.size == (900, 380)
+        pixels = np.asarray(image.convert("RGB"))
+    assert ((pixels == (200, 40, 40)).all(-1)).sum() > 50  # the output's line is drawn
+    assert not list((tmp_path / "r").glob(".*partial*"))
+
+
+def test_eval_plot_defaults_to_next_to_the_output(tmp_path, source, capsys):
+    code, out, _ = run_eval(capsys, source, source)
+    assert code == 0 and "flicker curve:" in out
+    assert (tmp_path / "in.flicker.png").is_file()
+
+
+@pytest.mark.parametrize("plot", ["blocked/plot.png", "plot.jpg"])
+def test_eval_refuses_a_bad_plot_path_in_one_line(tmp_path, source, capsys, plot):
+    (tmp_path / "blocked").write_text("a file, not a folder")
+    code, out, err = run_eval(capsys, source, source, "--plot", tmp_path / plot)
+    assert code == 6 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "in.flicker.png").exists() and not (tmp_path / "plot.jpg").exists()

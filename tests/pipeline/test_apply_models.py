@@ -7,26 +7,12 @@ import av
 import numpy as np
 import pytest
 
-from tests.helpers import astronaut, audio_packets, make_video, run_cli
+from tests.helpers import astronaut, audio_packets, make_video, run_cli, tiny_model
 from vidswap.api import Translator, TranslatorSettings, VideoSettings
 from vidswap.metrics import psnr
-from vidswap.models import ModelCard, read_card, save_model
+from vidswap.models import ModelCard, read_card
 from vidswap.pipeline.translate import ImageTranslator
 from vidswap.video import open_video
-
-
-def tiny_model(folder, mode: str, size: int = 64):
-    import torch
-
-    from vidswap.nets.generators import ResnetGenerator
-
-    torch.manual_seed(0)
-    generator = ResnetGenerator(ngf=4, n_blocks=1)
-    card = ModelCard(
-        name=folder.name, method="cyclegan", mode=mode, size=size,
-        generators={"AtoB": {"class": "ResnetGenerator", "kwargs": generator.kwargs}},
-    )  # fmt: skip
-    return save_model(folder, card, {"AtoB": generator})
 
 
 @pytest.fixture(scope="module")

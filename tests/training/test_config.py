@@ -78,3 +78,12 @@ def test_a_saved_config_loads_back_unchanged_and_a_method_checks_its_own_section
     assert load_config("cut", ["tiny"], ["data.size=48", "data.load_size=0"]).data.size == 48
     with pytest.raises(ConfigError, match="unknown method 'pix2pix'"):
         load_config("pix2pix")
+
+
+def test_off_and_on_stay_strings_and_only_true_false_are_booleans():
+    """YAML 1.1 reads `off` as False: `--set train.amp=off` must still mean amp off."""
+    cfg = load_config("cyclegan", overrides=["train.amp=off", "data.flip=false", "train.channels_last=true"])
+    assert cfg.train.amp == "off"
+    assert cfg.data.flip is False and cfg.train.channels_last is True
+    with pytest.raises(ConfigError, match="data.flip must be bool"):
+        load_config("cyclegan", overrides=["data.flip=no"])

@@ -1,4 +1,4 @@
-"""Training in real subprocesses: 2-process DDP through torchrun (gloo on CPU), and Ctrl-C."""
+"""Training in real subprocesses: 2-process DDP through torchrun (gloo on CPU), Ctrl-C and SIGTERM."""
 
 import os
 import signal
@@ -8,9 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from tests.helpers import make_video, panned_frames
 from tests.training.helpers import all_finite, read_losses
 from trainer.checkpoint import CHECKPOINT, checkpoint_meta, read_checkpoint
+from vidswap.cli.main import cli
+from vidswap.models import read_card
+from vidswap.video import open_source
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "160"}
@@ -73,10 +78,53 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_domains):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
-    assert "interrupted at step" in err
     step = checkpoint_meta(tmp_path / ".runs" / "stop" / CHECKPOINT)["step"]
+    assert f"interrupted (SIGINT) at step {step} of 100000" in err
     assert step >= 3 and read_losses(tmp_path / ".runs" / "stop")[-1]["step"] == step
-    assert not (tmp_path / "stop").exists()  # no model folder from an unfinished run
+    assert read_card(tmp_path / "stop").partial  # the stop's save is published, marked partial
+
+
+@pytest.mark.slow
+def test_sigterm_publishes_a_partial_model_that_applies_and_the_same_command_finishes_it(tmp_path, tiny_domains):
+    args = train_args(tiny_domains, tmp_path, "fastcut", "term", "--mode", "frame", "--set", "train.checkpoint_every=3")
+    proc = subprocess.Popen(
+        [str(BIN / "vidswap"), *args, "--steps", "100000"], env=ENV, stderr=subprocess.PIPE, text=True
+    )
+    card_file = tmp_path / "term" / "model.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and not card_file.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # after the first checkpoint published a model
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    step = checkpoint_meta(tmp_path / ".runs" / "term" / CHECKPOINT)["step"]
+    assert err.splitlines()[-1] == (
+        f"warning: interrupted (SIGTERM) at step {step} of 100000: checkpoint saved, partial model usable "
+        "(--model term); rerun the same command to continue"
+    )
+    assert "Traceback" not in err and "stopping" not in err
+    card = read_card(tmp_path / "term")
+    assert (card.partial, card.steps, card.total_steps) == (True, step, 100000)  # the stop's save, not an older one
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".term")]  # no temporary folder left
+
+    listing = CliRunner().invoke(cli, ["models", "--models-dir", str(tmp_path)], terminal_width=200)
+    assert f"partial {step}/100000" in listing.output
+    clip = make_video(tmp_path / "clip.mp4", panned_frames(6, 64, 48))
+    out = tmp_path / "out.mp4"
+    applied = CliRunner().invoke(cli, ["apply", str(clip), "-o", str(out), "--model", "term", "--models-dir",
+                                       str(tmp_path)])  # fmt: skip
+    assert applied.exit_code == 0, applied.output
+    with open_source(out) as source:
+        assert source.info.main_video.frame_count == 6
+
+    again = subprocess.run(
+        [str(BIN / "vidswap"), *args, "--steps", str(step + 2)], env=ENV, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"resuming term at step {step}" in again.stderr
+    card = read_card(tmp_path / "term")
+    assert (card.partial, card.steps, card.total_steps) == (False, step + 2, step + 2)
+    assert [r["step"] for r in read_losses(tmp_path / ".runs" / "term")] == list(range(1, step + 3))
 
 
 def test_a_non_finite_loss_on_one_rank_stops_every_rank_with_one_line(tmp_path, tiny_domains):

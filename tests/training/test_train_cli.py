@@ -51,7 +51,7 @@ def test_each_method_trains_and_saves_a_listed_loadable_model(method, tmp_path, 
     assert not torch.allclose(y, x)
 
 
-@pytest.mark.parametrize("method", ["cyclegan", "fastcut"])
+@pytest.mark.parametrize("method", ["cyclegan", "fastcut", "acgan"])
 def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(method, tmp_path, tiny_domains):
     # a constant learning rate, so a 2-step run is exactly the first half of a 4-step one
     const = ("--set", "train.decay_from=1")

@@ -8,6 +8,7 @@ and a linear head) learns E(G(z, c)) = z. Export: G(E(x), c_target) in one modul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 from trainer.methods.base import MethodSpec, require
 from trainer.methods.common import adam, frozen, init_weights, scalars
 from trainer.runtime import Runtime
+from trainer.temporal import temporal_loss
 from vidswap.nets.acgan import ACGANDiscriminator, ACGANEncoder, ACGANGenerator, ACGANTranslator
 
 
@@ -46,6 +48,8 @@ class ACGAN:
         self.optimizers = {k: adam([v], cfg) for k, v in self.modules.items()}
         gan_steps = max(1, round(cfg.train.steps * (1 - a.encoder_steps)))
         self.phases = [gan_steps, cfg.train.steps]
+        # the translation G(E(x), c) exists from step 2 on: the regulariser trains E there (G frozen)
+        self.temporal = temporal_loss(cfg, rt)
 
     def _codes(self, b: int) -> tuple[torch.Tensor, torch.Tensor]:
         """b codes of each class: z ~ N(0, I) and labels 0...0 1...1."""
@@ -58,7 +62,7 @@ class ACGAN:
             return self._gan_step(batch)
         if step == self.phases[0] + 1:  # step 2 starts from the trained discriminator's features
             self.modules["E"].trunk.load_state_dict(self.modules["D"].trunk.state_dict())
-        return self._encoder_step(batch["A"].shape[0])
+        return self._encoder_step(batch)
 
     def _gan_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         rt, lam, m, t = self.rt, self.cfg.acgan.lambda_cls, self.modules, self.train_nets
@@ -85,17 +89,28 @@ class ACGAN:
         rt.step(losses["G_adv"] + losses["G_cls"], self.optimizers["G"])
         return scalars(losses)
 
-    def _encoder_step(self, b: int) -> dict[str, float]:
-        rt, m = self.rt, self.modules
+    def _encoder_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        rt, m, t = self.rt, self.modules, self.train_nets
         m["G"].eval()  # E learns to invert the generator exactly as it will run at translation
-        z, c = self._codes(b)
+        z, c = self._codes(batch["A"].shape[0])
         with torch.no_grad(), rt.autocast():
             x = m["G"](z, c)
         with rt.autocast():
-            z_hat = self.train_nets["E"](x)
+            z_hat = t["E"](x)
         losses = {"E_mse": F.mse_loss(z_hat.float(), z)}
-        rt.step(losses["E_mse"], self.optimizers["E"])
+        if self.temporal:
+            with rt.autocast(), frozen(m["G"]):
+                for domain, target in (("A", 1), ("B", 0)):
+                    real = rt.inputs(batch[domain])
+                    translate = partial(self._translate, target=target)
+                    losses[f"temporal_{domain}"] = self.temporal(translate, real, translate(real), batch, domain)
+        rt.step(sum(losses.values()), self.optimizers["E"])
         return scalars(losses)
+
+    def _translate(self, x: torch.Tensor, target: int) -> torch.Tensor:
+        """G(E(x), target) through the training networks (what the translator runs)."""
+        code = torch.full((x.shape[0],), target, device=x.device)
+        return self.modules["G"](self.train_nets["E"](x), code)
 
     def _translator(self, target_class: int) -> ACGANTranslator:
         n, a = self.cfg.net, self.cfg.acgan

@@ -55,3 +55,4 @@ class MethodSpec:
     build: Callable[[Any, Runtime], Method]  # (config, runtime) -> the method
     validate: Callable[[Any], None]  # config -> None, or ConfigError naming the bad setting
     fully_convolutional: bool  # its generators take any input size (else they resize to data.size)
+    inputs: tuple[str, ...] = ("A", "B")  # the domains its generators translate (train.temporal_mode=flow pairs them)

@@ -14,6 +14,7 @@ import torch
 from trainer.methods.base import MethodSpec, require
 from trainer.methods.common import adam, frozen, init_weights, lsgan, scalars
 from trainer.runtime import Runtime
+from trainer.temporal import temporal_loss
 from vidswap.nets.discriminators import PatchDiscriminator
 from vidswap.nets.generators import ResnetGenerator
 from vidswap.nets.patchnce import PatchSampleMLP, patch_nce_loss
@@ -58,6 +59,7 @@ class CUT:
         # G and the projection head share Adam settings, so one optimizer steps both
         self.optimizers = {"G": adam([self.modules["G"], self.modules["F"]], cfg), "D": adam([self.modules["D"]], cfg)}
         self.phases = [cfg.train.steps]
+        self.temporal = temporal_loss(cfg, rt)
 
     def _nce(self, feats_q: list[torch.Tensor], feats_k: list[torch.Tensor], batch_size: int) -> torch.Tensor:
         c = self.cfg.cut
@@ -98,7 +100,9 @@ class CUT:
                 nce = 0.5 * (losses["NCE"] + losses["NCE_Y"])
             else:
                 nce = losses["NCE"]
-        rt.step(losses["G_GAN"] + nce, self.optimizers["G"])
+            if self.temporal:
+                losses["temporal"] = self.temporal(t["G"], src, fake_B, batch, "A", flipped)
+        rt.step(losses["G_GAN"] + nce + losses.get("temporal", 0), self.optimizers["G"])
         return scalars(losses)
 
     def sample(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
@@ -116,4 +120,6 @@ class CUT:
         return {"AtoB": self.modules["G"]}
 
 
-SPEC = MethodSpec(section="cut", settings=CUTConfig, build=CUT, validate=validate, fully_convolutional=True)
+SPEC = MethodSpec(
+    section="cut", settings=CUTConfig, build=CUT, validate=validate, fully_convolutional=True, inputs=("A",)
+)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from trainer.methods.base import MethodSpec, require
 from trainer.methods.common import adam, frozen, init_weights, lsgan, scalars
 from trainer.runtime import Runtime
+from trainer.temporal import temporal_loss
 from vidswap.nets.discriminators import PatchDiscriminator
 from vidswap.nets.generators import ResnetGenerator
 
@@ -79,6 +80,7 @@ class CycleGAN:
         self.optimizers = {"G": adam([m["G_A"], m["G_B"]], cfg), "D": adam([m["D_A"], m["D_B"]], cfg)}
         self.pools = {"fake_A": ImagePool(cfg.cyclegan.pool_size), "fake_B": ImagePool(cfg.cyclegan.pool_size)}
         self.phases = [cfg.train.steps]
+        self.temporal = temporal_loss(cfg, rt)
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
         rt, c, m, t = self.rt, self.cfg.cyclegan, self.modules, self.train_nets
@@ -101,6 +103,9 @@ class CycleGAN:
             if use_idt:
                 losses["idt_A"] = F.l1_loss(out_A[b:].float(), real_B) * c.lambda_cycle * c.lambda_idt
                 losses["idt_B"] = F.l1_loss(out_B[b:].float(), real_A) * c.lambda_cycle * c.lambda_idt
+            if self.temporal:
+                losses["temporal_A"] = self.temporal(t["G_A"], real_A, fake_B, batch, "A")
+                losses["temporal_B"] = self.temporal(t["G_B"], real_B, fake_A, batch, "B")
         rt.step(sum(losses.values()), self.optimizers["G"])
         pool_B, pool_A = self.pools["fake_B"].query(fake_B), self.pools["fake_A"].query(fake_A)
         with rt.autocast():  # real and pooled fake in one discriminator call

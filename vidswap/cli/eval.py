@@ -1,46 +1,90 @@
 """`vidswap eval INPUT OUTPUT`: how much a translation flickers compared with its source
-(warping error), and whether it kept the source's frames, timing, size and audio."""
+(warping error, overall and as a per-second flicker curve drawn to a PNG), and whether it
+kept the source's frames, timing, size and audio."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 
 import click
 from rich.table import Table
 
 from vidswap.cli.app import App, pass_app
+from vidswap.errors import OutputError
+from vidswap.fsutil import atomic_write_text
 
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("--report", type=click.Path(dir_okay=False), help="Also write the JSON report to this file.")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    help="Where to draw the flicker curve (PNG). Default: next to the --report file, else next to OUTPUT "
+    "as OUTPUT_NAME.flicker.png.",
+)
 @pass_app
-def command(app: App, input_path: str, output_path: str, as_json: bool) -> None:
+def command(app: App, input_path: str, output_path: str, as_json: bool, report: str | None, plot: str | None) -> None:
     """Warping error of OUTPUT and of INPUT (Lai et al. 2018) and frame, timestamp, size
     and audio checks between them. Lower warping error is steadier; a ratio near 1 means
-    the translation flickers no more than its source."""
+    the translation flickers no more than its source. The flicker curve (warping error
+    second by second, output against input) shows where the video shimmers."""
     from vidswap.metrics.compare import evaluate  # PyAV and OpenCV: not for --help
+    from vidswap.metrics.plot import plot_flicker
 
-    report = evaluate(input_path, output_path)
+    if plot is None:
+        plot = Path(report).with_suffix(".png") if report else Path(output_path).with_suffix(".flicker.png")
+    for path, suffix in ((plot, ".png"), (report, ".json")):
+        if path is not None:
+            _check_writable(Path(path), suffix)  # before the work, not after
+    result = evaluate(input_path, output_path)
+    plot_flicker(result.flicker, plot, title=f"flicker of {Path(output_path).name}: warping error per second")
+    data = {**result.to_dict(), "flicker_plot": str(plot)}
+    if report:
+        atomic_write_text(report, json.dumps(data, indent=2) + "\n")
     if as_json:
-        app.out.print_json(json.dumps(report.to_dict()))
+        app.out.print_json(json.dumps(data))
         return
-    w = report.warping
+    w = result.warping
     table = Table(title="warping error (lower is steadier)", title_justify="left")
     for col in ("output", "input", "ratio", "frame pairs"):
         table.add_column(col, justify="right")
     table.add_row(*(_num(v) for v in (w.output, w.input, w.ratio)), str(w.pairs))
     app.out.print(table)
+    if result.flicker:
+        worst = max(result.flicker, key=lambda p: -1 if math.isnan(p.ratio) else p.ratio)
+        app.out.print(
+            f"flicker curve: {plot} (most flicker in second {worst.start:g}-{worst.start + 1:g}: "
+            f"ratio {_num(worst.ratio)})",
+            highlight=False,
+        )
     checks = Table(title="checks", title_justify="left")
     for col in ("check", "", "input", "output", "detail"):
         checks.add_column(col)
-    for c in report.checks:
+    for c in result.checks:
         checks.add_row(c.name, "[green]ok[/]" if c.ok else "[red]FAIL[/]", _text(c.input), _text(c.output), c.detail)
     app.out.print(checks)
-    for warning in report.warnings:
+    for warning in result.warnings:
         app.warn(warning)
+
+
+def _check_writable(path: Path, suffix: str) -> None:
+    """One clear error for a file that cannot be written: a wrong type, a folder, or no
+    writable folder above it (missing folders are made)."""
+    if path.suffix.lower() != suffix:
+        raise OutputError(f"{path}: must be a {suffix} file")
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write {path}: {folder} is not a writable folder")
 
 
 def _num(value: float) -> str:

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("vidswap.cli.export", "Export a model for the onnx or tensorrt backend."),
     "batch": ("vidswap.cli.batch", "Convert a folder tree of videos, resumably, with local workers or on Ray."),
     "eval": ("vidswap.cli.eval", "Temporal consistency and timing/audio checks of an output against its input."),
+    "doctor": ("vidswap.cli.doctor", "What this machine can do: GPU, CUDA, torch, TensorRT, ONNX Runtime, encoders."),
     "demo": (
         "vidswap.cli.demo",
         "Train on built-in photos and translate a clip, judged against a known answer, in minutes.",
@@ -99,3 +100,7 @@ def main(argv: list[str] | None = None) -> None:
 def _fail(message: str, code: int) -> None:
     click.echo(f"vidswap: error: {message}", err=True)
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

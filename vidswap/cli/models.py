@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 import click
 from rich.table import Table
 
@@ -17,24 +20,31 @@ models_dir_option = click.option(
 @click.group("models", invoke_without_command=True)
 @models_dir_option
 @click.option("--available", is_flag=True, help="List the published models that `vidswap models pull` fetches.")
+@click.option("--json", "as_json", is_flag=True, help="Print the listing as a JSON array on stdout.")
 @click.pass_context
-def command(ctx: click.Context, models_dir, available: bool):
+def command(ctx: click.Context, models_dir, available: bool, as_json: bool):
     """List built-in models and the trained models in the store; `pull` fetches a published one."""
     if ctx.invoked_subcommand is not None:
         return
     app = ctx.ensure_object(App)
     if available:
-        list_available(app, models_dir)
+        list_available(app, models_dir, as_json)
     else:
-        list_store(app, models_dir)
+        list_store(app, models_dir, as_json)
 
 
-def list_store(app: App, models_dir) -> None:
+def list_store(app: App, models_dir, as_json: bool = False) -> None:
     from vidswap.models import list_models, models_home  # torch: not for --help
 
+    if as_json:  # the whole card of each model, and its folder (null: built in)
+        models = [{**asdict(card), "path": str(folder) if folder else None} for folder, card in list_models(models_dir)]
+        app.out.print_json(json.dumps(models))
+        return
     table = Table(title=f"models in {models_home(models_dir)}")
     for column in ("name", "method", "mode", "size", "domains", "steps", "created", "path"):
-        table.add_column(column, justify="right" if column in ("size", "steps") else "left", no_wrap=column == "name")
+        table.add_column(
+            column, justify="right" if column in ("size", "steps") else "left", no_wrap=column in ("name", "steps")
+        )
     for folder, card in list_models(models_dir):
         table.add_row(
             card.name,
@@ -42,22 +52,27 @@ def list_store(app: App, models_dir) -> None:
             card.mode,
             str(card.size or "any"),
             " -> ".join(card.domains) or "-",
-            str(card.steps),
+            f"partial {card.steps}/{card.total_steps}" if card.partial else str(card.steps),
             card.created[:16].replace("T", " ") or "-",
             str(folder) if folder else "(built-in)",
         )
     app.out.print(table)
 
 
-def list_available(app: App, models_dir) -> None:
+def list_available(app: App, models_dir, as_json: bool = False) -> None:
     from vidswap.catalog import CATALOG, PROJECTS
     from vidswap.models import models_home
 
+    pulled = stored_names(models_dir)
+    if as_json:
+        entries = [{**asdict(e), "project_title": PROJECTS[e.project].title, "pulled": e.name in pulled}
+                   for e in CATALOG]  # fmt: skip
+        app.out.print_json(json.dumps(entries))
+        return
     table = Table(title="published models (vidswap models pull NAME)",
                   caption=f"pulled: already in {models_home(models_dir)}")  # fmt: skip
     for column in ("name", "project", "direction", "what it does", "aliases", "pulled"):
         table.add_column(column, no_wrap=column == "name")
-    pulled = stored_names(models_dir)
     for entry in CATALOG:
         table.add_row(entry.name, PROJECTS[entry.project].title, entry.direction, entry.description,
                       ", ".join(entry.aliases), "yes" if entry.name in pulled else "")  # fmt: skip

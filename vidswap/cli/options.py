@@ -3,16 +3,54 @@ settings, declared once."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import click
 
 from vidswap.choices import ApplyMode, BackendName, Smoothing, choices
+from vidswap.cli.completion import complete_model
 from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings
+
+_TIME_FORMS = "seconds (90.5) or [HH:]MM:SS[.ms] (01:30.5, 1:01:30)"
+
+
+def parse_time(text: str) -> float:
+    """Seconds from '90.5', '01:30.5' or '1:01:30' (as ffmpeg's -ss takes them)."""
+    *head, last = text.strip().split(":")
+    if len(head) > 2 or not all(p.isdigit() for p in head) or not re.fullmatch(r"\d+(\.\d*)?|\.\d+", last):
+        raise ValueError(f"{text!r} is not a time: write {_TIME_FORMS}")
+    seconds = float(last)
+    if (head and seconds >= 60) or (len(head) == 2 and int(head[1]) >= 60):
+        raise ValueError(f"{text!r}: minutes and seconds after a colon must be under 60")
+    minutes = 0
+    for part in head:
+        minutes = minutes * 60 + int(part)
+    return minutes * 60 + seconds
+
+
+class TimeParam(click.ParamType):
+    name = "time"
+
+    def convert(self, value, param, ctx) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        try:
+            return parse_time(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+TIME = TimeParam()
 
 # (option declarations, keyword arguments); the parameter name is the settings field
 _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
-    (("-m", "--model"), dict(required=True, help="Model name in the store, a model folder, or 'identity'.")),
+    (
+        ("-m", "--model"),
+        dict(
+            required=True, shell_complete=complete_model, help="Model name in the store, a model folder, or 'identity'."
+        ),
+    ),  # fmt: skip
     (
         ("--models-dir",),
         dict(
@@ -57,15 +95,16 @@ _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
             type=click.Choice(choices(Smoothing)),
             default=TranslatorSettings.smooth,
             show_default=True,
-            help="Temporal smoothing of the output along optical flow of the input.",
+            help="Temporal smoothing along the input's optical flow: auto smooths the whole frame in frame mode "
+            "and each translated face in face mode; flow always smooths the whole frame.",
         ),
     ),
     (
         ("--smooth-strength",),
         dict(
-            default=0.6,
+            default=TranslatorSettings.smooth_strength,
             show_default=True,
-            type=click.FloatRange(0, 1),
+            type=click.FloatRange(0, 1, max_open=True),
             help="Weight of the warped previous output where it is not occluded.",
         ),
     ),
@@ -84,6 +123,19 @@ _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
             type=click.IntRange(12),
             help="Smallest face side in pixels (larger is faster).",
         ),
+    ),
+    (
+        ("--detect-every", "detect_every"),
+        dict(
+            default=8,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Search for faces every N frames (and at cuts, or when a face is lost); follow them in between.",
+        ),
+    ),
+    (
+        ("--full-detect", "full_detect"),
+        dict(is_flag=True, help="Search every frame at full resolution (slow; the reference for --detect-every)."),
     ),
     (
         ("--face-steadiness", "min_cutoff"),
@@ -130,6 +182,8 @@ _ENCODE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
                       help="Constant quality (lower is better).")),
     (("--preset",), dict(default="medium", show_default=True, help="Encoder speed preset.")),
     (("--pix-fmt",), dict(default=None, help="Pixel format [default: yuv420p, yuv444p for odd sizes].")),
+    (("--audio/--no-audio",), dict(default=True, show_default=True,
+                                   help="Copy the source's audio (--no-audio: video only).")),
 ]  # fmt: skip
 _SECTIONS = (_TRANSLATOR_OPTIONS, _FACE_OPTIONS, _ENCODE_OPTIONS)
 

@@ -57,6 +57,7 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     `torchrun --nproc_per_node 2 --no-python vidswap train ...`.
     """
     import os
+    import signal
     from pathlib import Path
 
     import torch.distributed as dist
@@ -112,12 +113,29 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
         f"{cfg.method}: {len(images_a)} images in A, {len(images_b)} in B, {cfg.data.size} px, "
         f"{cfg.train.steps} steps; checkpoints and samples in {run_dir}"
     )
+
+    def publish(step, method):  # each checkpoint: a model usable now, marked partial
+        save_trained_model(store / name, name, cfg, method, step, data, partial=True)
+
     try:
-        result = train(cfg, images_a, images_b, run_dir, console=app.err, show_progress=app.show_progress)
+        result = train(
+            cfg,
+            images_a,
+            images_b,
+            run_dir,
+            console=app.err,
+            show_progress=app.show_progress,
+            data=data,
+            publish=publish,
+        )
         if result.interrupted:
+            signum = result.stop_signal or signal.SIGINT
             if result.runtime.is_main:
-                app.warn(f"interrupted at step {result.step}: checkpoint saved; rerun the same command to continue")
-            raise SystemExit(130)
+                app.warn(
+                    f"interrupted ({signal.Signals(signum).name}) at step {result.step} of {cfg.train.steps}: "
+                    f"checkpoint saved, partial model usable (--model {name}); rerun the same command to continue"
+                )
+            raise SystemExit(128 + signum)
         if result.runtime.is_main:
             folder = save_trained_model(store / name, name, cfg, result.method, result.step, data)
             app.info(f"model {name} saved to {folder} ({result.step} steps)")

@@ -200,3 +200,39 @@ def select_tracks(tracks: Sequence[Track], which: str | int = "largest") -> list
         wanted = int(which)
         return [tr for tr in tracks if tr.id == wanted]
     raise ConfigError(f"face selection must be 'largest', 'all' or a track number, got {which!r}")
+
+
+@dataclass(frozen=True)
+class TrackAgreement:
+    """How well `test` tracks reproduce `reference` tracks (compare_tracks)."""
+
+    errors: np.ndarray  # landmark distances over the frames both cover, in reference face sizes
+    lost: int  # reference tracks no test track follows for at least `min_cover` of their frames
+    split: int  # reference tracks followed by more than one test track
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.errors, q)) if len(self.errors) else 0.0
+
+
+def compare_tracks(
+    reference: Sequence[Track], test: Sequence[Track], *, min_iou: float = 0.5, min_cover: float = 0.9
+) -> TrackAgreement:
+    """Match each reference track to the test tracks whose boxes overlap it by `min_iou`
+    on average over their common positions; a face's size is its box's square root area."""
+    errors, lost, split = [], 0, 0
+    for ref in reference:
+        matched, covered = [], 0
+        for other in test:
+            common = np.intersect1d(ref.positions, other.positions)
+            if not len(common):
+                continue
+            r, o = common - ref.positions[0], common - other.positions[0]
+            if np.mean([_iou(a, b) for a, b in zip(ref.boxes[r], other.boxes[o])]) < min_iou:
+                continue
+            matched.append(other)
+            covered += len(common)
+            size = np.sqrt(np.prod(ref.boxes[r, 2:] - ref.boxes[r, :2], axis=1))
+            errors.append((np.linalg.norm(other.landmarks[o] - ref.landmarks[r], axis=2) / size[:, None]).ravel())
+        lost += covered < min_cover * len(ref)
+        split += len(matched) > 1
+    return TrackAgreement(np.concatenate(errors) if errors else np.zeros(0), lost, split)

@@ -1,8 +1,9 @@
 """Compare a translated video with its source: what `vidswap eval` reports.
 
-Temporal consistency (the warping error of the output and of the input, see warping.py)
-and the checks a conversion must pass: same frame count, same timestamps, same size,
-and the same audio (copied packets, or at least the same format and duration).
+Temporal consistency (the warping error of the output and of the input, see warping.py,
+overall and second by second: the flicker curve) and the checks a conversion must pass:
+same frame count, same timestamps, same size, and the same audio (copied packets, or at least
+the same format and duration).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import cv2
 
-from vidswap.metrics.warping import WarpingError, WarpingReport
+from vidswap.metrics.warping import CurvePoint, WarpingError, WarpingReport
 from vidswap.video import open_video, probe
 from vidswap.video.container import open_input
 
@@ -36,6 +37,7 @@ class EvalReport:
     input: str
     output: str
     warping: WarpingReport
+    flicker: list[CurvePoint] = field(default_factory=list)  # the warping error second by second
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -49,6 +51,7 @@ class EvalReport:
             "output": self.output,
             "ok": self.ok,
             "warping_error": self.warping.to_dict(),
+            "flicker_curve": [p.to_dict() for p in self.flicker],
             "checks": [asdict(c) for c in self.checks],
             "warnings": self.warnings,
         }
@@ -73,9 +76,9 @@ def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike) -> E
             out_image = b.image
             if out_image.shape != a.image.shape:  # judged in the input's geometry
                 out_image = cv2.resize(out_image, a.image.shape[1::-1], interpolation=cv2.INTER_AREA)
-            meter.add(a.image, out_image)
+            meter.add(a.image, out_image, a.time)
         warnings = source.warnings + result.warnings
-    report = EvalReport(str(input_path), str(output_path), meter.report(), warnings=warnings)
+    report = EvalReport(str(input_path), str(output_path), meter.report(), meter.curve(), warnings=warnings)
     report.checks.append(Check("frames", len(in_times) == len(out_times), len(in_times), len(out_times)))
     report.checks.append(_timestamps(in_times, out_times))
     if sizes:

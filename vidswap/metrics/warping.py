@@ -7,6 +7,9 @@ video, so a translation is judged by how well it follows the input's motion. As 
 paper's code, frames are in [0, 1], squared differences are summed over the three
 channels and divided by the number of non-occluded pixels. Report it beside the input's
 own score: a translation that flickers no more than its source has a ratio near 1.
+
+The same terms binned by the time of their later frame give the flicker curve (`curve`):
+where in the video the output shimmers, second by second.
 """
 
 from __future__ import annotations
@@ -48,6 +51,13 @@ class WarpingReport:
         return {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in values.items()}
 
 
+@dataclass
+class CurvePoint(WarpingReport):
+    """The warping error of the frame pairs ending in one time bin of the flicker curve."""
+
+    start: float  # the bin's start, seconds from the first frame
+
+
 class WarpingError:
     """Accumulates the warping error of an output video and of its input, fed frame by
     frame (uint8 RGB, same size), so a whole video never has to be in memory."""
@@ -57,11 +67,18 @@ class WarpingError:
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # input, output, input grey
         self._out: list[float] = []
         self._in: list[float] = []
+        self._times: list[float] = []  # of each counted pair's later frame
+        self._frames = 0
+        self._start = 0.0
 
-    def add(self, input_frame: np.ndarray, output_frame: np.ndarray) -> None:
+    def add(self, input_frame: np.ndarray, output_frame: np.ndarray, time: float | None = None) -> None:
+        """Feed the next frame pair; `time` (seconds) places its term on the flicker curve
+        (default: the frame's position, so the curve's bins count frames)."""
         if input_frame.shape != output_frame.shape:
             raise ValueError(f"frame sizes differ: input {input_frame.shape}, output {output_frame.shape}")
         gray = to_gray(input_frame)
+        time = float(self._frames if time is None else time)
+        self._frames += 1
         if self._prev is not None:
             prev_in, prev_out, prev_gray = self._prev
             pair = self.flow.pair(prev_gray, gray)
@@ -69,12 +86,27 @@ class WarpingError:
             if out_err is not None:
                 self._out.append(out_err)
                 self._in.append(pair_warping_error(prev_in, input_frame, pair))
+                self._times.append(time)
+        else:
+            self._start = time
         self._prev = (input_frame, output_frame, gray)
 
     def report(self) -> WarpingReport:
         if not self._out:
             return WarpingReport(output=float("nan"), input=float("nan"), pairs=0)
         return WarpingReport(output=float(np.mean(self._out)), input=float(np.mean(self._in)), pairs=len(self._out))
+
+    def curve(self, seconds: float = 1.0) -> list[CurvePoint]:
+        """The terms binned by time, `seconds` a bin, counted from the first frame; bins
+        with no counted pair (a cut, a gap) are left out."""
+        if not self._out:
+            return []
+        bins = ((np.asarray(self._times) - self._start) // seconds).astype(int)
+        out, inp = np.asarray(self._out), np.asarray(self._in)
+        return [
+            CurvePoint(float(out[bins == b].mean()), float(inp[bins == b].mean()), int((bins == b).sum()), b * seconds)
+            for b in np.unique(bins)
+        ]
 
 
 def warping_error(pairs: Iterable[tuple[np.ndarray, np.ndarray]], flow: FlowEstimator | None = None) -> WarpingReport:

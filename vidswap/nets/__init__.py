@@ -20,7 +20,7 @@ class IdentityGenerator(Network):
     """Returns its input: the built-in `identity` model, and a baseline for benchmarks."""
 
     def forward(self, x):
-        return x
+        return x.clone()  # a bare `return x` is a graph without nodes, which torch < 2.11 exports to broken ONNX
 
 
 NETWORKS: dict[str, type[Network]] = {

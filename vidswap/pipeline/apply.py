@@ -51,7 +51,7 @@ def apply_video(
 ) -> ApplyResult:
     """Translate `source` (best a Source opened once for the whole job) into `output`. Every frame
     keeps its source timestamp (shifted so a clip cut with `start` begins at its first frame);
-    audio packets are copied.
+    audio packets are copied (unless `encode.audio` is off).
     `preview`, if given, also gets a side-by-side (input | output) video."""
     encode = encode or EncodeOptions()
     began = time.perf_counter()
@@ -72,7 +72,7 @@ def apply_video(
                 crf=encode.crf,
                 preset=encode.preset,
                 pix_fmt=encode.pix_fmt,
-                audio_from=source if source.info.audio else None,
+                audio_from=source if encode.audio and source.info.audio else None,
                 audio_window=(start, end),
                 shift=shift,
             )
@@ -100,6 +100,6 @@ def apply_video(
             output=Path(output),
             frames=writer.frames_written,
             seconds=time.perf_counter() - began,
-            audio_streams=len(reader.info.audio),
+            audio_streams=len(reader.info.audio) if encode.audio else 0,
             warnings=reader.warnings + writer.warnings,
         )

@@ -15,6 +15,8 @@ from vidswap.errors import NoFaceError
 from vidswap.faces import (
     Alignment,
     FaceDetector,
+    FaceFollower,
+    Track,
     align_face,
     paste_back,
     select_tracks,
@@ -22,16 +24,71 @@ from vidswap.faces import (
     track_faces,
     warp_to_crop,
 )
+from vidswap.pipeline.smooth import CropSmoother
+from vidswap.pipeline.stream import run_pipeline
 from vidswap.settings import FaceSettings
 from vidswap.video import Frame, Source, open_video, use_source
 
 
 @dataclass
 class FacePlan:
-    alignments: dict[int, list[Alignment]]  # frame index -> faces to translate there
+    faces: dict[int, list[tuple[int, Alignment]]]  # frame index -> (track, alignment) of the faces there
     frames: int
     tracks: int
     warnings: list[str]
+
+    @property
+    def alignments(self) -> dict[int, list[Alignment]]:
+        """Frame index -> the alignments of its faces."""
+        return {index: [a for _, a in faces] for index, faces in self.faces.items()}
+
+
+@dataclass
+class FaceTracks:
+    tracks: list[Track]  # the selected tracks, smoothed; positions count the clip's (windowed) frames
+    frames: int
+    frame_size: tuple[int, int] | None  # width, height; None when no frame was read
+    detected: int  # frames MTCNN searched (the others followed their faces)
+
+
+def find_faces(
+    source: Source | str | os.PathLike,
+    settings: FaceSettings,
+    *,
+    device: str = "cpu",
+    start: float | None = None,
+    end: float | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> FaceTracks:
+    """Find the faces of every frame (detected every `settings.detect_every` frames and
+    followed in between, or searched in every frame with `full_detect`; decoding overlaps
+    detection), link them into tracks, select and smooth them."""
+    detector = FaceDetector(
+        device=device, min_prob=settings.min_prob, min_size=settings.min_size, downscale=not settings.full_detect
+    )
+    follow = FaceFollower(detector, every=1 if settings.full_detect else settings.detect_every)
+    detections, times, frame_size = [], [], None
+
+    def find(frames: list[Frame]) -> list[tuple[Frame, list]]:
+        return list(zip(frames, follow([f.image for f in frames])))
+
+    def keep(result: tuple[Frame, list]) -> None:
+        nonlocal frame_size
+        frame, found = result
+        detections.append(found)
+        times.append(frame.time)
+        frame_size = frame.image.shape[1::-1]
+        if on_frame:
+            on_frame(frame.index)
+
+    with use_source(source) as source, open_video(source, start=start, end=end) as reader:
+        run_pipeline(iter(reader), find, keep, batch_size=detector.batch_size, queue_size=2 * detector.batch_size)
+    tracks = track_faces(detections, times, max_gap=settings.max_gap)
+    chosen = [
+        smooth_track(t, min_cutoff=settings.min_cutoff, beta=settings.beta)
+        for t in select_tracks(tracks, settings.select)
+    ]
+    return FaceTracks(chosen, len(detections), frame_size, follow.detected)
 
 
 def plan_faces(
@@ -44,38 +101,21 @@ def plan_faces(
     end: float | None = None,
     on_frame: Callable[[int], None] | None = None,
 ) -> FacePlan:
-    """Detect faces in every frame, link them into tracks, smooth and align them."""
-    detector = FaceDetector(device=device, min_prob=settings.min_prob, min_size=settings.min_size)
-    detections, times, frame_size = [], [], None
-    with use_source(source) as source, open_video(source, start=start, end=end) as reader:
-        batch: list[Frame] = []
-        for frame in reader:
-            batch.append(frame)
-            if len(batch) == detector.batch_size:
-                detections.extend(detector.detect([f.image for f in batch]))
-                batch = []
-            times.append(frame.time)
-            frame_size = frame.image.shape[1::-1]
-            if on_frame:
-                on_frame(frame.index)
-        if batch:
-            detections.extend(detector.detect([f.image for f in batch]))
-    tracks = track_faces(detections, times, max_gap=settings.max_gap)
-    chosen = [
-        smooth_track(t, min_cutoff=settings.min_cutoff, beta=settings.beta)
-        for t in select_tracks(tracks, settings.select)
-    ]
+    """The faces of every frame (find_faces), aligned for translation."""
+    with use_source(source) as source:
+        found = find_faces(source, settings, device=device, start=start, end=end, on_frame=on_frame)
     warnings = []
-    if not chosen:
-        message = f"{source.path}: no face found in {len(detections)} frames"
+    if not found.tracks:
+        message = f"{source.path}: no face found in {found.frames} frames"
         if not settings.keep_faceless:
             raise NoFaceError(f"{message} (try --mode frame, a lower --min-face-prob, or --keep-faceless)")
         warnings.append(f"{message}; copied through unchanged (--keep-faceless)")
-    plan: dict[int, list[Alignment]] = {}
-    for track in chosen:
+    plan: dict[int, list[tuple[int, Alignment]]] = {}
+    for number, track in enumerate(found.tracks):
         for position, landmarks in zip(track.positions, track.landmarks):
-            plan.setdefault(int(position), []).append(align_face(landmarks, frame_size, crop_size, settings.margin))
-    return FacePlan(alignments=plan, frames=len(detections), tracks=len(chosen), warnings=warnings)
+            alignment = align_face(landmarks, found.frame_size, crop_size, settings.margin)
+            plan.setdefault(int(position), []).append((number, alignment))
+    return FacePlan(faces=plan, frames=found.frames, tracks=len(found.tracks), warnings=warnings)
 
 
 def at_model_size(
@@ -94,16 +134,23 @@ def at_model_size(
 
 
 def face_processor(
-    translate: Callable[[list[np.ndarray]], list[np.ndarray]], plan: FacePlan, settings: FaceSettings
+    translate: Callable[[list[np.ndarray]], list[np.ndarray]],
+    plan: FacePlan,
+    settings: FaceSettings,
+    smooth: CropSmoother | None = None,
 ) -> Callable[[list[Frame]], list[np.ndarray]]:
     """Translate the planned faces of a batch of frames together; frames with no face
-    pass through untouched."""
+    pass through untouched. `smooth` steadies each track's translated crop before it is
+    pasted (batches must come in frame order)."""
 
     def process(frames: list[Frame]) -> list[np.ndarray]:
-        jobs = [(i, a) for i, f in enumerate(frames) for a in plan.alignments.get(f.index, [])]
-        crops = translate([warp_to_crop(frames[i].image, a) for i, a in jobs]) if jobs else []
+        jobs = [(i, track, a) for i, f in enumerate(frames) for track, a in plan.faces.get(f.index, [])]
+        inputs = [warp_to_crop(frames[i].image, a) for i, _, a in jobs]
+        crops = translate(inputs) if jobs else []
         per_frame: dict[int, list] = {}
-        for (i, alignment), crop in zip(jobs, crops):
+        for (i, track, alignment), source, crop in zip(jobs, inputs, crops):
+            if smooth:
+                crop = smooth(track, frames[i].index, source, crop)
             per_frame.setdefault(i, []).append((crop, alignment))
         return [
             paste_back(

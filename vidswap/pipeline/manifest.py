@@ -62,7 +62,8 @@ class Entry:
 
 
 class Manifest:
-    """The manifest of one output folder; `lock=True` (the driver) holds the folder's lock."""
+    """The manifest of one output folder; `lock=True` (the driver) holds the folder's lock;
+    `create=False` opens an existing one read-only (--status, --dry-run)."""
 
     def __init__(self, out_dir: str | os.PathLike, *, lock: bool = True, create: bool = True):
         self.out_dir = Path(out_dir)
@@ -70,9 +71,11 @@ class Manifest:
         if not create and not path.is_file():
             raise ConfigError(f"{self.out_dir}: no batch manifest here ({MANIFEST_NAME})")
         self._lock_fd = self._take_lock() if lock else None
-        self._db = sqlite3.connect(path)  # each `with self._db:` block is one transaction
+        # each `with self._db:` block is one transaction
+        self._db = sqlite3.connect(path) if create else sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         self._db.row_factory = sqlite3.Row
-        self._db.executescript(_SCHEMA)
+        if create:
+            self._db.executescript(_SCHEMA)
         self.run = self._count_run() if lock else None
 
     def _count_run(self) -> int:
@@ -107,10 +110,12 @@ class Manifest:
 
     # -- settings ---------------------------------------------------------------------
 
-    def check_settings(self, settings: dict) -> None:
-        """Record the settings that shape the outputs; a later run with other ones would
-        mix two kinds of output in one folder, so it is refused."""
+    def check_settings(self, settings: dict, record: bool = True) -> None:
+        """Record the settings that shape the outputs (unless `record` is False); a later run
+        with other ones would mix two kinds of output in one folder, so it is refused."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+        if row is None and not record:
+            return
         if row is None:
             with self._db:
                 self._db.execute("INSERT INTO meta VALUES ('settings', ?)", (json.dumps(settings, sort_keys=True),))

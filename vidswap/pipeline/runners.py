@@ -12,20 +12,28 @@ vidswap.pipeline.jobs.run_job:
 
 from __future__ import annotations
 
+import functools
+import logging
 import multiprocessing
 import os
 import queue
 import signal
 import socket
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
+import cv2
 import torch
 
-from vidswap.errors import VidswapError
+from vidswap.errors import ConfigError, VidswapError
 from vidswap.pipeline.jobs import Job, Outcome, error_line, run_job
 from vidswap.settings import TranslatorSettings, VideoSettings
+
+log = logging.getLogger(__name__)
 
 
 def worker_devices(device: str, workers: int) -> list[str]:
@@ -110,9 +118,16 @@ def _worker_main(name: str, driver: int, translator: TranslatorSettings, video: 
                  inbox, events) -> None:  # fmt: skip
     _exit_with(driver)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the driver decides
-    torch.set_num_threads(threads)
+    use_cores(threads)
     while (job := inbox.get()) is not None:
         events.put(("outcome", name, run_job(job, translator, video, name, events.put)))
+
+
+def use_cores(threads: int) -> None:
+    """Limit this worker's compute libraries to its share of the cores: torch, OpenCV, and
+    ONNX Runtime sessions (which take torch's count, vidswap.runtime.onnxruntime_backend)."""
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
 
 
 def _exit_with(driver: int) -> None:
@@ -139,14 +154,23 @@ class RayRunner:
         # environment); this makes them use the driver's environment instead. Ray reads it
         # when imported.
         os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+        joins = address is not None or "RAY_ADDRESS" in os.environ
+        token = ray_token_source() if joins else None
+        if token and "RAY_AUTH_MODE" not in os.environ:
+            # as ray.init(address="auto") does: a cluster `ray start --head` started with a
+            # token wants it, but Ray sends it to an explicit address only in token mode
+            os.environ["RAY_AUTH_MODE"] = "token"
         import ray
         from ray.util.queue import Queue
 
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
-            starts_local = address is None and "RAY_ADDRESS" not in os.environ
-            ray.init(address=address, num_cpus=workers if starts_local else None, include_dashboard=False,
-                     log_to_driver=False, logging_level="WARNING")  # fmt: skip
+            init = functools.partial(ray.init, address=address, num_cpus=None if joins else workers,
+                                     include_dashboard=False, log_to_driver=False, logging_level="WARNING")  # fmt: skip
+            if joins:
+                connect(init, address or os.environ["RAY_ADDRESS"], token)
+            else:
+                init()
         resources = ray.cluster_resources()
         gpus = resources.get("GPU", 0)
         self.slots = workers or int(gpus or resources.get("CPU", 1))
@@ -184,6 +208,50 @@ class RayRunner:
             self._ray.shutdown()
 
 
+def ray_token_source() -> str | None:
+    """Where Ray would find a cluster token here, in its order (docs.ray.io, "Ray token
+    authentication"); None when there is none."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    if os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return os.environ["RAY_AUTH_TOKEN_PATH"]
+    default = Path.home() / ".ray" / "auth_token"
+    return str(default) if default.is_file() else None
+
+
+def connect(init: Callable[[], object], address: str, token: str | None) -> None:
+    """Join the cluster at `address`; a refused token or no cluster there is one line. Ray's
+    core prints a warning a second while it retries (about 20 s): kept out of the terminal
+    (logged at debug level) so the reason is not buried."""
+    with tempfile.TemporaryFile() as captured:
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            init()
+        except Exception as exc:  # noqa: BLE001 (Ray wraps its reasons in several classes)
+            error = exc
+        else:
+            error = None
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        log.debug("Ray while connecting to %s:\n%s", address, captured.read().decode(errors="replace"))
+    if error is None:
+        return
+    chain = f"{error!r} {error.__cause__!r}"
+    if "InvalidAuthToken" in chain or "AuthenticationError" in chain:
+        found = f"the token from {token} was refused" if token else "no token was found here"
+        raise ConfigError(
+            f"the Ray cluster at {address} uses token authentication and {found}: set RAY_AUTH_TOKEN to what "
+            "`ray get-auth-token` prints on its head node (or copy that node's ~/.ray/auth_token here)"
+        ) from None
+    raise ConfigError(
+        f"cannot connect to a Ray cluster at {address} ({error_line(error)}): is `ray start --head` running there?"
+    ) from None
+
+
 def _ray_task(job: Job, translator: TranslatorSettings, video: VideoSettings, events) -> Outcome:
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    use_cores(1)  # a task holds one CPU of its node
     return run_job(job, translator, video, worker, events.put_nowait)

@@ -1,4 +1,4 @@
-"""Temporal appearance smoothing of translated frames (`--smooth none|flow`).
+"""Temporal appearance smoothing of translated frames (`--smooth auto|flow|none`).
 
 A frame-by-frame generator flickers: the same surface comes out a little differently in
 each frame. FlowSmoother follows the INPUT video's motion to bring the previous smoothed
@@ -10,6 +10,13 @@ It is recursive: blending with the previous *smoothed* frame makes it an exponen
 moving average along motion paths, which damps flicker far more than blending with the
 previous raw output would. An EMA without flow was not added: on anything that moves it
 ghosts, and on static shots the flow version does the same thing.
+
+`auto` (the default) smooths where the translation is: the whole frame in frame mode; in
+face mode each face track's translated crop (CropSmoother), along the flow between
+consecutive aligned input crops. The track is already One-Euro-smoothed, so that flow is
+small and mostly the face's own motion, and the background (the untouched input) is not
+blended at all. The default strength was measured (scripts/bench_temporal.py,
+docs/temporal.md).
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vidswap.choices import Smoothing, choices
+from vidswap.choices import ApplyMode, Smoothing, choices
 from vidswap.errors import ConfigError
 from vidswap.metrics.flow import FlowEstimator, to_gray, warp
+from vidswap.settings import SMOOTH_STRENGTH
 
 
 class FlowSmoother:
@@ -36,16 +44,14 @@ class FlowSmoother:
 
     def __init__(
         self,
-        strength: float = 0.6,
+        strength: float = SMOOTH_STRENGTH,
         *,
         cut_threshold: float = 30.0,
         min_valid: float = 0.3,
         max_side: int = 320,
         preset: str = "fast",
     ):
-        if not 0.0 <= strength < 1.0:
-            raise ValueError(f"smoothing strength must be in [0, 1), got {strength}")
-        self.strength = strength
+        self.strength = _checked_strength(strength)
         self.cut_threshold = cut_threshold
         self.min_valid = min_valid
         self.flow = FlowEstimator(max_side=max_side, preset=preset)
@@ -83,13 +89,51 @@ class FlowSmoother:
         return cv2.blendLinear(output_frame, history, 1.0 - weight, weight)  # one pass, uint8 in and out
 
 
-def make_smoother(mode: Smoothing, strength: float = 0.6) -> FlowSmoother | None:
-    """The smoother for a `--smooth` mode; None for "none"."""
-    if mode == "none":
-        return None
-    if mode == "flow":
-        try:
-            return FlowSmoother(strength)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-    raise ConfigError(f"unknown smoothing {mode!r} (known: {', '.join(choices(Smoothing))})")
+class CropSmoother:
+    """Face mode: one FlowSmoother per face track, fed the aligned input crop and its
+    translation. A track's history is dropped when it skips a frame (a gap the tracker did
+    not fill, or the start of a time window)."""
+
+    def __init__(self, strength: float = SMOOTH_STRENGTH):
+        self.strength = _checked_strength(strength)
+        self._tracks: dict[int, tuple[FlowSmoother, int]] = {}  # track -> (its smoother, last frame index)
+
+    def __call__(self, track: int, index: int, input_crop: np.ndarray, output_crop: np.ndarray) -> np.ndarray:
+        smoother, last = self._tracks.get(track, (None, None))
+        if smoother is None:
+            smoother = FlowSmoother(self.strength)
+        elif last != index - 1:
+            smoother.reset()
+        self._tracks[track] = (smoother, index)
+        return smoother(input_crop, output_crop)
+
+
+def _checked_strength(strength: float) -> float:
+    if not 0.0 <= strength < 1.0:
+        raise ValueError(f"smoothing strength must be in [0, 1), got {strength}")
+    return strength
+
+
+def check_smoothing(mode: Smoothing, strength: float) -> None:
+    """Raise ConfigError for an unknown mode or a strength out of range (before any work)."""
+    if mode not in choices(Smoothing):
+        raise ConfigError(f"unknown smoothing {mode!r} (known: {', '.join(choices(Smoothing))})")
+    try:
+        _checked_strength(strength)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def make_smoother(mode: Smoothing, strength: float = SMOOTH_STRENGTH, apply_mode: ApplyMode = "frame"):
+    """The whole-frame smoother for a `--smooth` mode: "flow" in any mode, "auto" in frame
+    mode; None otherwise."""
+    check_smoothing(mode, strength)
+    if mode == "flow" or (mode == "auto" and apply_mode == "frame"):
+        return FlowSmoother(strength)
+    return None
+
+
+def make_crop_smoother(mode: Smoothing, strength: float = SMOOTH_STRENGTH, apply_mode: ApplyMode = "face"):
+    """The per-face smoother: "auto" in face mode; None otherwise."""
+    check_smoothing(mode, strength)
+    return CropSmoother(strength) if mode == "auto" and apply_mode == "face" else None

@@ -1,6 +1,6 @@
 """The Translator: a loaded model with its run settings (vidswap.settings), translating
-images or whole videos. `vidswap apply`, `vidswap batch` and the Python API (vidswap.api)
-all use it."""
+images, image files or whole videos. `vidswap apply`, `vidswap batch` and the Python API
+(vidswap.api) all use it."""
 
 from __future__ import annotations
 
@@ -14,15 +14,17 @@ import torch
 from vidswap.choices import ApplyMode, Smoothing, choices
 from vidswap.device import pick_device
 from vidswap.errors import ConfigError
+from vidswap.faces import FaceDetector
 from vidswap.faces.align import aligned_size
 from vidswap.models import load_model
 from vidswap.pipeline.apply import ApplyResult, apply_video
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces
-from vidswap.pipeline.smooth import make_smoother
+from vidswap.pipeline.images import apply_image, image_output_path, is_image, plan_still_faces
+from vidswap.pipeline.smooth import check_smoothing, make_crop_smoother, make_smoother
 from vidswap.pipeline.translate import ImageTranslator, to_images, to_tensor
 from vidswap.runtime import check_choice
 from vidswap.settings import TranslatorSettings, VideoSettings
-from vidswap.video import Source, default_output_path, use_source
+from vidswap.video import Frame, Source, default_output_path, use_source
 
 
 class Translator:
@@ -30,13 +32,15 @@ class Translator:
 
     def __init__(self, settings: TranslatorSettings | None = None, **overrides):
         self.settings = s = settings or TranslatorSettings(**overrides)
-        if s.mode not in choices(ApplyMode) or s.smooth not in choices(Smoothing):
-            raise ConfigError(f"mode must be one of {choices(ApplyMode)} and smooth one of {choices(Smoothing)}")
+        if s.mode not in choices(ApplyMode):
+            raise ConfigError(f"mode must be one of {choices(ApplyMode)}, got {s.mode!r}")
+        check_smoothing(s.smooth, s.smooth_strength)
         self.device = pick_device(s.device)
         check_choice(s.backend, self.device, s.fp16)  # before loading, and before a face pass
         self.model = load_model(s.model, s.models_dir, device=self.device)
         self.mode = self.model.card.mode if s.mode == "auto" else s.mode
         self._translate = ImageTranslator(self.model, self.device, s.backend, s.fp16, s.batch, s.tile)
+        self._detector: FaceDetector | None = None  # face mode on images: made by the first one
 
     def __call__(self, images):
         """Translate RGB uint8 frames: one H x W x 3 array, a list of them, an N x H x W x 3
@@ -58,10 +62,15 @@ class Translator:
         on_start: Callable[[int | None], None] | None = None,
         on_plan_frame: Callable[[int], None] | None = None,
     ) -> ApplyResult:
-        """Translate a video file (a path, or a Source the caller opened and closes);
-        returns what was written. In face mode a first pass over the clip finds the faces
+        """Translate a video file (a path, or a Source the caller opened and closes) or an
+        image file (a path: JPEG, PNG, WebP; `video`'s time window does not apply); returns
+        what was written. In face mode a first pass over the clip finds the faces
         (`on_plan_frame` reports its progress)."""
         video = video or VideoSettings()
+        if not isinstance(source, Source) and is_image(source):
+            out_path = check_image_job(source, output, overwrite)
+            return apply_image(source, out_path, self._translate_still, preview=video.preview, on_start=on_start,
+                               on_frame=on_frame)  # fmt: skip
         with use_source(source) as source:
             out_path = check_job(source, output, video, overwrite)
             process, notes = self._frame_process(source, video, on_plan_frame)
@@ -73,7 +82,7 @@ class Translator:
                 start=video.start,
                 end=video.end,
                 batch_size=self.settings.batch,
-                smooth=make_smoother(self.settings.smooth, self.settings.smooth_strength),
+                smooth=make_smoother(self._smoothing, self.settings.smooth_strength, self.mode),
                 preview=video.preview,
                 on_frame=on_frame,
                 on_start=on_start,
@@ -81,17 +90,37 @@ class Translator:
         result.warnings.extend(notes)
         return result
 
+    @property
+    def _smoothing(self) -> Smoothing:
+        # auto steadies translations; the identity model gives back its input: nothing to steady
+        return "none" if self.settings.smooth == "auto" and self._translate.identity else self.settings.smooth
+
     def _frame_process(self, source: Source, video: VideoSettings, on_plan_frame):
         """What the streaming pass does to each batch of frames in this mode, and the
         warnings of the face pass."""
         if self.mode == "frame":
             return (lambda frames: self._translate([f.image for f in frames])), []
-        size = self.model.card.size or 256
-        crop = aligned_size(size)
+        translate, crop = self._face_translate()
         plan = plan_faces(source, crop, self.settings.face, device=self.device,
                           start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
-        translate = self._translate if crop == size else at_model_size(self._translate, size)
-        return face_processor(translate, plan, self.settings.face), plan.warnings
+        smooth = make_crop_smoother(self._smoothing, self.settings.smooth_strength, self.mode)
+        return face_processor(translate, plan, self.settings.face, smooth), plan.warnings
+
+    def _face_translate(self):
+        """Face mode's translation of aligned crops, and the crops' side."""
+        size = self.model.card.size or 256
+        crop = aligned_size(size)
+        return (self._translate if crop == size else at_model_size(self._translate, size)), crop
+
+    def _translate_still(self, image: np.ndarray, name: str) -> tuple[np.ndarray, list[str]]:
+        if self.mode == "frame":
+            return self._translate([image])[0], []
+        face = self.settings.face
+        if self._detector is None:
+            self._detector = FaceDetector(device=self.device, min_prob=face.min_prob, min_size=face.min_size)
+        translate, crop = self._face_translate()
+        plan = plan_still_faces(image, self._detector, crop, face, name)
+        return face_processor(translate, plan, face)([Frame(0, None, 0.0, image)])[0], plan.warnings
 
 
 def check_job(source: Source, output: str | os.PathLike | None, video: VideoSettings,
@@ -102,7 +131,17 @@ def check_job(source: Source, output: str | os.PathLike | None, video: VideoSett
     if video.start is not None and video.end is not None and video.end <= video.start:
         raise ConfigError(f"end ({video.end}) must be after start ({video.start})")
     out_path = Path(output) if output else default_output_path(source.path, info=source.info)
-    if out_path.resolve() == source.path.resolve():
+    return check_output(source.path, out_path, overwrite)
+
+
+def check_image_job(source: str | os.PathLike, output: str | os.PathLike | None, overwrite: bool = False) -> Path:
+    """check_job for an image file (read when it is converted): returns the output path."""
+    return check_output(Path(source), image_output_path(source, output), overwrite)
+
+
+def check_output(source: Path, out_path: Path, overwrite: bool) -> Path:
+    """An output that neither is the input nor (without overwrite) exists."""
+    if out_path.resolve() == source.resolve():
         raise ConfigError("the output would overwrite the input; choose another output path")
     if out_path.exists() and not overwrite:
         raise ConfigError(f"{out_path} exists (use -y / overwrite=True to replace it)")

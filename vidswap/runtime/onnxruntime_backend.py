@@ -56,7 +56,16 @@ class OnnxRuntimeBackend(Backend):
             providers = ["CPUExecutionProvider"]
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(onnx_file), options, providers=providers)
+        # ORT would start a thread a core in every process; a batch worker gets its share of
+        # the cores as torch's thread count (vidswap.pipeline.runners.use_cores)
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(onnx_file), options, providers=providers)
+        except Exception as exc:  # noqa: BLE001 (ORT's own classes: Fail, InvalidGraph, InvalidProtobuf, ...)
+            line = " ".join(str(exc).split()).split(" failed:", 1)[-1].strip()  # ORT repeats the path first
+            raise ModelError(f"{onnx_file} is damaged: ONNX Runtime cannot load it ({line}); delete it to export "
+                             "the model again") from None  # fmt: skip
         if device.type == "cuda" and "CUDAExecutionProvider" not in self.session.get_providers():
             # ORT logs the failed library load and runs on its CPU provider: binding CUDA memory to that is wrong
             raise BackendUnavailable(

@@ -207,7 +207,8 @@ class TensorRTBackend(Backend):
         with torch.cuda.device(self.index):
             engine = self.runtime.deserialize_cuda_engine(path.read_bytes())
             if engine is None:
-                raise ModelError(f"cannot load the TensorRT engine {path} (delete it to rebuild)")
+                raise ModelError(f"{path} is damaged or made by another TensorRT: it cannot be loaded (delete it to "
+                                 "build it again)")  # fmt: skip
             context = engine.create_execution_context()
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         modes = {name: engine.get_tensor_mode(name) for name in names}

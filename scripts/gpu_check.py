@@ -1,0 +1,426 @@
+"""Every GPU path of vidswap, run once on one GPU, as a table: pass, fail (with the error's
+line) or skip (with the reason), and a figure where one applies.
+
+    PYTHONPATH=. python3 scripts/gpu_check.py [--device cuda:0] [--minutes 8] [--jobs 4] [--keep DIR]
+
+Needs only Python, a CUDA build of torch and vidswap's dependencies installed with pip:
+no uv, no internet (the test photos ship with scikit-image and matplotlib). Each step runs
+the CLI (`python3 -m vidswap.cli.main ...`) or a benchmark script as a subprocess with its
+own timeout, so one failure never stops the table; steps that are independent run
+`--jobs` at a time, the benchmarks alone at the end. Without a GPU every row is skipped
+with the reason and it exits 0; `--device cpu` runs the rows that need no CUDA on the
+CPU, which checks the script itself. Exit code 1 when a row failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "vidswap.cli.main"]
+METHODS = ("cyclegan", "cut", "fastcut", "acgan")
+BACKENDS = ("torch", "compile", "onnx", "tensorrt")
+TRAIN_STEPS = 20
+DATA = ("photos", "pyav")  # the training folders and the clip
+
+
+@dataclass
+class Step:
+    name: str
+    argv: list[str]
+    timeout: float
+    needs: tuple[str, ...] = ()  # names in Machine.missing: cuda, tensorrt, onnx-cuda, pyav, photos
+    after: str | None = None  # a step that must have passed first
+    figure: str = "seconds"  # seconds | frames/s | nccl | doctor | bench
+    env: dict[str, str] = field(default_factory=dict)
+    check: Callable[[], str | None] | None = None  # after a pass: what is wrong with the result, or None
+
+
+@dataclass
+class Row:
+    name: str
+    result: str  # pass | fail | skip
+    figure: str = ""
+    detail: str = ""
+    output: str = ""
+
+
+class Machine:
+    """What this machine lacks, each with the reason a row that needs it is skipped."""
+
+    def __init__(self, device: str):
+        self.missing: dict[str, str] = {}
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            built = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            self.missing["gpu"] = f"no CUDA GPU (torch {torch.__version__}, {built}; see `vidswap doctor`)"
+            return
+        if not device.startswith("cuda"):
+            self.missing["cuda"] = "runs on a CUDA GPU only (--device cpu)"
+        for module, need, reason in (
+            ("av", "pyav", "PyAV is not installed (pip install av)"),
+            ("skimage", "photos", "scikit-image is not installed (its astronaut photo makes the clip)"),
+            ("matplotlib", "photos", "matplotlib is not installed (its grace_hopper photo makes the clip)"),
+            ("tensorrt", "tensorrt", "TensorRT is not installed (pip install tensorrt)"),
+        ):
+            try:
+                __import__(module)
+            except Exception as exc:  # noqa: BLE001 (a stub tensorrt package raises more than ImportError)
+                self.missing.setdefault(need, f"{reason}: {type(exc).__name__}")
+        try:
+            import onnxruntime
+
+            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+                self.missing["onnx-cuda"] = "ONNX Runtime has no CUDA provider (pip install onnxruntime-gpu)"
+        except ImportError:
+            self.missing["onnx-cuda"] = "ONNX Runtime is not installed (pip install onnxruntime-gpu)"
+        if "cuda" in self.missing:
+            self.missing["tensorrt"] = self.missing["onnx-cuda"] = self.missing["cuda"]
+
+    def why_not(self, needs: tuple[str, ...]) -> str | None:
+        if "gpu" in self.missing:
+            return self.missing["gpu"]
+        return next((self.missing[n] for n in needs if n in self.missing), None)
+
+
+def make_data(work: Path) -> tuple[Path, Path, Path]:
+    """Two unpaired training folders cut from two photos, and a test clip with both faces side by side."""
+    import av
+    import numpy as np
+    from matplotlib import cbook
+    from PIL import Image
+    from skimage import data
+
+    astronaut = Image.fromarray(data.astronaut()).resize((192, 192))
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        hopper = Image.open(f).convert("RGB")
+    hopper = hopper.crop((40, 0, 40 + hopper.height, hopper.height)).resize((192, 192))
+    folders = []
+    for name, photo in (("A", astronaut), ("B", hopper)):
+        folder = work / name
+        folder.mkdir()
+        for i in range(6):
+            x, y = 8 * i, 6 * i
+            photo.crop((x, y, x + 128, y + 128)).save(folder / f"{i}.jpg")
+        folders.append(folder)
+    side_by_side = np.concatenate([np.asarray(astronaut), np.asarray(hopper)], axis=1)
+    clip = work / "two_faces.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = side_by_side.shape[1], side_by_side.shape[0] - 16, "yuv420p"
+        for i in range(12):  # a slow pan: the face tracker sees motion
+            frame = np.ascontiguousarray(side_by_side[i : i + stream.height])
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return folders[0], folders[1], clip
+
+
+def train_label(method: str, amp: str, channels_last: bool) -> str:
+    return f"train {method} amp {amp}, channels-last {'on' if channels_last else 'off'}"
+
+
+def both_faces_changed(clip: Path, output: Path) -> str | None:
+    """Face mode with `--faces all`: each half of the picture holds one face, so each half
+    of the output must differ from the input (an engine that takes one face a batch fails)."""
+    import av
+    import numpy as np
+
+    def frames(path: Path) -> np.ndarray:
+        with av.open(str(path)) as container:
+            return np.stack([f.to_ndarray(format="rgb24").astype(np.float32) for f in container.decode(video=0)])
+
+    diff = np.abs(frames(clip) - frames(output))  # re-encoding alone: about 1.5 on average
+    half = diff.shape[2] // 2
+    changed = [float(side.mean()) > 4.0 for side in (diff[:, :, :half], diff[:, :, half:])]
+    return None if all(changed) else f"only {sum(changed)} of the 2 faces was translated"
+
+
+def steps_reached(model: Path, steps: int) -> str | None:
+    saved = json.loads((model / "model.json").read_text())["steps"]
+    return None if saved == steps else f"the saved model has {saved} steps, not {steps}"
+
+
+def plan(work: Path, device: str, machine: Machine) -> list[list[Step]]:
+    """The steps in phases: a phase runs in parallel, after the one before it."""
+    a, b, clip, store = work / "A", work / "B", work / "two_faces.mp4", work / "models"
+
+    def train(name: str, method: str, amp: str = "off", channels_last: bool = True, *extra: str) -> list[str]:
+        # amp quoted: YAML reads a bare `off` as false
+        settings = (f"train.device={device}", f"train.amp='{amp}'", f"train.channels_last={channels_last}",
+                    "train.checkpoint_every=10")  # fmt: skip
+        return [*CLI, "train", "--source", str(a), "--target", str(b), "--method", method, "--name", name,
+                "--mode", "frame", "--config", "tiny", "--models-dir", str(store), "--steps", str(TRAIN_STEPS),
+                *(arg for setting in settings for arg in ("--set", setting)), *extra]  # fmt: skip
+
+    training, resumes = [], []
+    for method in METHODS:
+        for amp, channels_last in (("off", True), ("bf16", True), ("fp16", True), ("bf16", False)):
+            needs = DATA if amp == "off" else (*DATA, "cuda")
+            name = f"{method}-{amp}" + ("" if channels_last else "-cf")
+            training.append(
+                Step(
+                    train_label(method, amp, channels_last),
+                    train(name, method, amp, channels_last),
+                    180,
+                    needs,
+                    check=lambda model=store / name: steps_reached(model, TRAIN_STEPS),
+                )
+            )
+        # a later --steps wins over the first: the finished 20-step run continues to 30
+        resumed = train(f"{method}-off", method, "off", True, "--resume", "--steps", str(TRAIN_STEPS + 10))
+        resumes.append(
+            Step(
+                f"train {method} resume {TRAIN_STEPS} -> {TRAIN_STEPS + 10} steps",
+                resumed,
+                180,
+                DATA,
+                after=train_label(method, "off", True),
+                check=lambda model=store / f"{method}-off": steps_reached(model, TRAIN_STEPS + 10),
+            )
+        )
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "1", *train("ddp", "cut")[1:]]
+    on_gpu = device != "cpu"
+    training.append(
+        Step(
+            f"torchrun --nproc_per_node 1 ({'NCCL' if on_gpu else 'gloo'})",
+            torchrun,
+            240,
+            DATA,
+            figure="nccl" if on_gpu else "seconds",
+            env={"NCCL_DEBUG": "INFO"},
+        )
+    )
+
+    model = str(store / "cut-off")
+    inference = []
+    for mode in ("frame", "face"):
+        for backend in BACKENDS:
+            for fp16 in (False, True):
+                precision = "fp16" if fp16 else "fp32"
+                label = f"apply {mode} mode{', two faces' if mode == 'face' else ''}, {backend}, {precision}"
+                out = work / f"out-{mode}-{backend}-{precision}.mp4"
+                argv = [
+                    *CLI,
+                    "apply",
+                    str(clip),
+                    "-m",
+                    model,
+                    "-o",
+                    str(out),
+                    "--mode",
+                    mode,
+                    "--backend",
+                    backend,
+                    "--device",
+                    device,
+                    "--batch",
+                    "4",
+                    "-y",
+                ] + (["--fp16"] if fp16 else [])
+                argv += ["--faces", "all"] if mode == "face" else []
+                needs = DATA + (("cuda",) if fp16 else ())
+                needs += {"onnx": ("onnx-cuda",), "tensorrt": ("tensorrt",)}.get(backend, ())
+                if backend == "onnx" and fp16:
+                    needs += ("onnx-fp16",)
+                check = (lambda clip=clip, out=out: both_faces_changed(clip, out)) if mode == "face" else None
+                inference.append(
+                    Step(label, argv, 240, needs, after=train_label("cut", "off", True), figure="frames/s", check=check)
+                )
+    for fp16 in (False, True):
+        argv = [
+            *CLI,
+            "export",
+            "--model",
+            model,
+            "--format",
+            "tensorrt",
+            "--device",
+            device,
+            "--size",
+            "64x128",
+            "--batch",
+            "2",
+        ] + (["--fp16"] if fp16 else [])
+        inference.append(
+            Step(
+                f"export --format tensorrt{' --fp16' if fp16 else ''}",
+                argv,
+                300,
+                ("tensorrt",),
+                after=train_label("cut", "off", True),
+            )
+        )
+    inference.append(Step("doctor", [*CLI, "doctor", "--json"], 60, figure="doctor" if on_gpu else "seconds"))
+
+    scripts = ROOT / "scripts"
+    bench_train = [
+        sys.executable,
+        str(scripts / "bench_train.py"),
+        "--device",
+        device,
+        "--amp",
+        "off",
+        "bf16",
+        "--warmup",
+        "3",
+        "--steps",
+        "10",
+    ]
+    benches = [Step("bench_train.py GPU rows (amp off, bf16)", bench_train, 240, ("cuda",), figure="bench")]
+    for fp16 in (False, True):
+        backends = ["torch", "compile"] + [
+            name
+            for name, need in (("onnx", "onnx-cuda"), ("tensorrt", "tensorrt"))
+            if need not in machine.missing and not (fp16 and name == "onnx")
+        ]
+        argv = [
+            sys.executable,
+            str(scripts / "bench_backends.py"),
+            "--device",
+            device,
+            "--nets",
+            "paper",
+            "--sizes",
+            "256x256",
+            "720x1280",
+            "--seconds",
+            "2",
+            "--backends",
+            *backends,
+        ]
+        benches.append(
+            Step(
+                f"bench_backends.py GPU rows ({'fp16' if fp16 else 'fp32'})",
+                argv + (["--fp16"] if fp16 else []),
+                240,
+                ("cuda",),
+                figure="bench",
+            )
+        )
+    # resumes rewrite model folders that apply reads: after it
+    return [training, inference, resumes, benches]
+
+
+def error_line(text: str) -> str:
+    """The line that says what went wrong: vidswap's own one-line error, else the last line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return next((line for line in reversed(lines) if line.startswith("vidswap: error:")), lines[-1] if lines else "")
+
+
+def figure_of(step: Step, output: str, seconds: float) -> tuple[str, str | None]:
+    """(figure, failure or None) read from a passed step's output."""
+    if step.figure == "frames/s":
+        match = re.search(r"([\d.]+) frames/s", output)
+        return (f"{match[1]} frames/s" if match else f"{seconds:.1f} s"), None
+    if step.figure == "nccl":
+        nccl = "NCCL INFO" in output
+        return ("NCCL" if nccl else ""), None if nccl else "the run did not use NCCL (no NCCL INFO lines)"
+    if step.figure == "doctor":
+        report = json.loads(output[output.index("{") :])
+        gpus = [g for g in report["gpus"] if g["allocates"]]
+        if not gpus:
+            return "", f"doctor finds no usable GPU: {' '.join(report['advice'])[:200]}"
+        return f"{gpus[0]['name']}, {gpus[0]['memory_gib']} GiB, driver CUDA {report['driver_cuda']}", None
+    if step.figure == "bench":
+        return f"{seconds:.0f} s (table below)", None
+    return f"{seconds:.1f} s", None
+
+
+def run(step: Step, env: dict[str, str], deadline: float, passed: dict[str, bool], machine: Machine) -> Row:
+    reason = machine.why_not(step.needs)
+    if reason is None and "onnx-fp16" in step.needs:
+        reason = "the onnx backend is fp32 only (vidswap refuses --fp16 with it)"
+    if reason is None and step.after and not passed.get(step.after):
+        reason = f"needs '{step.after}', which did not pass"
+    timeout = min(step.timeout, deadline - time.monotonic())
+    if reason is None and timeout < 10:
+        reason = "out of time (--minutes)"
+    if reason:
+        return Row(step.name, "skip", detail=reason)
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(step.argv, cwd=ROOT, env=env | step.env, capture_output=True, text=True,
+                              timeout=timeout)  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        output = (exc.stdout or b"").decode(errors="replace") + (exc.stderr or b"").decode(errors="replace")
+        return Row(step.name, "fail", detail=f"timed out after {timeout:.0f} s", output=output)
+    seconds = time.monotonic() - start
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        return Row(step.name, "fail", detail=f"exit {proc.returncode}: {error_line(proc.stderr or proc.stdout)}",
+                   output=output)  # fmt: skip
+    try:
+        figure, failure = figure_of(step, output, seconds)
+    except (ValueError, KeyError) as exc:
+        figure, failure = "", f"unreadable output: {exc}"
+    if failure is None and step.check:
+        failure = step.check()
+    return Row(step.name, "fail" if failure else "pass", figure, failure or "", output)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda:0", help="cuda:N, or cpu to check the script itself")
+    parser.add_argument("--minutes", type=float, default=8.0, help="time for all steps together")
+    parser.add_argument("--jobs", type=int, default=4, help="steps run at a time within a phase")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (models, clips, outputs)")
+    args = parser.parse_args()
+    start = time.monotonic()
+    deadline = start + args.minutes * 60
+    machine = Machine(args.device)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="vidswap-gpu-check-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+                        "PYTHONUNBUFFERED": "1", "VIDSWAP_HOME": str(work / "home"), "COLUMNS": "200"}  # fmt: skip
+    if args.device.startswith("cuda"):
+        env["CUDA_VISIBLE_DEVICES"] = args.device.partition(":")[2] or "0"  # one GPU; the CLI sees it as cuda:0
+        device = "cuda:0"
+    else:
+        device = args.device
+    if machine.why_not(DATA) is None:
+        make_data(work)
+    rows: list[Row] = []
+    passed: dict[str, bool] = {}
+    try:
+        for phase in plan(work, device, machine):
+            jobs = 1 if phase and phase[0].figure == "bench" else args.jobs
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                results = list(pool.map(lambda step, done=passed: run(step, env, deadline, done, machine), phase))
+            passed |= {row.name: row.result == "pass" for row in results}
+            rows += results
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"vidswap GPU check: torch {torch.__version__} (CUDA {torch.version.cuda}), "
+          f"{machine.missing.get('gpu') or torch.cuda.get_device_name(args.device) if device != 'cpu' else 'CPU'}, "
+          f"Python {sys.version.split()[0]}\n")  # fmt: skip
+    print("| step | result | figure | detail |\n|---|---|---|---|")
+    for row in rows:
+        print(f"| {row.name} | {row.result} | {row.figure} | {row.detail.replace('|', '/')} |")
+    for row in rows:
+        if row.result == "pass" and row.figure.endswith("(table below)"):
+            table = [line for line in row.output.splitlines() if line.startswith(("|", "torch "))]
+            print(f"\n{row.name}:\n" + "\n".join(table))
+    counts = {r: sum(row.result == r for row in rows) for r in ("pass", "fail", "skip")}
+    print(
+        f"\n{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped "
+        f"in {time.monotonic() - start:.0f} s"
+    )
+    return 1 if counts["fail"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""`vidswap batch --ray HOST:PORT` against a real head node started with `ray start --head`, token
+authentication on the way Ray 2.60 turns it on (a token in ~/.ray/auth_token). The node is
+stopped by its own process group, not `ray stop`, which would stop every Ray on the machine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from tests.helpers import make_video, panned_frames
+from vidswap.pipeline.runners import ray_token_source
+
+pytest.importorskip("ray")
+BIN = Path(sys.executable).parent
+CLIPS = {"a.mp4": (6, 0.3), "sub/b.mp4": (5, 0)}  # name -> (frames, seconds of audio)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "RAY_AUTH"))}
+    return {**env, "HOME": str(home), "RAY_DISABLE_USAGE_STATS": "1", "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+
+
+@pytest.fixture(scope="module")
+def head(tmp_path_factory):
+    """(address, the head's HOME holding its token): a one-node cluster on 127.0.0.1."""
+    home = tmp_path_factory.mktemp("head_home")
+    (home / ".ray").mkdir()
+    (home / ".ray" / "auth_token").write_text(secrets.token_hex(16))
+    temp = tempfile.mkdtemp(prefix="vsray", dir="/tmp")  # Ray's socket paths must stay short
+    address = f"127.0.0.1:{free_port()}"
+    args = [str(BIN / "ray"), "start", "--head", "--block", f"--port={address.split(':')[1]}",
+            "--node-ip-address=127.0.0.1", "--num-cpus=2", "--include-dashboard=false",
+            f"--temp-dir={temp}", "--object-store-memory=100000000"]  # fmt: skip
+    log = home / "head.log"
+    with log.open("w") as sink:
+        node = subprocess.Popen(args, env=clean_env(home), stdout=sink, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "Ray runtime started" not in log.read_text() and node.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert node.poll() is None and "Ray runtime started" in log.read_text(), log.read_text()
+        yield address, home
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.pid, signal.SIGTERM)  # the node drains for up to 30 s: a short grace, then kill
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            node.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.pid, signal.SIGKILL)
+        node.wait()
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ray_library")
+    for i, (rel, (frames, audio)) in enumerate(CLIPS.items()):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        make_video(root / rel, panned_frames(frames + i, 48, 32)[i:], audio_seconds=audio)
+    return root
+
+
+def batch(library: Path, out: Path, address: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    args = [str(BIN / "vidswap"), "-q", "batch", str(library), "-o", str(out), "-m", "identity",
+            "--preset", "ultrafast", f"--ray={address}"]  # fmt: skip
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
+
+
+@pytest.mark.slow
+def test_batch_joins_a_token_protected_head_node_by_address(head, library, tmp_path):
+    address, home = head
+    out = tmp_path / "out"
+    run = batch(library, out, address, clean_env(home))  # the head's machine: its token in ~/.ray
+    assert run.returncode == 0, run.stderr
+    for rel, (frames, audio) in CLIPS.items():
+        with av.open(str(out / rel)) as container:
+            assert len(container.streams.audio) == (1 if audio else 0)
+            assert sum(1 for _ in container.decode(video=0)) == frames
+
+
+@pytest.mark.slow
+def test_a_missing_token_is_one_line_saying_what_to_set(head, library, tmp_path):
+    address, _ = head
+    elsewhere = tmp_path / "home"  # a machine without the token
+    elsewhere.mkdir()
+    run = batch(library, tmp_path / "out", address, clean_env(elsewhere))
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"vidswap: error: the Ray cluster at {address} uses token authentication and no token was found here: "
+        "set RAY_AUTH_TOKEN to what `ray get-auth-token` prints on its head node (or copy that node's "
+        "~/.ray/auth_token here)"
+    )
+    assert "InvalidAuthToken" not in run.stderr  # Ray's retry warnings stay out of the terminal
+    assert not list((tmp_path / "out").rglob("*.mp4"))
+
+
+def test_token_sources_follow_rays_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    assert ray_token_source() is None
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("t")
+    assert ray_token_source() == str(tmp_path / ".ray" / "auth_token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", "/elsewhere/token")
+    assert ray_token_source() == "/elsewhere/token"
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "secret")
+    assert ray_token_source() == "RAY_AUTH_TOKEN"
