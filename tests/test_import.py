@@ -6,6 +6,7 @@ vidswap's code (plain modules, the original `filt` buffers and crops)."""
 
 import hashlib
 import json
+from pathlib import Path
 
 import av
 import numpy as np
@@ -151,6 +152,7 @@ LAYOUTS = {
     "cut_batch_norm": ({"norm": "batch", "antialias": True}, state),
     "dataparallel": ({}, lambda ref: {f"module.{k}": v for k, v in state(ref).items()}),
     "old_instance_statistics": ({}, with_old_instance_statistics),
+    "old_affine_instance_statistics": ({"norm": "instance_affine"}, with_old_instance_statistics),
     "prefixed_networks": (
         {"antialias": True},
         lambda ref: {
@@ -249,9 +251,11 @@ def test_cli_import_records_where_it_came_from_and_apply_translates_a_clip(tmp_p
             "0",
             "--pix-fmt",
             "yuv444p",
+            "--smooth",
+            "none",
         ],
         capsys,
-    )  # near-lossless: compare pixels
+    )  # near-lossless and unsmoothed: compare pixels with the network's
     assert code == 0, err
     with av.open(str(clip)) as c:
         decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
@@ -279,6 +283,13 @@ def test_unknown_key_is_refused_by_name(tmp_path, capsys):
     torch.save(state, tmp_path / "g.pth")
     err = refused(tmp_path, capsys, tmp_path / "g.pth")
     assert "cannot place 'model.10.conv_block.7.weight'" in err
+    # a stray one-dimensional weight is named, not taken for a norm's (the norm is still read right)
+    state = {**reference().state_dict(), "model.99.weight": torch.zeros(3)}
+    torch.save(state, tmp_path / "stray.pth")
+    err = refused(tmp_path, capsys, tmp_path / "stray.pth")
+    assert "cannot place 'model.99.weight'" in err and "instance norm" in err
+    torch.save({"encoder.weight": torch.zeros(3)}, tmp_path / "other.pth")  # some other network altogether
+    assert "cannot place 'encoder.weight'" in refused(tmp_path, capsys, tmp_path / "other.pth")
 
 
 def test_missing_and_misshapen_parameters_are_refused_by_name(tmp_path, capsys):
@@ -300,9 +311,22 @@ def test_ambiguous_checkpoint_lists_its_networks(tmp_path, capsys):
     assert "it holds: G_AB, G_BA" in refused(tmp_path, capsys, tmp_path / "two.pth", "--network", "G_C")
 
 
+class RunsCode:
+    """Unpickling this calls a function (makes a file): what weights_only refuses."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
 def test_pickled_code_and_damaged_files_are_refused(tmp_path, capsys):
     torch.save(reference(), tmp_path / "module.pth")  # a whole pickled nn.Module: loading it would run code
     assert "state_dict()" in refused(tmp_path, capsys, tmp_path / "module.pth")
+    torch.save({"x": RunsCode(str(tmp_path / "ran"))}, tmp_path / "code.pth")  # a pickle that calls a function
+    assert "state_dict()" in refused(tmp_path, capsys, tmp_path / "code.pth")
+    assert not (tmp_path / "ran").exists()
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint at all")
     assert "cannot read junk.pth" in refused(tmp_path, capsys, tmp_path / "junk.pth")
     np.save(tmp_path / "array.npy", np.zeros(3))

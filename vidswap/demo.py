@@ -18,7 +18,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,6 @@ from vidswap.errors import ConfigError, MissingDependency
 from vidswap.fsutil import atomic_path, atomic_write_text
 from vidswap.metrics import high_frequency_energy, psnr
 from vidswap.metrics.warping import warping_error
-from vidswap.pipeline.smooth import make_smoother
 from vidswap.video import open_video
 
 TRANSFORM = "sepia tone: the luminance tinted brown, blacks lifted"
@@ -283,9 +282,9 @@ class DemoReport:
     steps: int
     psnr_translation: float  # dB against the true transform T(frame)
     psnr_input: float  # the untranslated frame against T(frame): what no training scores
-    warping_error: dict  # of the output and of the input itself (lower: steadier)
-    warping_error_smoothed: dict  # the same with the output smoothed as `--smooth flow` does
-    high_frequency: dict  # energy above half Nyquist of the output and of the truth (a grid: ratio above 1)
+    warping_error: dict  # of the output (as apply writes it, smoothed) and of the input itself (lower: steadier)
+    warping_error_unsmoothed: dict  # the same for the generator's own output (`--smooth none`)
+    high_frequency: dict  # energy above half Nyquist of the output, the unsmoothed output and the truth
     seconds: dict[str, float]  # by stage
     machine: dict
     files: dict[str, str]
@@ -300,6 +299,7 @@ FILES = {
     "preview": "side_by_side.mp4",
     "contact_sheet": "contact_sheet.png",
     "input": "input.mp4",
+    "unsmoothed": "work/unsmoothed.mp4",
     "model": "model",
     "report_json": "report.json",
     "report_md": "report.md",
@@ -347,18 +347,23 @@ def run_demo(
         data = {"A": {"name": "photos", "images": len(images_a)}, "B": {"name": "photos_T", "images": len(images_b)}}
         save_trained_model(paths["model"], "demo", cfg, result.method, result.step, data)
     with stage("applying to the clip"):
-        translator = Translator(TranslatorSettings(model=str(paths["model"]), backend="torch", mode="frame"))
-        translator.apply(
+        # as `vidswap apply` does it (smoothing included), and once more without smoothing, so
+        # the report tells the generator's own steadiness and grid from what smoothing adds
+        settings = TranslatorSettings(model=str(paths["model"]), backend="torch", mode="frame")
+        Translator(settings).apply(
             paths["input"], paths["translated"], VideoSettings(preview=str(paths["preview"])), overwrite=True
         )
+        Translator(replace(settings, smooth="none")).apply(paths["input"], paths["unsmoothed"], overwrite=True)
     with stage("measuring"):
-        inputs, outputs = read_video(paths["input"]), read_video(paths["translated"])
+        inputs, outputs, raw = (read_video(paths[k]) for k in ("input", "translated", "unsmoothed"))
         truth = [transform(f) for f in inputs]
         contact_sheet({"input": inputs, "translation": outputs, "true transform": truth}, paths["contact_sheet"])
         warping = warping_error(zip(inputs, outputs)).to_dict()
-        smoother = make_smoother("flow")
-        smoothed = warping_error((i, smoother(i, o)) for i, o in zip(inputs, outputs)).to_dict()
-        high = {"output": high_frequency_energy(np.stack(outputs)), "truth": high_frequency_energy(np.stack(truth))}
+        unsmoothed = warping_error(zip(inputs, raw)).to_dict()
+        high = {
+            k: high_frequency_energy(np.stack(v))
+            for k, v in (("output", outputs), ("unsmoothed", raw), ("truth", truth))
+        }
     report = DemoReport(
         transform=TRANSFORM,
         method=o.method,
@@ -366,8 +371,11 @@ def run_demo(
         psnr_translation=round(psnr(np.stack(outputs), np.stack(truth)), 2),
         psnr_input=round(psnr(np.stack(inputs), np.stack(truth)), 2),
         warping_error=rounded(warping, 5),
-        warping_error_smoothed=rounded(smoothed, 5),
-        high_frequency=rounded({**high, "ratio": high["output"] / high["truth"]}, 3),
+        warping_error_unsmoothed=rounded(unsmoothed, 5),
+        high_frequency=rounded(
+            {**high, "ratio": high["output"] / high["truth"], "unsmoothed_ratio": high["unsmoothed"] / high["truth"]},
+            3,
+        ),
         seconds={**seconds, "total": round(sum(seconds.values()), 1)},
         machine=machine(),
         files={k: str(p) for k, p in paths.items()},
@@ -382,7 +390,7 @@ def rounded(values: dict, digits: int) -> dict:
 
 def write_report(r: DemoReport, json_path: Path, md_path: Path) -> None:
     atomic_write_text(json_path, json.dumps({**asdict(r), "gain_db": round(r.gain_db, 2)}, indent=2) + "\n")
-    w, ws, hf = r.warping_error, r.warping_error_smoothed, r.high_frequency
+    w, wu, hf = r.warping_error, r.warping_error_unsmoothed, r.high_frequency
     lines = [
         "# vidswap demo",
         "",
@@ -395,9 +403,10 @@ def write_report(r: DemoReport, json_path: Path, md_path: Path) -> None:
         f"| PSNR of the untranslated input vs the true transform | {r.psnr_input:.2f} dB |",
         f"| gain | {r.gain_db:+.2f} dB |",
         f"| warping error of the output / of the input (ratio) | {w['output']} / {w['input']} ({w['ratio']}) |",
-        f"| the same with `--smooth flow` | {ws['output']} / {ws['input']} ({ws['ratio']}) |",
+        f"| the same without smoothing (`--smooth none`) | {wu['output']} / {wu['input']} ({wu['ratio']}) |",
         f"| energy above half Nyquist, output / true transform (ratio) "
         f"| {hf['output']} / {hf['truth']} ({hf['ratio']}) |",
+        f"| the same without smoothing | {hf['unsmoothed']} / {hf['truth']} ({hf['unsmoothed_ratio']}) |",
         *(f"| time: {stage} | {s:.1f} s |" for stage, s in r.seconds.items()),
         f"| machine | {r.machine['cpu_cores']} CPU cores, GPU: {r.machine['gpu'] or 'none'}, "
         f"load average {r.machine.get('load_average_1min', '?')}, torch {r.machine['torch']} |",

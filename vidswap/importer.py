@@ -52,7 +52,8 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
         try:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 (a damaged file raises UnpicklingError, KeyError, RuntimeError...)
-            if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in str(exc):
+            # torch names a refused class "Unsupported global: ..." or "unsupported GLOBAL ..."
+            if isinstance(exc, pickle.UnpicklingError) and "unsupported global" in str(exc).lower():
                 raise ModelError(
                     f"{path.name} holds Python objects besides tensors, which are not loaded (they could "
                     "run code): save the generator's state_dict() instead"
@@ -123,9 +124,14 @@ def infer_architecture(state: dict[str, torch.Tensor], path: Path) -> dict[str, 
     last = max(convolutions, key=lambda k: int(k.split(".")[1]))
     # the widest 3x3 kernel is the residual blocks' width: ngf doubled once per downsampling
     width = max((layers[k].shape[0] for k in convolutions if layers[k].shape[-1] == 3), default=ngf)
-    if any(k.endswith(".weight") and v.ndim == 1 for k, v in layers.items()):
-        norm = "batch" if any(k.endswith(".running_mean") for k in layers) else "instance_affine"
-    else:  # the reference code gives convolutions a bias exactly when instance norm follows
+    # model.2 is the first norm layer in both layouts: the norm is read there, so that a stray key
+    # elsewhere is named by fit_state rather than taken for a norm's parameter. The reference code
+    # gives convolutions a bias exactly when instance norm follows, which tells an old affine
+    # instance norm's saved statistics from batch norm's.
+    if "model.2.weight" in layers:
+        batch = "model.2.running_mean" in layers and "model.1.bias" not in layers
+        norm = "batch" if batch else "instance_affine"
+    else:
         norm = "instance" if "model.1.bias" in layers else "none"
     return {
         "in_channels": first.shape[1],
@@ -213,7 +219,12 @@ def import_checkpoint(
     folder into the store (built beside it, renamed into place: nothing half-written stays)."""
     path = Path(path)
     folder = check_name(name, models_home(models_dir), replace)
-    network_name, state = pick_network(split_networks(read_checkpoint(path)), network, path)
+    tensors = read_checkpoint(path)
+    networks = split_networks(tensors)
+    if not networks:  # a generator's parameters are model.<index>.<...>, under a network name or none
+        first = f"cannot place {next(iter(tensors))!r}" if tensors else "it holds no tensors"
+        raise ModelError(f"{path.name} is not a ResNet generator checkpoint: {first} (expected model.<index>. keys)")
+    network_name, state = pick_network(networks, network, path)
     kwargs = infer_architecture(state, path)
     generator = ResnetGenerator(**kwargs)
     generator.load_state_dict(fit_state(state, generator, path))

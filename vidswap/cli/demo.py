@@ -64,13 +64,14 @@ def command(app: App, out_dir: str, minutes: float, steps: int, method: str, ove
         on_stage=lambda name: app.info(f"- {name}"),
         on_step=lambda done, total: app.debug(f"  step {done} of at most {total}"),
     )
-    w, ws, hf = report.warping_error, report.warping_error_smoothed, report.high_frequency
+    w, wu, hf = report.warping_error, report.warping_error_unsmoothed, report.high_frequency
     app.out.print(
         f"PSNR against the true transform: translation {report.psnr_translation:.2f} dB, "
         f"untranslated input {report.psnr_input:.2f} dB ({report.gain_db:+.2f} dB) after {report.steps} steps\n"
         f"warping error: output {w['output']}, input {w['input']} (ratio {w['ratio']}; "
-        f"{ws['ratio']} with --smooth flow)\n"
-        f"energy above half Nyquist: output / true transform {hf['ratio']} (a grid: above 1)\n"
+        f"{wu['ratio']} with --smooth none)\n"
+        f"energy above half Nyquist: output / true transform {hf['ratio']} (a grid: above 1; "
+        f"{hf['unsmoothed_ratio']} with --smooth none)\n"
         f"total {report.seconds['total']:.0f} s (training {report.seconds['training']:.0f} s)",
         highlight=False,
     )
