@@ -58,7 +58,10 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
                     f"{path.name} holds Python objects besides tensors, which are not loaded (they could "
                     "run code): save the generator's state_dict() instead"
                 ) from None
-            raise ModelError(f"cannot read {path.name} as a PyTorch checkpoint ({type(exc).__name__})") from None
+            raise ModelError(
+                f"cannot read {path.name} as a PyTorch checkpoint: truncated, damaged or another kind of file "
+                f"({type(exc).__name__})"
+            ) from None
     return {".".join(p for p in name.split(".") if p != "module"): t for name, t in _tensors(loaded)}
 
 
