@@ -249,9 +249,11 @@ def test_cli_import_records_where_it_came_from_and_apply_translates_a_clip(tmp_p
             "0",
             "--pix-fmt",
             "yuv444p",
+            "--smooth",
+            "none",
         ],
         capsys,
-    )  # near-lossless: compare pixels
+    )  # near-lossless and unsmoothed: compare pixels
     assert code == 0, err
     with av.open(str(clip)) as c:
         decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
