@@ -32,7 +32,6 @@ import torch
 from vidswap.errors import ConfigError, VidswapError
 from vidswap.pipeline.jobs import Job, Outcome, error_line, run_job
 from vidswap.settings import TranslatorSettings, VideoSettings
-from vidswap.video.threads import set_codec_threads
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +124,10 @@ def _worker_main(name: str, driver: int, translator: TranslatorSettings, video: 
 
 
 def use_cores(threads: int) -> None:
-    """Limit this worker's compute libraries to its share of the cores: torch, OpenCV, the
-    FFmpeg decoders and encoders, and ONNX Runtime sessions (which take torch's count,
-    vidswap.runtime.onnxruntime_backend)."""
+    """Limit this worker's compute libraries to its share of the cores: torch, OpenCV, and
+    ONNX Runtime sessions (which take torch's count, vidswap.runtime.onnxruntime_backend)."""
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
-    set_codec_threads(threads)
 
 
 def _exit_with(driver: int) -> None:

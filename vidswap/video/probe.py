@@ -12,7 +12,6 @@ import av
 
 from vidswap.video.container import first_video_stream, frame_rotation, open_input
 from vidswap.video.media import AudioStreamInfo, MediaInfo, Opened, Source, VideoStreamInfo
-from vidswap.video.threads import share_threads
 
 # packets looked at to estimate the real frame rate and tell variable from constant rate
 _TIMING_SAMPLE_PACKETS = 600
@@ -42,7 +41,7 @@ def open_source(path: str | os.PathLike) -> Source:
     container = open_input(path)
     try:
         # set before the first decode: a codec's threading cannot change once it is open
-        share_threads(first_video_stream(container, path))
+        first_video_stream(container, path).thread_type = "AUTO"
         packets: list[av.Packet] = []
         info = _read_facts(container, path, packets)
         container.streams.video[0].codec_context.flush_buffers()  # the reader decodes `packets` again

@@ -13,7 +13,6 @@ from vidswap.errors import InputError
 from vidswap.video.container import first_video_stream, frame_rotation, open_input
 from vidswap.video.media import Frame, MediaInfo, Source
 from vidswap.video.probe import open_source
-from vidswap.video.threads import share_threads
 
 
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -42,7 +41,7 @@ class VideoReader:
         self._replay = opened.packets if opened else []  # demuxed by the probe: decoded first
         self.stream = first_video_stream(self._container, self.path)
         if not opened:
-            share_threads(self.stream)
+            self.stream.thread_type = "AUTO"
         self.time_base: Fraction = self.stream.time_base or Fraction(1, 90000)
 
     def __enter__(self) -> VideoReader:

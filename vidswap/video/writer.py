@@ -15,7 +15,6 @@ from vidswap.fsutil import atomic_path
 from vidswap.video.container import open_input
 from vidswap.video.media import MediaInfo, Source
 from vidswap.video.probe import probe
-from vidswap.video.threads import codec_threads
 
 # containers whose extension an output keeps; anything else (Ogg, for one, cannot hold
 # H.264) becomes MP4, which keeps the source's time base exactly, or Matroska (time
@@ -102,7 +101,6 @@ class VideoWriter:
         stream.pix_fmt = pix_fmt or ("yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p")
         stream.time_base = self.time_base
         stream.codec_context.time_base = self.time_base
-        stream.codec_context.thread_count = codec_threads()
         options = {"crf": str(crf)}
         if codec in _PRESET_CODECS:
             options["preset"] = preset
