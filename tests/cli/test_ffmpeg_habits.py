@@ -4,6 +4,7 @@ completion of model names (the real entry point, as a shell calls it)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,31 @@ def test_bash_zsh_and_fish_scripts_are_generated():
         run = subprocess.run([VIDSWAP], env={**os.environ, "_VIDSWAP_COMPLETE": f"{shell}_source"},
                              capture_output=True, text=True, timeout=60)  # fmt: skip
         assert run.returncode == 0 and "_VIDSWAP_COMPLETE" in run.stdout, shell
+
+
+# each shell loads the script the README's line writes, then is asked what Tab offers after `-m v`
+SHELLS = {
+    "bash": '. "$1"; COMP_WORDS=(vidswap apply in.mp4 -m v); COMP_CWORD=4; _vidswap_completion vidswap; '
+    'printf "%s\\n" "${COMPREPLY[@]}"',
+    "zsh": 'autoload -Uz compinit && compinit -u; . "$1"; words=(vidswap apply in.mp4 -m v); CURRENT=5; '
+    "compadd() { local a=${@[-1]}; print -l ${(P)a}; }; _vidswap_completion",  # compadd: what would be offered
+    "fish": 'source "$argv[1]"; complete -C "vidswap apply in.mp4 -m v"',
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_readmes_completion_script_completes_model_names_in_the_shell(shell, tmp_path):
+    program = shutil.which(shell)
+    if program is None:
+        pytest.skip(f"{shell} is not installed")
+    for name in ("van_gogh", "vermeer", "monet"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.json").write_text("{}")
+    env = {**os.environ, "VIDSWAP_MODELS_DIR": str(tmp_path), "HOME": str(tmp_path),
+           "PATH": f"{Path(VIDSWAP).parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+    script = tmp_path / f"vidswap.{shell}"
+    script.write_text(subprocess.run([VIDSWAP], env={**env, "_VIDSWAP_COMPLETE": f"{shell}_source"},
+                                     capture_output=True, text=True, timeout=60, check=True).stdout)  # fmt: skip
+    args = [program, "-c", SHELLS[shell], *(["vidswap"] if shell != "fish" else []), str(script)]
+    run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert run.stdout.split() == ["van_gogh", "vermeer"], run.stderr
