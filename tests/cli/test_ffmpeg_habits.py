@@ -14,8 +14,8 @@ import pytest
 
 import vidswap
 from tests.helpers import run_cli
-from vidswap.cli.options import parse_time
-from vidswap.settings import EncodeOptions
+from vidswap.errors import ConfigError
+from vidswap.settings import EncodeOptions, parse_time
 
 VIDSWAP = str(Path(sys.executable).with_name("vidswap"))
 
@@ -53,9 +53,13 @@ def test_clock_times_cut_the_same_frames_as_seconds_and_no_audio_drops_the_sound
     assert streams(seconds) == (15, 1)
 
 
-def test_api_drops_audio_too(clips, tmp_path):
-    result = vidswap.apply(clips["cfr"], tmp_path / "o.mp4", encode=EncodeOptions(preset="ultrafast", audio=False))
-    assert result.audio_streams == 0 and streams(tmp_path / "o.mp4") == (30, 0)
+def test_api_takes_clock_times_and_drops_audio_too(clips, tmp_path):
+    result = vidswap.apply(clips["cfr"], tmp_path / "o.mp4", start="00:00.4", end="0:00:01",
+                           encode=EncodeOptions(preset="ultrafast", audio=False))  # fmt: skip
+    assert result.audio_streams == 0 and streams(tmp_path / "o.mp4") == (15, 0)
+    with pytest.raises(ConfigError, match=r"^end: '1:75': minutes and seconds after a colon must be under 60$"):
+        vidswap.apply(clips["cfr"], tmp_path / "bad.mp4", end="1:75")
+    assert not (tmp_path / "bad.mp4").exists()
 
 
 def complete(words: str, env: dict[str, str]) -> list[str]:
