@@ -139,7 +139,7 @@ def speed(model: str, footage: Path, rounds: int, seconds: float) -> None:
                     began = time.perf_counter()
                     result = translator.apply(path, out, VideoSettings(end=seconds), overwrite=True)
                     fps[smooth] = result.frames / (time.perf_counter() - began)
-                print(f"| {path.name} | {mode} | {r + 1} | {fps['none']:.1f} | {fps['auto']:.1f} |", flush=True)
+                print(f"| {path.name} | {mode} | {r + 1} | {fps['none']:.2f} | {fps['auto']:.2f} |", flush=True)
 
 
 def main() -> None:
