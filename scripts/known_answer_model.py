@@ -7,7 +7,7 @@ For benchmarks that need a translation that flickers and whose truth is known
 printed) but not exactly it, and its residual error changes with sub-pixel shifts of the input
 as a GAN generator's does, so its output flickers more than its input.
 
-    uv run python scripts/known_answer_model.py -o /tmp/sepia-model [--steps 400]
+    uv run python scripts/known_answer_model.py -o /tmp/sepia-model [--steps 400] [--mode face]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=400)
     p.add_argument("--size", type=int, default=32, help="training crop side (the demo's)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mode", choices=["frame", "face"], default="frame", help="what `vidswap apply` does with it")
     args = p.parse_args()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -60,7 +61,7 @@ def main() -> None:
         out = ((generator(tensor(test)).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
     truth = np.stack([sepia(t) for t in test])
     card = ModelCard(
-        name=args.output.name, method="cyclegan", mode="frame", size=args.size, steps=args.steps,
+        name=args.output.name, method="cyclegan", mode=args.mode, size=args.size, steps=args.steps,
         generators={"AtoB": {"class": "ResnetGenerator", "kwargs": generator.kwargs}},
         extra={"fitted_to": "the demo's sepia grade (scripts/known_answer_model.py)"},
     )  # fmt: skip
