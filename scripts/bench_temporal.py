@@ -5,12 +5,14 @@ For each clip and mode the model's raw translation is made once, then smoothed a
 strength and encoded as `vidswap apply` encodes it (libx264, CRF 18), so what is judged is
 what a user gets. Reported: the warping error of the decoded output over the input's own
 (flow and occlusion mask from the input, computed once a clip) and the known-answer PSNR: the
-model is the demo's (trained to a sepia grade), so the truth is the sepia grade of the
+model translates to the demo's sepia grade, so the truth is the sepia grade of the
 input frame (frame mode) or the sepia-graded face crops pasted the same way (face mode).
-A model that flickers is needed: an identity model has nothing to smooth.
+A model that flickers is needed: an identity model has nothing to smooth. The demo's model
+(`vidswap demo`) or, where minutes of GAN training do not fit, scripts/known_answer_model.py's.
 
-    uv run python scripts/bench_temporal.py --model vidswap-demo/model [--footage ../shared/footage]
-    uv run python scripts/bench_temporal.py --model vidswap-demo/model --speed   # fps with and without
+    uv run python scripts/known_answer_model.py -o /tmp/sepia-model
+    uv run python scripts/bench_temporal.py --model /tmp/sepia-model [--footage ../shared/footage]
+    uv run python scripts/bench_temporal.py --model vidswap-demo/model --speed [--seconds 4]  # fps with and without
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ def face_rows(
     return rows
 
 
-def speed(model: str, footage: Path, rounds: int) -> None:
+def speed(model: str, footage: Path, rounds: int, seconds: float) -> None:
     """Frames per second of `vidswap apply` with and without the default smoothing,
     alternated in one run (the machine is shared: compare within a round)."""
     cases = [("frame", footage / "hello/movie-hello.mp4"), ("face", footage / "asl/again.mkv")]
@@ -135,9 +137,9 @@ def speed(model: str, footage: Path, rounds: int) -> None:
                 for smooth, translator in translators.items():
                     out = Path(tmp) / f"{smooth}.mp4"
                     began = time.perf_counter()
-                    result = translator.apply(path, out, VideoSettings(end=4.0), overwrite=True)
+                    result = translator.apply(path, out, VideoSettings(end=seconds), overwrite=True)
                     fps[smooth] = result.frames / (time.perf_counter() - began)
-                print(f"| {path.name} | {mode} | {r + 1} | {fps['none']:.1f} | {fps['auto']:.1f} |", flush=True)
+                print(f"| {path.name} | {mode} | {r + 1} | {fps['none']:.2f} | {fps['auto']:.2f} |", flush=True)
 
 
 def main() -> None:
@@ -149,10 +151,11 @@ def main() -> None:
     parser.add_argument("--clips", nargs="*", help="only these (footage paths, or 'demo')")
     parser.add_argument("--speed", action="store_true", help="measure apply's frames/s instead")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=4.0, help="--speed: seconds of each clip a run")
     args = parser.parse_args()
     footage = Path(args.footage)
     if args.speed:
-        speed(args.model, footage, args.rounds)
+        speed(args.model, footage, args.rounds, args.seconds)
         return
     frame_model = Translator(TranslatorSettings(model=args.model, backend="torch", mode="frame"))
     face_model = Translator(TranslatorSettings(model=args.model, backend="torch", mode="face"))

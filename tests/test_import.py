@@ -255,7 +255,7 @@ def test_cli_import_records_where_it_came_from_and_apply_translates_a_clip(tmp_p
             "none",
         ],
         capsys,
-    )  # near-lossless and unsmoothed: compare pixels with the network's
+    )  # near-lossless and unsmoothed: compare pixels
     assert code == 0, err
     with av.open(str(clip)) as c:
         decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]

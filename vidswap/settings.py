@@ -5,12 +5,30 @@ torch or PyAV; the pipeline that acts on them is vidswap.pipeline."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from vidswap.choices import ApplyMode, BackendName, FaceSelection, Smoothing
+from vidswap.errors import ConfigError
 
 FACE_MARGIN = 0.35  # room around the face template, as a share of the tight face crop
 SMOOTH_STRENGTH = 0.6  # weight of the warped history in temporal smoothing, measured: docs/temporal.md
+
+_TIME_FORMS = "seconds (90.5) or [HH:]MM:SS[.ms] (01:30.5, 1:01:30)"
+
+
+def parse_time(text: str) -> float:
+    """Seconds from '90.5', '01:30.5' or '1:01:30' (as ffmpeg's -ss takes them)."""
+    *head, last = text.strip().split(":")
+    if len(head) > 2 or not all(p.isdigit() for p in head) or not re.fullmatch(r"\d+(\.\d*)?|\.\d+", last):
+        raise ValueError(f"{text!r} is not a time: write {_TIME_FORMS}")
+    seconds = float(last)
+    if (head and seconds >= 60) or (len(head) == 2 and int(head[1]) >= 60):
+        raise ValueError(f"{text!r}: minutes and seconds after a colon must be under 60")
+    minutes = 0
+    for part in head:
+        minutes = minutes * 60 + int(part)
+    return minutes * 60 + seconds
 
 
 @dataclass
@@ -61,6 +79,14 @@ class VideoSettings:
     """What is done to one video besides translating it."""
 
     encode: EncodeOptions = field(default_factory=EncodeOptions)
-    start: float | None = None
+    start: float | None = None  # seconds; also given as text: '90.5', '01:30.5', '1:01:30'
     end: float | None = None
     preview: str | None = None  # also write a side-by-side (input | output) video here
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            if isinstance(value := getattr(self, name), str):
+                try:
+                    setattr(self, name, parse_time(value))
+                except ValueError as exc:
+                    raise ConfigError(f"{name}: {exc}") from None

@@ -65,7 +65,7 @@ def test_apply_on_a_folder_user_errors(tmp_path, capsys, argv, message):
     (empty / "notes.txt").write_text("no images here")
     argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
     code, stdout, err = run_cli(["apply", str(empty), "-m", "identity", "--json", *argv], capsys)
-    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and stdout == ""
+    assert code == 2 and stdout == "" and err.startswith("vidswap: error: ") and err.count("\n") == 1 and message in err
     assert not (tmp_path / "out").exists()  # nothing made
 
 

@@ -83,3 +83,15 @@ def test_apply_identity_writes_next_to_input_and_refuses_to_overwrite(clips, tmp
     assert (tmp_path / "clip.vidswap.mp4").is_file()
     code, _, err = run_cli(["apply", str(source), "--model", "identity"], capsys)
     assert code == 2 and "exists" in err
+
+
+def test_a_long_message_stays_one_line_in_a_log(capsys):
+    """Off a terminal Rich would cut lines at 80 columns: a log's warning or summary must stay one line."""
+    from vidswap.cli.app import App
+
+    app = App()
+    app.warn("interrupted (SIGTERM) at step 26 of 3000: checkpoint saved, partial model usable (--model trial); "
+             "rerun the same command to continue")  # fmt: skip
+    app.info("2 converted (123 frames, 3.3 frames/s), 0 already done, 0 failed, of 2 in /a/rather/long/output/folder")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("to continue") and lines[1].endswith("folder")

@@ -4,6 +4,7 @@ completion of model names (the real entry point, as a shell calls it)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,8 @@ import pytest
 
 import vidswap
 from tests.helpers import run_cli
-from vidswap.cli.options import parse_time
-from vidswap.settings import EncodeOptions
+from vidswap.errors import ConfigError
+from vidswap.settings import EncodeOptions, parse_time
 
 VIDSWAP = str(Path(sys.executable).with_name("vidswap"))
 
@@ -52,9 +53,13 @@ def test_clock_times_cut_the_same_frames_as_seconds_and_no_audio_drops_the_sound
     assert streams(seconds) == (15, 1)
 
 
-def test_api_drops_audio_too(clips, tmp_path):
-    result = vidswap.apply(clips["cfr"], tmp_path / "o.mp4", encode=EncodeOptions(preset="ultrafast", audio=False))
-    assert result.audio_streams == 0 and streams(tmp_path / "o.mp4") == (30, 0)
+def test_api_takes_clock_times_and_drops_audio_too(clips, tmp_path):
+    result = vidswap.apply(clips["cfr"], tmp_path / "o.mp4", start="00:00.4", end="0:00:01",
+                           encode=EncodeOptions(preset="ultrafast", audio=False))  # fmt: skip
+    assert result.audio_streams == 0 and streams(tmp_path / "o.mp4") == (15, 0)
+    with pytest.raises(ConfigError, match=r"^end: '1:75': minutes and seconds after a colon must be under 60$"):
+        vidswap.apply(clips["cfr"], tmp_path / "bad.mp4", end="1:75")
+    assert not (tmp_path / "bad.mp4").exists()
 
 
 def complete(words: str, env: dict[str, str]) -> list[str]:
@@ -85,3 +90,31 @@ def test_bash_zsh_and_fish_scripts_are_generated():
         run = subprocess.run([VIDSWAP], env={**os.environ, "_VIDSWAP_COMPLETE": f"{shell}_source"},
                              capture_output=True, text=True, timeout=60)  # fmt: skip
         assert run.returncode == 0 and "_VIDSWAP_COMPLETE" in run.stdout, shell
+
+
+# each shell loads the script the README's line writes, then is asked what Tab offers after `-m v`
+SHELLS = {
+    "bash": '. "$1"; COMP_WORDS=(vidswap apply in.mp4 -m v); COMP_CWORD=4; _vidswap_completion vidswap; '
+    'printf "%s\\n" "${COMPREPLY[@]}"',
+    "zsh": 'autoload -Uz compinit && compinit -u; . "$1"; words=(vidswap apply in.mp4 -m v); CURRENT=5; '
+    "compadd() { local a=${@[-1]}; print -l ${(P)a}; }; _vidswap_completion",  # compadd: what would be offered
+    "fish": 'source "$argv[1]"; complete -C "vidswap apply in.mp4 -m v"',
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_readmes_completion_script_completes_model_names_in_the_shell(shell, tmp_path):
+    program = shutil.which(shell)
+    if program is None:
+        pytest.skip(f"{shell} is not installed")
+    for name in ("van_gogh", "vermeer", "monet"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.json").write_text("{}")
+    env = {**os.environ, "VIDSWAP_MODELS_DIR": str(tmp_path), "HOME": str(tmp_path),
+           "PATH": f"{Path(VIDSWAP).parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+    script = tmp_path / f"vidswap.{shell}"
+    script.write_text(subprocess.run([VIDSWAP], env={**env, "_VIDSWAP_COMPLETE": f"{shell}_source"},
+                                     capture_output=True, text=True, timeout=60, check=True).stdout)  # fmt: skip
+    args = [program, "-c", SHELLS[shell], *(["vidswap"] if shell != "fish" else []), str(script)]
+    run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert run.stdout.split() == ["van_gogh", "vermeer"], run.stderr

@@ -119,3 +119,10 @@ def test_eval_refuses_a_bad_plot_path_in_one_line(tmp_path, source, capsys, plot
     code, out, err = run_eval(capsys, source, source, "--plot", tmp_path / plot)
     assert code == 6 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "in.flicker.png").exists() and not (tmp_path / "plot.jpg").exists()
+
+
+def test_eval_names_the_flicker_plot_even_with_nothing_to_draw(tmp_path, capsys):
+    one = make_video(tmp_path / "one.mp4", frames=1, audio=False)  # a single frame: no pair to measure
+    code, out, _ = run_eval(capsys, one, one)
+    assert code == 0 and "flicker curve:" in out and "no frame pairs" in out
+    assert (tmp_path / "one.flicker.png").is_file()

@@ -102,6 +102,10 @@ def test_a_bad_image_is_one_line_and_nothing_is_written(tmp_path, capsys, damage
         Translator(model="identity").apply(bad)
     code, out, err = run_cli(["apply", str(bad), "-m", "identity", "--json"], capsys)
     assert code == 2 and out == "" and "not a readable image" in err and "Traceback" not in err
+    if damage == "not an image":  # known from its header, before any progress bar: the error alone
+        assert err.strip().splitlines() == [
+            f"vidswap: error: {bad}: not a readable image (cannot identify image file '{bad}')"
+        ]
     no_stray_files(tmp_path, "good.jpg", "bad.jpg")
 
 

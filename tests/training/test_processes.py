@@ -42,19 +42,17 @@ def train_args(domains, store, method, name, *extra):
     ]
 
 
+def train_on_two_processes(args: list[str]) -> subprocess.CompletedProcess:
+    """`vidswap train ARGS` under torchrun with two CPU processes (gloo)."""
+    cmd = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--no-python", str(BIN / "vidswap"), *args]
+    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.parametrize(
     "method", ["cut", pytest.param("cyclegan", marks=pytest.mark.slow), pytest.param("acgan", marks=pytest.mark.slow)]
 )
 def test_two_process_gloo_ddp_trains(method, tmp_path, tiny_domains):
-    cmd = [
-        str(BIN / "torchrun"),
-        "--nproc_per_node",
-        "2",
-        "--no-python",
-        str(BIN / "vidswap"),
-        *train_args(tiny_domains, tmp_path, method, "ddp"),
-    ]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    proc = train_on_two_processes(train_args(tiny_domains, tmp_path, method, "ddp"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = read_losses(tmp_path / ".runs" / "ddp")
     assert [r["step"] for r in rows] == [1, 2, 3, 4] and all(all_finite(r) for r in rows)
@@ -166,15 +164,7 @@ def test_a_one_process_run_resumes_with_two_processes(tmp_path, tiny_domains):
     assert first.returncode == 0, first.stderr[-3000:]
     _, tensors = read_checkpoint(tmp_path / ".runs" / "grow" / CHECKPOINT)
     assert "rng/torch/1" not in tensors
-    cmd = [
-        str(BIN / "torchrun"),
-        "--nproc_per_node",
-        "2",
-        "--no-python",
-        str(BIN / "vidswap"),
-        *train_args(tiny_domains, tmp_path, "cyclegan", "grow", "--steps", "4"),
-    ]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    proc = train_on_two_processes(train_args(tiny_domains, tmp_path, "cyclegan", "grow", "--steps", "4"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "resuming grow at step 2" in proc.stderr
     rows = read_losses(tmp_path / ".runs" / "grow")

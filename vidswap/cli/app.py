@@ -12,7 +12,8 @@ from rich.console import Console
 class App:
     verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
     out: Console = field(default_factory=lambda: Console(soft_wrap=True))  # data: tables, JSON
-    err: Console = field(default_factory=lambda: Console(stderr=True))  # progress, warnings
+    # progress, warnings; a message stays one line in a log (not cut at 80 columns off a terminal)
+    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
 
     def info(self, message: str) -> None:
         if self.verbosity >= 0:

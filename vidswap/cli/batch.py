@@ -93,7 +93,8 @@ def run_with_bars(app: App, library: str, out_dir: str, settings, video: VideoSe
     try:
         report = batch(library, out_dir, translator=settings, video=video, observer=Bars(app, progress), **options)
     finally:
-        progress.stop()
+        if progress.live.is_started:  # stopping bars never started prints an empty line before the error
+            progress.stop()
     fps = report.frames / report.seconds if report.seconds else 0.0
     app.info(f"{len(report.converted)} converted ({report.frames} frames, {fps:.1f} frames/s), "
              f"{report.skipped} already done, {len(report.failed)} failed, of {report.total} in {out_dir}")  # fmt: skip

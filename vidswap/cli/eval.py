@@ -63,6 +63,8 @@ def command(app: App, input_path: str, output_path: str, as_json: bool, report: 
             f"ratio {_num(worst.ratio)})",
             highlight=False,
         )
+    else:
+        app.out.print(f"flicker curve: {plot} (empty: no frame pairs could be measured)", highlight=False)
     checks = Table(title="checks", title_justify="left")
     for col in ("check", "", "input", "output", "detail"):
         checks.add_column(col)

@@ -3,30 +3,13 @@ settings, declared once."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import click
 
 from vidswap.choices import ApplyMode, BackendName, Smoothing, choices
 from vidswap.cli.completion import complete_model
-from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings
-
-_TIME_FORMS = "seconds (90.5) or [HH:]MM:SS[.ms] (01:30.5, 1:01:30)"
-
-
-def parse_time(text: str) -> float:
-    """Seconds from '90.5', '01:30.5' or '1:01:30' (as ffmpeg's -ss takes them)."""
-    *head, last = text.strip().split(":")
-    if len(head) > 2 or not all(p.isdigit() for p in head) or not re.fullmatch(r"\d+(\.\d*)?|\.\d+", last):
-        raise ValueError(f"{text!r} is not a time: write {_TIME_FORMS}")
-    seconds = float(last)
-    if (head and seconds >= 60) or (len(head) == 2 and int(head[1]) >= 60):
-        raise ValueError(f"{text!r}: minutes and seconds after a colon must be under 60")
-    minutes = 0
-    for part in head:
-        minutes = minutes * 60 + int(part)
-    return minutes * 60 + seconds
+from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings, parse_time
 
 
 class TimeParam(click.ParamType):

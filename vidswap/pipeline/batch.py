@@ -162,13 +162,15 @@ def run_batch(
         report = BatchReport(total=len(decisions), skipped=sum(d.state == "done" for d in decisions))
         report.failed = {d.source: manifest.get(d.source).error or "" for d in decisions
                          if d.state == "failed" and d.action == "skip"}  # fmt: skip
-        observer.planned(len(todo), report.skipped, len(report.failed))
         if not todo:
+            observer.planned(0, report.skipped, len(report.failed))
             return report
         outputs = {d.source: d.output for d in decisions}
         jobs = {key: Job(key, str(library / key), str(out_dir / outputs[key]), facts.get(key)) for key in todo}
+        # before the bars start: a Ray cluster that refuses us is one line on a clean terminal
         runner = (RayRunner(None if ray is True else ray, translator, video, workers) if ray
                   else LocalRunner(translator, video, workers or 1))  # fmt: skip
+        observer.planned(len(todo), report.skipped, len(report.failed))
         try:
             drive(manifest, runner, jobs, retries, observer, report)
         finally:

@@ -49,16 +49,35 @@ class Still:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_image(path: str | os.PathLike) -> Still:
+# what Pillow raises for a file that is no image, a damaged one or one too large to decode
+_UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def check_image(path: str | os.PathLike) -> None:
+    """Before any work: the file is there and Pillow reads its header (quick), else one line."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
+        with Image.open(path):
+            pass
+    except _UNREADABLE as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: BaseException) -> InputError:
+    return InputError(f"{path}: not a readable image ({' '.join(str(exc).split())})")
+
+
+def read_image(path: str | os.PathLike) -> Still:
+    path = Path(path)
+    check_image(path)
+    try:
         with Image.open(path) as im:
             im.load()
             upright = ImageOps.exif_transpose(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputError(f"{path}: not a readable image ({' '.join(str(exc).split())})") from None
+    except _UNREADABLE as exc:
+        raise _unreadable(path, exc) from None
     still = Still(image=np.asarray(upright.convert("RGB")))
     if getattr(im, "n_frames", 1) > 1:
         still.warnings.append(f"{path}: an animated image: only its first frame is translated")

@@ -46,12 +46,24 @@ def worker_devices(device: str, workers: int) -> list[str]:
     return [device] * workers
 
 
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Where local workers come from: forked from a fork server that imported this module
+    (torch, PyAV, the pipeline) once, so each further worker starts at once instead of
+    importing torch again; the server never touches CUDA or torch's thread pools, so every
+    worker still starts clean. Spawned where there is no fork server."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 class LocalRunner:
-    """`workers` spawned processes (no inherited CUDA or thread state), each with its own
-    inbox, so the driver always knows which job a worker holds if it dies."""
+    """`workers` processes with no inherited CUDA or thread state (worker_context), each
+    with its own inbox, so the driver always knows which job a worker holds if it dies."""
 
     def __init__(self, translator: TranslatorSettings, video: VideoSettings, workers: int):
-        self._ctx = multiprocessing.get_context("spawn")
+        self._ctx = worker_context()
         self._events = self._ctx.Queue()
         self._translator, self._video = translator, video
         self._devices = worker_devices(translator.device, workers)
@@ -132,15 +144,25 @@ def use_cores(threads: int) -> None:
 
 def _exit_with(driver: int) -> None:
     """A worker must not outlive a driver killed with -9: it would go on writing into the
-    output folder while the next run converts the same file. (The driver's pid comes as an
-    argument: by the time this runs the worker may already have been re-parented.)"""
+    output folder while the next run converts the same file. Its parent is the driver or
+    the fork server, which exits with the driver; the driver's pid comes as an argument, as
+    the worker may have been re-parented before this runs."""
+    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == driver:
+        while os.getppid() == parent and _alive(driver):
             time.sleep(0.2)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class RayRunner:

@@ -19,7 +19,7 @@ from vidswap.faces.align import aligned_size
 from vidswap.models import load_model
 from vidswap.pipeline.apply import ApplyResult, apply_video
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces
-from vidswap.pipeline.images import apply_image, image_output_path, is_image, plan_still_faces
+from vidswap.pipeline.images import apply_image, check_image, image_output_path, is_image, plan_still_faces
 from vidswap.pipeline.smooth import check_smoothing, make_crop_smoother, make_smoother
 from vidswap.pipeline.translate import ImageTranslator, to_images, to_tensor
 from vidswap.runtime import check_choice
@@ -135,7 +135,9 @@ def check_job(source: Source, output: str | os.PathLike | None, video: VideoSett
 
 
 def check_image_job(source: str | os.PathLike, output: str | os.PathLike | None, overwrite: bool = False) -> Path:
-    """check_job for an image file (read when it is converted): returns the output path."""
+    """check_job for an image file (its header read; the pixels when it is converted):
+    returns the output path."""
+    check_image(source)
     return check_output(Path(source), image_output_path(source, output), overwrite)
 
 
