@@ -2,7 +2,7 @@
 sized by --min-face-size every few frames, faces followed in between) against the full
 path (--full-detect: full resolution, every frame), beside frame mode.
 
-    uv run python scripts/bench_faces.py [--frames 36] [--footage ../shared/footage] [--no-extract]
+    uv run python scripts/bench_faces.py [--frames 36] [--footage ../shared/footage] [--no-landmarks] [--no-extract]
 
 Clips (made here with PyAV from the footage): movie-hello at 720p and upscaled to 1080p
 (one face), movie-hello beside an ASL clip at 720p and 1080p (two faces); the landmark
@@ -78,13 +78,16 @@ def make_clips(footage: Path, folder: Path, count: int) -> dict[str, Path]:
     }
 
 
-def apply_fps(clip: Path, out: Path, mode: str, full: bool) -> tuple[float, float]:
-    """(frames/s of an identity apply, PSNR of its output against the input)."""
+def apply_fps(clip: Path, out: Path, mode: str, full: bool) -> tuple[float, float, float]:
+    """(frames/s of an identity apply (face mode: with its face pass), CPU seconds a frame
+    of this process, PSNR of its output against the input)."""
     face = FaceSettings(select="all", full_detect=full)
     translator = Translator(TranslatorSettings(model="identity", mode=mode, face=face, device="cpu"))
+    cpu = time.process_time()
     result = translator.apply(clip, out, overwrite=True)
+    cpu = (time.process_time() - cpu) / result.frames
     scores = [psnr(a, b) for a, b in zip(read(clip, result.frames), read(out, result.frames))]
-    return result.fps, float(np.mean(scores))
+    return result.fps, cpu, float(np.mean(scores))
 
 
 def landmark_check(clip: Path) -> dict:
@@ -120,7 +123,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=36, help="frames a clip")
     parser.add_argument("--footage", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "footage")
-    parser.add_argument("--no-extract", action="store_true")
+    parser.add_argument("--no-landmarks", action="store_true", help="skip the landmark check")
+    parser.add_argument("--no-extract", action="store_true", help="skip the extract check")
     args = parser.parse_args()
     if not args.footage.is_dir():
         sys.exit(f"no footage at {args.footage}")
@@ -133,26 +137,28 @@ def main() -> None:
         apply_fps(clips["720p, 1 face"], folder / "warm-up.mp4", "face", False)  # imports, first calls
 
         print("| clip | frame mode fps | face fast fps | face full fps | fast/full | fast/frame | full/frame "
-              "| PSNR fast | PSNR full |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|---|")
+              "| CPU s/frame frame / fast / full | PSNR fast | PSNR full |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for n, (name, clip) in enumerate(clips.items()):
             runs = [("frame", False), ("face", False), ("face", True)]
             results = {}
             for mode, full in runs if n % 2 == 0 else runs[::-1]:  # alternate the order between clips
                 results[mode, full] = apply_fps(clip, folder / f"out-{mode}-{full}.mp4", mode, full)
-            (frame, _), (fast, p_fast), (full, p_full) = (results[r] for r in runs)
+            (frame, c_frame, _), (fast, c_fast, p_fast), (full, c_full, p_full) = (results[r] for r in runs)
             print(f"| {name} | {frame:.2f} | {fast:.2f} | {full:.2f} | {fast / full:.1f}x | {fast / frame:.2f} "
-                  f"| {full / frame:.2f} | {p_fast:.2f} | {p_full:.2f} |", flush=True)  # fmt: skip
+                  f"| {full / frame:.2f} | {c_frame:.3f} / {c_fast:.3f} / {c_full:.3f} | {p_fast:.2f} "
+                  f"| {p_full:.2f} |", flush=True)  # fmt: skip
 
-        print("\n| clip | tracks full / fast | median error | 95th pct | lost | split | frames searched "
-              "| face pass speed-up |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|")
-        checks = {**clips, "asl book 640x480": args.footage / "asl/book.mkv",
-                  "carphone 176x144": args.footage / "odd/carphone.mp4"}  # fmt: skip
-        for name, clip in checks.items():
-            r = landmark_check(clip)
-            row = f"| {name} | {r['tracks'][0]} / {r['tracks'][1]} | {r['median']:.2f}% | {r['p95']:.2f}% "
-            print(row + f"| {r['lost']} | {r['split']} | {r['searched']} | {r['plan_speedup']:.1f}x |", flush=True)
+        if not args.no_landmarks:
+            print("\n| clip | tracks full / fast | median error | 95th pct | lost | split | frames searched "
+                  "| face pass speed-up |")  # fmt: skip
+            print("|---|---|---|---|---|---|---|---|")
+            checks = {**clips, "asl book 640x480": args.footage / "asl/book.mkv",
+                      "carphone 176x144": args.footage / "odd/carphone.mp4"}  # fmt: skip
+            for name, clip in checks.items():
+                r = landmark_check(clip)
+                row = f"| {name} | {r['tracks'][0]} / {r['tracks'][1]} | {r['median']:.2f}% | {r['p95']:.2f}% "
+                print(row + f"| {r['lost']} | {r['split']} | {r['searched']} | {r['plan_speedup']:.1f}x |", flush=True)
 
         if not args.no_extract:
             sources = [args.footage / "hello/movie-hello.mp4", args.footage / "odd/carphone.mp4"]
