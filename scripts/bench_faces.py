@@ -2,7 +2,8 @@
 sized by --min-face-size every few frames, faces followed in between) against the full
 path (--full-detect: full resolution, every frame), beside frame mode.
 
-    uv run python scripts/bench_faces.py [--frames 36] [--footage ../shared/footage] [--no-landmarks] [--no-extract]
+    uv run python scripts/bench_faces.py [--frames 36] [--footage ../shared/footage]
+        [--no-apply] [--no-landmarks] [--no-extract]
 
 Clips (made here with PyAV from the footage): movie-hello at 720p and upscaled to 1080p
 (one face), movie-hello beside an ASL clip at 720p and 1080p (two faces); the landmark
@@ -109,13 +110,15 @@ def landmark_check(clip: Path) -> dict:
 
 
 def extract_check(sources: list[Path], folder: Path) -> dict:
+    """(faces, crops, wall seconds, CPU seconds) of `vidswap extract` with each detector."""
     counts = {}
     for name, downscale in (("fast", True), ("full", False)):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         summary = extract_dataset(
             sources, folder / name, detector=FaceDetector(device="cpu", downscale=downscale), max_per_clip=20
         )
-        counts[name] = (summary.total("faces"), summary.total("crops"), time.perf_counter() - start)
+        counts[name] = (summary.total("faces"), summary.total("crops"), time.perf_counter() - start,
+                        time.process_time() - cpu)  # fmt: skip
     return counts
 
 
@@ -123,6 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=36, help="frames a clip")
     parser.add_argument("--footage", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "footage")
+    parser.add_argument("--no-apply", action="store_true", help="skip the apply speed table")
     parser.add_argument("--no-landmarks", action="store_true", help="skip the landmark check")
     parser.add_argument("--no-extract", action="store_true", help="skip the extract check")
     args = parser.parse_args()
@@ -135,19 +139,19 @@ def main() -> None:
         folder = Path(tmp)
         clips = make_clips(args.footage, folder, args.frames)
         apply_fps(clips["720p, 1 face"], folder / "warm-up.mp4", "face", False)  # imports, first calls
-
-        print("| clip | frame mode fps | face fast fps | face full fps | fast/full | fast/frame | full/frame "
-              "| CPU s/frame frame / fast / full | PSNR fast | PSNR full |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|---|---|")
-        for n, (name, clip) in enumerate(clips.items()):
-            runs = [("frame", False), ("face", False), ("face", True)]
-            results = {}
-            for mode, full in runs if n % 2 == 0 else runs[::-1]:  # alternate the order between clips
-                results[mode, full] = apply_fps(clip, folder / f"out-{mode}-{full}.mp4", mode, full)
-            (frame, c_frame, _), (fast, c_fast, p_fast), (full, c_full, p_full) = (results[r] for r in runs)
-            print(f"| {name} | {frame:.2f} | {fast:.2f} | {full:.2f} | {fast / full:.1f}x | {fast / frame:.2f} "
-                  f"| {full / frame:.2f} | {c_frame:.3f} / {c_fast:.3f} / {c_full:.3f} | {p_fast:.2f} "
-                  f"| {p_full:.2f} |", flush=True)  # fmt: skip
+        if not args.no_apply:
+            print("| clip | frame mode fps | face fast fps | face full fps | fast/full | fast/frame | full/frame "
+                  "| CPU s/frame frame / fast / full | PSNR fast | PSNR full |")  # fmt: skip
+            print("|---|---|---|---|---|---|---|---|---|---|")
+            for n, (name, clip) in enumerate(clips.items()):
+                runs = [("frame", False), ("face", False), ("face", True)]
+                results = {}
+                for mode, full in runs if n % 2 == 0 else runs[::-1]:  # alternate the order between clips
+                    results[mode, full] = apply_fps(clip, folder / f"out-{mode}-{full}.mp4", mode, full)
+                (frame, c_frame, _), (fast, c_fast, p_fast), (full, c_full, p_full) = (results[r] for r in runs)
+                print(f"| {name} | {frame:.2f} | {fast:.2f} | {full:.2f} | {fast / full:.1f}x | {fast / frame:.2f} "
+                      f"| {full / frame:.2f} | {c_frame:.3f} / {c_fast:.3f} / {c_full:.3f} | {p_fast:.2f} "
+                      f"| {p_full:.2f} |", flush=True)  # fmt: skip
 
         if not args.no_landmarks:
             print("\n| clip | tracks full / fast | median error | 95th pct | lost | split | frames searched "
@@ -161,13 +165,21 @@ def main() -> None:
                 print(row + f"| {r['lost']} | {r['split']} | {r['searched']} | {r['plan_speedup']:.1f}x |", flush=True)
 
         if not args.no_extract:
-            sources = [args.footage / "hello/movie-hello.mp4", args.footage / "odd/carphone.mp4"]
-            sources += sorted((args.footage / "asl").glob("*.mkv"))[:4]
-            counts = extract_check(sources, folder)
-            print("\n| extract (6 clips, 20 frames each) | faces | crops | seconds |\n|---|---|---|---|")
-            for name, (faces, crops, seconds) in counts.items():
-                print(f"| {name} detector | {faces} | {crops} | {seconds:.1f} |")
-            print(f"\nfaces fast/full: {counts['fast'][0] / max(counts['full'][0], 1):.3f}")
+            footage = [args.footage / "hello/movie-hello.mp4", args.footage / "odd/carphone.mp4"]
+            footage += sorted((args.footage / "asl").glob("*.mkv"))[:4]
+            print("\n| extract, 20 frames a clip | detector | faces | crops | seconds | CPU seconds |")
+            print("|---|---|---|---|---|---|")
+            made = [clips["1080p, 1 face"], clips["1080p, 2 faces"]]
+            for label, sources in (
+                ("footage (6 clips, 176x144 to 720p)", footage),
+                ("1080p (2 clips made here)", made),
+            ):
+                counts = extract_check(sources, folder / label[:4])
+                for name, (faces, crops, seconds, cpu) in counts.items():
+                    print(f"| {label} | {name} | {faces} | {crops} | {seconds:.1f} | {cpu:.1f} |")
+                fast, full = counts["fast"], counts["full"]
+                print(f"| {label} | fast/full | {fast[0] / max(full[0], 1):.3f} | | {full[2] / fast[2]:.1f}x faster "
+                      f"| {full[3] / fast[3]:.1f}x less |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
