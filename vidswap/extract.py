@@ -289,8 +289,10 @@ class _SourceExtractor:
                 device=self.detector, min_prob=self.config.min_prob, min_size=self.config.min_face
             )
         # consecutive frames: detected every few, faces followed in between (as face mode
-        # does); sampled frames lie too far apart to follow, each is searched
-        find = FaceFollower(self.detector) if sampler.consecutive else self.detector.detect
+        # does); sampled frames lie too far apart to follow, each is searched, as is every
+        # frame by the reference detector (full resolution)
+        follow = sampler.consecutive and self.detector.downscale
+        find = FaceFollower(self.detector) if follow else self.detector.detect
         detections, times, indices = [], [], []
         for chunk in _chunks(sampler.frames(), _READ_CHUNK):
             detections += find([f.image for f in chunk])
