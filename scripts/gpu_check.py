@@ -274,7 +274,7 @@ def plan(work: Path, device: str, machine: Machine) -> list[list[Step]]:
     # face detection (MTCNN and its ONet refinement) on the device, apart from any generator
     faces = work / "faces"
     extract = [*CLI, "extract", str(clip), "-o", str(faces), "--mode", "face", "--size", "64", "--device", device]
-    inference.append(Step(f"extract --mode face (MTCNN on {device})", extract, 120, DATA,
+    inference.append(Step(f"extract --mode face (MTCNN on {device})", extract, 180, DATA,
                           check=lambda: both_faces_found(faces)))  # fmt: skip
     inference.append(Step("doctor", [*CLI, "doctor", "--json"], 60, figure="doctor" if on_gpu else "seconds"))
 
