@@ -153,6 +153,14 @@ def steps_reached(model: Path, steps: int) -> str | None:
     return None if saved == steps else f"the saved model has {saved} steps, not {steps}"
 
 
+def both_faces_found(dataset: Path) -> str | None:
+    """`vidswap extract` on the two-face clip: MTCNN on the device must find both faces
+    in (nearly) every frame."""
+    summary = json.loads((dataset / "summary.json").read_text())
+    wanted = 2 * summary["frames"] - 2
+    return None if summary["faces"] >= wanted else f"{summary['faces']} faces in {summary['frames']} frames"
+
+
 def plan(work: Path, device: str, machine: Machine) -> list[list[Step]]:
     """The steps in phases: a phase runs in parallel, after the one before it."""
     a, b, clip, store = work / "A", work / "B", work / "two_faces.mp4", work / "models"
@@ -263,6 +271,11 @@ def plan(work: Path, device: str, machine: Machine) -> list[list[Step]]:
                 after=train_label("cut", "off", True),
             )
         )
+    # face detection (MTCNN and its ONet refinement) on the device, apart from any generator
+    faces = work / "faces"
+    extract = [*CLI, "extract", str(clip), "-o", str(faces), "--mode", "face", "--size", "64", "--device", device]
+    inference.append(Step(f"extract --mode face (MTCNN on {device})", extract, 180, DATA,
+                          check=lambda: both_faces_found(faces)))  # fmt: skip
     inference.append(Step("doctor", [*CLI, "doctor", "--json"], 60, figure="doctor" if on_gpu else "seconds"))
 
     scripts = ROOT / "scripts"

@@ -31,6 +31,7 @@ from vidswap.choices import DataMode, FaceSelection, choices
 from vidswap.errors import ConfigError, InputError, OutputError
 from vidswap.faces.align import Alignment, align_face, check_size, fit_frame, warp_to_crop
 from vidswap.faces.detect import FaceDetector
+from vidswap.faces.follow import FaceFollower
 from vidswap.faces.track import track_faces
 from vidswap.fsutil import atomic_write_bytes, atomic_write_text
 from vidswap.settings import FACE_MARGIN
@@ -287,9 +288,14 @@ class _SourceExtractor:
             self.detector = FaceDetector(
                 device=self.detector, min_prob=self.config.min_prob, min_size=self.config.min_face
             )
+        # consecutive frames: detected every few, faces followed in between (as face mode
+        # does); sampled frames lie too far apart to follow, each is searched, as is every
+        # frame by the reference detector (full resolution)
+        follow = sampler.consecutive and self.detector.downscale
+        find = FaceFollower(self.detector) if follow else self.detector.detect
         detections, times, indices = [], [], []
         for chunk in _chunks(sampler.frames(), _READ_CHUNK):
-            detections += self.detector.detect([f.image for f in chunk])
+            detections += find([f.image for f in chunk])
             times += [f.time for f in chunk]
             indices += [f.index for f in chunk]
             self._report(len(detections), sampler.total)
@@ -387,6 +393,11 @@ class _Sampler:
                 self.total = len(self.indices)
             else:
                 self.total = -(-video.frame_count // self.every) if video.frame_count else None
+
+    @property
+    def consecutive(self) -> bool:
+        """Every frame of a clip, in order."""
+        return self.kind == "video" and self.indices is None and self.every == 1
 
     def frames(self, only: Sequence[int] | None = None) -> Iterator[_Frame]:
         """Sampled frames in order; `only` restricts them to those frame indices.

@@ -81,3 +81,17 @@ def test_colour_match_option_in_paste_back(astronaut_clip):
     matched = paste_back(frame, [(dark, alignment)], color_match=True)
     reach = warp_to_frame(crop_mask(alignment.size), alignment) > 0.99
     assert psnr(matched[reach], frame[reach]) > psnr(plain[reach], frame[reach]) + 5
+
+
+@pytest.mark.parametrize("shift", [(0, 0), (-150, -110), (150, 110)])  # whole, and cut by each frame corner
+def test_paste_back_blends_only_where_the_crop_reaches_as_a_whole_frame_blend_would(astronaut_clip, shift):
+    frame = astronaut_clip.frames[5]
+    landmarks = astronaut_clip.detections[5][0].landmarks + np.array(shift, np.float32)
+    alignment = align_face(landmarks, (320, 240), 128)
+    crop = np.full((128, 128, 3), (255, 0, 128), np.uint8)
+    m = np.clip(warp_to_frame(crop_mask(alignment.size), alignment), 0, 1)[..., None]
+    whole = frame * (1 - m) + warp_to_frame(crop, alignment).astype(np.float32) * m
+    expected = np.clip(whole + 0.5, 0, 255).astype(np.uint8)
+    out = paste_back(frame, [(crop, alignment)])
+    assert np.abs(out.astype(int) - expected).max() <= 1 and (m > 0).sum() > 500
+    assert np.array_equal(out[m[..., 0] == 0], frame[m[..., 0] == 0])

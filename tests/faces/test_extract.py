@@ -59,7 +59,9 @@ def test_largest_keeps_the_main_face_when_a_bigger_one_flashes_by(astronaut, gra
     for i in range(10):
         frame = np.full((240, 360, 3), 120, np.uint8)
         frame[60:160, 20 + i : 120 + i] = small
-        if i == 4:  # the bigger face, in one frame only: less area over the clip
+        # the bigger face, in one frame only (less area over the clip); frame 8 is searched
+        # (consecutive frames are detected every 8 and followed between)
+        if i == 8:
             frame[30:213, 190:340] = big
         frames.append(frame)
     video = write_video(tmp_path / "two.mp4", frames)
@@ -250,3 +252,32 @@ def test_real_footage_faces_in_every_clip_upright_and_centred(detector, tmp_path
     before = snapshot(out)
     assert extract_dataset(sources, out, max_per_clip=5, size=128).processed == 0
     assert snapshot(out) == before
+
+
+def test_consecutive_frames_are_followed_and_give_the_faces_a_search_of_every_frame_gives(
+    astronaut_video, detector, full_detector, tmp_path
+):
+    class Counting:  # the detector, counting the frames MTCNN searches
+        def __init__(self, detector):
+            self.detector, self.searched = detector, 0
+
+        def __getattr__(self, name):
+            return getattr(self.detector, name)
+
+        def detect(self, images):
+            self.searched += len(images)
+            return self.detector.detect(images)
+
+        def detect_one(self, image):
+            return self.detect([image])[0]
+
+    counting = Counting(detector)
+    followed = extract_dataset([astronaut_video], tmp_path / "a", detector=counting, min_change=0).sources[0]
+    reference = Counting(full_detector)  # full resolution: every frame searched
+    searched = extract_dataset([astronaut_video], tmp_path / "b", detector=reference, min_change=0).sources[0]
+    assert counting.searched <= N_FRAMES // 2 and reference.searched == N_FRAMES  # followed between searches
+    assert abs(followed.faces - searched.faces) <= 0.02 * searched.faces + 1
+    assert followed.with_face == searched.with_face
+    sampled = Counting(detector)
+    extract_dataset([astronaut_video], tmp_path / "c", detector=sampled, every=2, min_change=0)
+    assert sampled.searched == N_FRAMES // 2  # frames apart: each one searched

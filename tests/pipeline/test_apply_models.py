@@ -1,6 +1,7 @@
 """apply with tiny random generators saved in the model format: backends, face mode,
 smoothing, preview and the Python API."""
 
+import time
 from pathlib import Path
 
 import av
@@ -131,8 +132,13 @@ def test_face_mode_apply_end_to_end_with_preview(models, face_clip, tmp_path):
     out = tmp_path / "face_out.mp4"
     preview = tmp_path / "face_out.preview.mp4"
     translator = Translator(TranslatorSettings(model=str(models["face"]), backend="onnx"))
-    result = translator.apply(face_clip, out, VideoSettings(preview=str(preview)))
+    planned = []  # when the face pass reached each frame (slowed down to stand out)
+    on_plan_frame = lambda _: (planned.append(time.perf_counter()), time.sleep(0.05))  # noqa: E731
+    result = translator.apply(face_clip, out, VideoSettings(preview=str(preview)), on_plan_frame=on_plan_frame)
+    finished = time.perf_counter()
     assert result.frames == 12 == len(frames_of(out))
+    # frames/s counts the face pass too, not only the streaming pass after it
+    assert result.seconds >= finished - planned[0] - 0.05
     assert audio_packets(out) == audio_packets(face_clip)
     side = frames_of(preview)
     assert len(side) == 12 and side[0].image.shape == (120, 320, 3)

@@ -137,14 +137,29 @@ def _shrink_warp(frame: np.ndarray, alignment: Alignment) -> np.ndarray:
     return cv2.warpAffine(small, matrix, alignment.size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
 
 
-def warp_to_frame(crop: np.ndarray, alignment: Alignment) -> np.ndarray:
+def warp_to_frame(
+    crop: np.ndarray, alignment: Alignment, window: tuple[int, int, int, int] | None = None
+) -> np.ndarray:
     """Put a crop-space image (crop, mask, ...) back into frame coordinates; zero
-    outside the crop."""
+    outside the crop. `window` (x0, y0, x1, y1) gives only that part of the frame."""
+    x0, y0, x1, y1 = window or (0, 0, *alignment.frame_size)
+    inverse = alignment.inverse - [[0, 0, x0], [0, 0, y0]]
     return cv2.warpAffine(
         crop,
-        alignment.inverse,
-        alignment.frame_size,
+        inverse,
+        (x1 - x0, y1 - y0),
         flags=cv2.INTER_CUBIC,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
     )
+
+
+def reach(alignment: Alignment) -> tuple[int, int, int, int]:
+    """The part of the frame (x0, y0, x1, y1) a crop warped back can touch: its corners
+    with bicubic's two-pixel reach beyond them, clipped to the frame (may be empty)."""
+    w, h = alignment.size
+    corners = alignment.to_frame(np.array([[-2.0, -2.0], [w + 2, -2.0], [-2.0, h + 2], [w + 2, h + 2]]))
+    (x0, y0), (x1, y1) = np.floor(corners.min(0)) - 1, np.ceil(corners.max(0)) + 2
+    fw, fh = alignment.frame_size
+    x0, y0 = int(min(max(x0, 0), fw)), int(min(max(y0, 0), fh))
+    return x0, y0, int(min(max(x1, x0), fw)), int(min(max(y1, y0), fh))

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from vidswap.errors import ConfigError
-from vidswap.faces.align import Alignment, warp_to_crop, warp_to_frame
+from vidswap.faces.align import Alignment, reach, warp_to_crop, warp_to_frame
 
 
 def crop_mask(size: tuple[int, int], erode: float = 0.05, blur: float = 0.1) -> np.ndarray:
@@ -62,15 +62,20 @@ def paste_back(
     With no crops (no face in this frame) the frame itself is returned untouched."""
     if not crops:
         return frame
-    out = frame.astype(np.float32)
+    out = frame.copy()
     for crop, alignment in crops:
         if crop.shape[1::-1] != alignment.size:
             raise ValueError(f"crop is {crop.shape[1]}x{crop.shape[0]}, alignment expects {alignment.size}")
         mask = crop_mask(alignment.size, erode, blur)
         if color_match:
             crop = match_color(crop, warp_to_crop(frame, alignment), mask)
-        m = np.clip(warp_to_frame(mask, alignment), 0.0, 1.0)[..., None]  # bicubic overshoots
-        face = warp_to_frame(crop, alignment).astype(np.float32)
-        out = out * (1.0 - m) + face * m
-    # where every mask is 0 the value is the frame's own, exactly, after rounding
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        # only the face's part of the frame is blended: the rest is the frame's own, and a
+        # whole-frame float blend cost more than everything else in face mode at 1080p
+        x0, y0, x1, y1 = window = reach(alignment)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        m = np.clip(warp_to_frame(mask, alignment, window), 0.0, 1.0)[..., None]  # bicubic overshoots
+        face = warp_to_frame(crop, alignment, window).astype(np.float32)
+        blended = out[y0:y1, x0:x1].astype(np.float32) * (1.0 - m) + face * m
+        out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return out

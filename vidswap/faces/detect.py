@@ -54,7 +54,7 @@ class FaceDetector:
     """Batched MTCNN. `min_prob` drops weak detections; `min_size` (pixels, the face
     box's shorter side) is also MTCNN's smallest pyramid scale, so raising it is the
     cheapest way to speed detection up on large frames. `downscale=False` searches the
-    full-resolution frame (the reference path)."""
+    full-resolution frame (the reference path; extract then searches every frame too)."""
 
     def __init__(
         self,
@@ -75,6 +75,7 @@ class FaceDetector:
         self.min_prob = min_prob
         self.min_size = min_size
         self.batch_size = batch_size
+        self.downscale = downscale  # False: the reference path, which extract also searches every frame with
         # the copy's scale: a face of min_size there is COPY_MIN_FACE pixels
         self.scale = min(1.0, COPY_MIN_FACE / min_size) if downscale else 1.0
         self._mtcnn = MTCNN(keep_all=True, min_face_size=round(min_size * self.scale), device=self.device).eval()

@@ -5,6 +5,7 @@ images, image files or whole videos. `vidswap apply`, `vidswap batch` and the Py
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,6 +74,7 @@ class Translator:
                                on_frame=on_frame)  # fmt: skip
         with use_source(source) as source:
             out_path = check_job(source, output, video, overwrite)
+            began = time.perf_counter()
             process, notes = self._frame_process(source, video, on_plan_frame)
             result = apply_video(
                 source,
@@ -87,6 +89,8 @@ class Translator:
                 on_frame=on_frame,
                 on_start=on_start,
             )
+        # the whole job's time: face mode's first pass is most of it
+        result.seconds = time.perf_counter() - began
         result.warnings.extend(notes)
         return result
 
