@@ -130,6 +130,7 @@ def official_iteration(method: str, size: int, batch: int, a: argparse.Namespace
     )
     sys.argv = [sys.argv[0], *cmd_line.split()]  # parts of its option parsing read sys.argv
     opt = TrainOptions(cmd_line).parse()
+    opt.amp = False  # its CycleGAN reads this option but no parser defines it (train.py fails there)
     torch.manual_seed(0)
     dataset, model = create_dataset(opt), create_model(opt)
     state = {"epoch": iter(dataset), "first": True}
