@@ -19,7 +19,7 @@ from torch import nn
 from torchvision.utils import make_grid, save_image
 
 from trainer.checkpoint import CHECKPOINT, read_checkpoint, restore, save_checkpoint
-from trainer.config import Config
+from trainer.config import Config, TrainConfig
 from trainer.data import Augment, UnpairedSampler
 from trainer.methods import method_spec
 from trainer.methods.base import Method
@@ -60,6 +60,15 @@ def lr_factor(step: int, phases: list[int], decay_from: float) -> float:
     n, k = end - start, step - start
     constant = round(n * decay_from)
     return 1.0 if k <= constant else max(0.0, 1.0 - (k - constant) / (n - constant + 1))
+
+
+def set_learning_rate(method: Method, t: TrainConfig, step: int) -> float:
+    """Every optimizer's learning rate for `step`; -> the schedule's factor."""
+    factor = lr_factor(step, method.phases, t.decay_from)
+    for opt in method.optimizers.values():
+        for group in opt.param_groups:
+            group["lr"] = t.lr * factor
+    return factor
 
 
 class StopFlag:
@@ -270,10 +279,7 @@ def train(
         with progress, StopFlag(announce_stop) as stop:
             task = progress.add_task(cfg.method, total=t.steps, completed=start, rate="", losses="")
             for step, batch in sampler.batches(start, t.steps, cfg.data.loader_threads):
-                factor = lr_factor(step, method.phases, t.decay_from)
-                for opt in method.optimizers.values():
-                    for group in opt.param_groups:
-                        group["lr"] = t.lr * factor
+                factor = set_learning_rate(method, t, step)
                 try:
                     losses = method.train_step(batch, step)
                 except NonFiniteLoss as exc:

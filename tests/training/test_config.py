@@ -1,10 +1,11 @@
 import dataclasses
+import types
 
 import pytest
 import torch
 
 from trainer.config import CONFIGS_DIR, Config, load_config
-from trainer.loop import lr_factor
+from trainer.loop import lr_factor, set_learning_rate
 from trainer.methods import METHODS, method_spec
 from trainer.methods.base import Method
 from trainer.runtime import Runtime
@@ -54,6 +55,15 @@ def test_schedule_constant_then_linear_decay_per_phase():
     assert [round(lr_factor(s, [4], 0.5), 3) for s in range(1, 5)] == [1.0, 1.0, 0.667, 0.333]
     # a second phase restarts the schedule
     assert lr_factor(5, [4, 8], 0.5) == 1.0
+
+
+def test_set_learning_rate_sets_every_optimizer_of_the_method():
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(2)]
+    optimizers = {"G": torch.optim.Adam(params[:1], lr=1.0), "D": torch.optim.Adam(params[1:], lr=1.0)}
+    method = types.SimpleNamespace(phases=[4], optimizers=optimizers)
+    train = load_config("cut", [], ["train.lr=0.1", "train.steps=4"]).train
+    assert set_learning_rate(method, train, 3) == pytest.approx(2 / 3)
+    assert [g["lr"] for o in optimizers.values() for g in o.param_groups] == pytest.approx([0.1 * 2 / 3] * 2)
 
 
 def test_the_method_registry_feeds_the_cli_the_config_and_the_defaults_files():
