@@ -110,3 +110,12 @@ def tiny_model(folder: Path, mode: str, size: int = 64) -> Path:
         generators={"AtoB": {"class": "ResnetGenerator", "kwargs": generator.kwargs}},
     )  # fmt: skip
     return save_model(folder, card, {"AtoB": generator})
+
+
+def make_library(root: Path, clips: dict[str, tuple[int, float]]) -> Path:
+    """A folder tree of small panned clips: relative path -> (frames, audio seconds); each clip
+    starts at a different offset, so no two are the same."""
+    for i, (rel, (frames, audio)) in enumerate(clips.items()):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        make_video(root / rel, panned_frames(frames + i, 48, 32)[i:], audio_seconds=audio)
+    return root

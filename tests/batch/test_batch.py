@@ -16,7 +16,7 @@ import av
 import pytest
 
 import vidswap
-from tests.helpers import make_video, panned_frames
+from tests.helpers import make_library, make_video, panned_frames
 from vidswap.api import VideoSettings
 from vidswap.cli.main import main
 from vidswap.errors import ConfigError, InputError, MissingDependency, NoFaceError, OutputError, VidswapError
@@ -47,10 +47,7 @@ VIDSWAP = str(Path(sys.executable).with_name("vidswap"))
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("library")
-    for i, (rel, (frames, audio)) in enumerate(GOOD.items()):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        make_video(root / rel, panned_frames(frames + i, 48, 32)[i:], audio_seconds=audio)
+    root = make_library(tmp_path_factory.mktemp("library"), GOOD)
     # a download cut short: an MP4 whose index (written last) never arrived
     data = (root / "root.mp4").read_bytes()
     (root / "misc/broken.mp4").write_bytes(data[: len(data) // 2])

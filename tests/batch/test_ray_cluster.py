@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.helpers import make_video, panned_frames
+from tests.helpers import make_library
 from vidswap.pipeline.runners import ray_token_source
 
 pytest.importorskip("ray")
@@ -70,11 +70,7 @@ def head(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("ray_library")
-    for i, (rel, (frames, audio)) in enumerate(CLIPS.items()):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        make_video(root / rel, panned_frames(frames + i, 48, 32)[i:], audio_seconds=audio)
-    return root
+    return make_library(tmp_path_factory.mktemp("ray_library"), CLIPS)
 
 
 def batch(library: Path, out: Path, address: str, env: dict[str, str], *quiet: str) -> subprocess.CompletedProcess:
