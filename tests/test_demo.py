@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from vidswap.cli.main import main
-from vidswap.demo import DemoOptions, run_demo, transform
+from vidswap.demo import DemoOptions, chunk_speed, run_demo, steps_in, transform
 from vidswap.metrics import psnr
 from vidswap.video import probe
 
@@ -77,3 +77,14 @@ def test_transform_is_a_sepia_grade_far_from_the_input():
     assert graded.dtype == np.uint8 and graded.shape == image.shape
     assert (graded[..., 0] >= graded[..., 1]).all() and (graded[..., 1] >= graded[..., 2]).all()  # brown tint
     assert psnr(image, graded) < 20
+
+
+def test_chunk_speed_separates_each_chunks_start_up_from_its_steps():
+    """Chunks of 20 and 200 steps at 0.1 s a step with 8 s of start-up each: the last chunk
+    is sized from 0.1 s a step, not from the 200 steps in 28 s that count the start-up."""
+    chunks = [(20, 8 + 2.0), (200, 8 + 20.0)]
+    startup, per_step = chunk_speed(chunks)
+    assert math.isclose(startup, 8) and math.isclose(per_step, 0.1)
+    assert steps_in(108, chunks) == 1000  # 8 s start-up + 1000 x 0.1 s
+    assert chunk_speed([(20, 4.0)]) == (0.0, 0.2)  # one chunk: its plain rate
+    assert chunk_speed([(20, 10.0), (200, 9.0)]) == (0.0, 0.045)  # noise that fits no start-up: plain rate

@@ -177,6 +177,25 @@ CHUNK_SECONDS = 30.0  # training runs in chunks this long, each ending in a chec
 DECAY_SHARE = 0.25  # the learning rate decays to 0 over the last quarter of the time
 
 
+def chunk_speed(chunks: list[tuple[int, float]]) -> tuple[float, float]:
+    """Seconds of start-up a chunk and seconds a step, fitted to the last two chunks'
+    (steps, seconds) as seconds = start-up + steps x per step: a chunk's start-up (networks,
+    checkpoint, loader) would otherwise count as training speed and leave the last chunk short."""
+    (n1, t1), (n2, t2) = chunks[-2] if len(chunks) > 1 else (0, 0.0), chunks[-1]
+    if n2 > n1 and t2 > t1:
+        per_step = (t2 - t1) / (n2 - n1)
+        startup = t1 - n1 * per_step
+        if startup >= 0:
+            return startup, per_step
+    return 0.0, t2 / n2
+
+
+def steps_in(span: float, chunks: list[tuple[int, float]]) -> int:
+    """How many steps one chunk can train in `span` seconds, start-up included."""
+    startup, per_step = chunk_speed(chunks)
+    return max(1, int((span - startup) / per_step))
+
+
 def train_for(
     cfg,
     images_a: list[Path],
@@ -188,28 +207,30 @@ def train_for(
     """Train until cfg.train.steps or `seconds` of wall-clock, whichever comes first.
 
     The loop has no clock, so training runs in chunks, each resuming from the last one's
-    checkpoint, sized from the measured speed: at a constant learning rate first (where
-    a chunk boundary changes nothing), then one last chunk with a linear decay to zero
-    sized to fill the remaining time. Returns the last TrainResult."""
+    checkpoint, sized from the measured speed (chunk_speed): at a constant learning rate
+    first (where a chunk boundary changes nothing), then one last chunk with a linear decay
+    to zero sized to fill the remaining time. Returns the last TrainResult."""
     total = cfg.train.steps
     began = time.perf_counter()
-    done, chunk_steps, rate, result = 0, 20, 0.0, None  # a first short chunk measures the speed
+    done, chunks, result = 0, [], None
+
     while done < total:
         left = seconds - (time.perf_counter() - began)
-        decay_from = 1.0
-        if rate and (left <= DECAY_SHARE * seconds or total - done <= rate * left):
-            chunk_steps = max(1, int(rate * left))
-            decay_from = done / min(total, done + chunk_steps)
-        elif rate:  # a constant-rate chunk that ends by the time the decay is due; chunks grow because
-            # each one's start-up (networks, checkpoint) counts in the measured speed
-            chunk_steps = max(
-                1, min(max(int(rate * CHUNK_SECONDS), 2 * chunk_steps), int(rate * (left - DECAY_SHARE * seconds)))
-            )
+        decay_from, chunk_steps = 1.0, 20  # a first short chunk measures the speed
+        if chunks:
+            if left <= DECAY_SHARE * seconds or done + steps_in(left, chunks) >= total:
+                chunk_steps = steps_in(left, chunks)
+                decay_from = done / min(total, done + chunk_steps)
+            else:  # a constant-rate chunk that ends by the time the decay is due
+                chunk_steps = min(
+                    max(steps_in(CHUNK_SECONDS, chunks), 2 * chunks[-1][0]),
+                    steps_in(left - DECAY_SHARE * seconds, chunks),
+                )
         target = min(total, done + chunk_steps)
         chunk = load_config(base=cfg.to_dict(), overrides=[f"train.steps={target}", f"train.decay_from={decay_from}"])
         tick = time.perf_counter()
         result = train(chunk, images_a, images_b, run_dir, show_progress=False)
-        rate = (result.step - done) / max(time.perf_counter() - tick, 1e-6)
+        chunks.append((result.step - done, time.perf_counter() - tick))
         done = result.step
         if on_step:
             on_step(done, total)
