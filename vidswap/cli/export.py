@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from vidswap.cli.app import App, pass_app
+from vidswap.cli.options import models_dir_option
 
 
 def _parse_size(value: str | None, option: str) -> tuple[int, int] | None:
@@ -50,7 +51,7 @@ def _parse_size(value: str | None, option: str) -> tuple[int, int] | None:
     show_default=True,
     help="GPU the TensorRT engine is built for (auto, cuda or cuda:N); ONNX files are checked on CPU.",
 )
-@click.option("--models-dir", envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False), help="Model store.")
+@models_dir_option
 @pass_app
 def command(
     app: App, model_name, fmt, fp16, size_text, min_text, max_text, batch, generator_name, device, models_dir

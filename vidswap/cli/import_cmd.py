@@ -7,6 +7,7 @@ import click
 
 from vidswap.choices import DataMode, choices
 from vidswap.cli.app import App, pass_app
+from vidswap.cli.options import models_dir_option
 
 
 def _parse_domains(ctx, param, value: str | None) -> list[str]:
@@ -37,7 +38,7 @@ def _parse_domains(ctx, param, value: str | None) -> list[str]:
 @click.option("--domains", callback=_parse_domains, help="Source and target domain, e.g. 'photo,van gogh'.")
 @click.option("--network", help="Which network of a checkpoint that holds several (default: the A->B generator).")
 @click.option("--replace", is_flag=True, help="Replace a model of that name in the store.")
-@click.option("--models-dir", envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False), help="Model store.")
+@models_dir_option
 @pass_app
 def command(app: App, checkpoint, name, mode, size, domains, network, replace, models_dir) -> None:
     """Import a ResNet generator trained with the CycleGAN or CUT code (.pth state dict or

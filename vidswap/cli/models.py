@@ -10,11 +10,7 @@ import click
 from rich.table import Table
 
 from vidswap.cli.app import App, pass_app
-
-models_dir_option = click.option(
-    "--models-dir", envvar="VIDSWAP_MODELS_DIR", type=click.Path(file_okay=False),
-    help="Model store (default $VIDSWAP_HOME/models or the per-user data folder).",
-)  # fmt: skip
+from vidswap.cli.options import models_dir_option
 
 
 @click.group("models", invoke_without_command=True)

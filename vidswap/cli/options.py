@@ -26,6 +26,17 @@ class TimeParam(click.ParamType):
 
 TIME = TimeParam()
 
+# the model store: every command that reads or writes models takes it the same way
+_MODELS_DIR = (
+    ("--models-dir",),
+    dict(
+        envvar="VIDSWAP_MODELS_DIR",
+        type=click.Path(file_okay=False),
+        help="Model store [default: $VIDSWAP_HOME/models or ~/.local/share/vidswap/models].",
+    ),
+)
+models_dir_option = click.option(*_MODELS_DIR[0], **_MODELS_DIR[1])
+
 # (option declarations, keyword arguments); the parameter name is the settings field
 _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (
@@ -34,14 +45,7 @@ _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
             required=True, shell_complete=complete_model, help="Model name in the store, a model folder, or 'identity'."
         ),
     ),  # fmt: skip
-    (
-        ("--models-dir",),
-        dict(
-            envvar="VIDSWAP_MODELS_DIR",
-            type=click.Path(file_okay=False),
-            help="Model store [default: $VIDSWAP_HOME/models or ~/.local/share/vidswap/models].",
-        ),
-    ),
+    _MODELS_DIR,
     (
         ("--mode",),
         dict(

@@ -7,6 +7,7 @@ import click
 from trainer.methods import METHODS
 from vidswap.choices import DataMode, choices
 from vidswap.cli.app import App, pass_app
+from vidswap.cli.options import models_dir_option
 
 
 @click.command("train")
@@ -39,12 +40,7 @@ from vidswap.cli.app import App, pass_app
 )
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Any setting, e.g. train.lr=1e-4.")
 @click.option("--resume", is_flag=True, help="Continue the run NAME; an error if it has no checkpoint.")
-@click.option(
-    "--models-dir",
-    envvar="VIDSWAP_MODELS_DIR",
-    type=click.Path(file_okay=False),
-    help="Model store (default $VIDSWAP_HOME/models or the per-user data folder).",
-)
+@models_dir_option
 @click.option(
     "--steps", type=int, help="Total training steps (train.steps); raise it to train a finished model further."
 )
