@@ -32,7 +32,7 @@ _MODELS_DIR = (
     dict(
         envvar="VIDSWAP_MODELS_DIR",
         type=click.Path(file_okay=False),
-        help="Model store [default: $VIDSWAP_HOME/models or ~/.local/share/vidswap/models].",
+        help="Model store [default: $VIDSWAP_HOME/models, else ${XDG_DATA_HOME:-~/.local/share}/vidswap/models].",
     ),
 )
 models_dir_option = click.option(*_MODELS_DIR[0], **_MODELS_DIR[1])
