@@ -87,4 +87,7 @@ def test_chunk_speed_separates_each_chunks_start_up_from_its_steps():
     assert math.isclose(startup, 8) and math.isclose(per_step, 0.1)
     assert steps_in(108, chunks) == 1000  # 8 s start-up + 1000 x 0.1 s
     assert chunk_speed([(20, 4.0)]) == (0.0, 0.2)  # one chunk: its plain rate
-    assert chunk_speed([(20, 10.0), (200, 9.0)]) == (0.0, 0.045)  # noise that fits no start-up: plain rate
+    assert chunk_speed([(20, 10.0), (200, 9.0)]) == (0.0, 19.0 / 220)  # noise that fits no start-up: plain rate
+    # every chunk counts: one slowed chunk among three moves the fit less than it would alone
+    startup, per_step = chunk_speed([(20, 10.0), (200, 28.0), (400, 60.0)])
+    assert 0.1 < per_step < 0.14 and 0 < startup < 8  # the last two alone fit no start-up: 88 s / 600 = 0.147

@@ -53,6 +53,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     temporal: float = 0.0  # weight of the temporal-stability regulariser (trainer/temporal.py); 0: off
     temporal_mode: TemporalMode = "transform"  # transform: random shifts of a crop; flow: consecutive clip frames
+    bn_refresh: int = 200  # batches that recompute a batch-norm generator's statistics at the end; 0: off
 
 
 @dataclass
@@ -60,6 +61,7 @@ class NetConfig:
     ngf: int = 64  # generator width
     ndf: int = 64  # discriminator width
     n_blocks: int = 9  # ResNet generator blocks
+    n_downsampling: int = 2  # the generator's stride-2 steps before its blocks (and as many up after)
     d_layers: int = 3  # PatchGAN stride-2 layers (3: 70x70 patches)
     norm: GeneratorNorm = "instance"  # generator normalisation: instance (the reference), batch or none
     d_norm: DiscriminatorNorm = "instance"  # PatchGAN normalisation: instance (the reference) or none
@@ -229,6 +231,10 @@ def validate(cfg: Config) -> None:
     require(0 <= cfg.train.decay_from <= 1, "train.decay_from must be between 0 and 1")
     every = (cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every)
     require(min(every) >= 1, "train.*_every must be >= 1")
+    require(cfg.train.bn_refresh >= 0, f"train.bn_refresh must be >= 0, got {cfg.train.bn_refresh}")
     require(cfg.train.temporal >= 0, f"train.temporal must be >= 0 (0: off), got {cfg.train.temporal}")
     require(cfg.net.ngf >= 1 and cfg.net.ndf >= 1 and cfg.net.n_blocks >= 0, "net widths must be >= 1")
+    down = cfg.net.n_downsampling
+    require(0 <= down <= 4, f"net.n_downsampling must be between 0 and 4, got {down}")
+    require(size % 2**down == 0, f"data.size must be a multiple of {2**down} for net.n_downsampling={down}")
     method_spec(cfg.method).validate(cfg)

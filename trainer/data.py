@@ -97,6 +97,11 @@ class Augment:
     flip: bool
 
 
+def training_augment(data) -> Augment:
+    """The crop of a run's `data` settings; without a load size, the reference's 286 px for 256."""
+    return Augment(data.size, data.load_size or round(data.size * 286 / 256), data.flip)
+
+
 def load_image(path: Path, aug: Augment, rng: np.random.Generator) -> torch.Tensor:
     """Resize the shorter side to load_size, random size x size crop, random flip -> CHW in [-1, 1]."""
     try:

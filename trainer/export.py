@@ -6,11 +6,41 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import nn
+
 from trainer.config import Config
+from trainer.data import UnpairedSampler, training_augment
 from trainer.methods import method_spec
 from trainer.methods.base import Method
 from vidswap.models import ModelCard, save_model
 from vidswap.nets import network_spec
+
+
+def refresh_batch_norm(cfg: Config, method: Method, images_a: list[Path], images_b: list[Path]) -> None:
+    """Recompute the generators' batch-norm statistics with their final weights ("precise BN",
+    Wu & Johnson 2021). The running averages kept while training mix in statistics of earlier
+    weights; at a high learning rate these differ enough to shift a translation's tone and
+    contrast (docs/demo.md). Each generator sees train.bn_refresh batches of its own input domain.
+    Not under torchrun: synchronised batch norm would wait for the other processes."""
+    if cfg.train.bn_refresh == 0 or not method_spec(cfg.method).fully_convolutional or method.rt.distributed:
+        return
+    sampler = UnpairedSampler(images_a, images_b, training_augment(cfg.data), cfg.train.batch_size, cfg.train.seed + 1)
+    for name, net in method.export().items():
+        norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+        if not norms:
+            continue
+        momenta, was_training = [m.momentum for m in norms], net.training
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a plain average over the batches, not an exponential one
+        net.train()
+        with torch.no_grad(), method.rt.autocast():
+            for i in range(cfg.train.bn_refresh):
+                net(method.rt.inputs(sampler.batch(i)[name[0]]))  # "AtoB" reads A, "BtoA" reads B
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        net.train(was_training)
 
 
 def save_trained_model(

@@ -20,7 +20,7 @@ from torchvision.utils import make_grid, save_image
 
 from trainer.checkpoint import CHECKPOINT, read_checkpoint, restore, save_checkpoint
 from trainer.config import Config, TrainConfig
-from trainer.data import Augment, UnpairedSampler
+from trainer.data import UnpairedSampler, training_augment
 from trainer.methods import method_spec
 from trainer.methods.base import Method
 from trainer.report import (
@@ -235,7 +235,7 @@ def train(
     sampler = UnpairedSampler(
         images_a,
         images_b,
-        Augment(cfg.data.size, cfg.data.load_size or round(cfg.data.size * 286 / 256), cfg.data.flip),
+        training_augment(cfg.data),
         t.batch_size,
         t.seed,
         rt.rank,

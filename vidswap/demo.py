@@ -26,7 +26,7 @@ from PIL import Image
 
 from trainer.config import load_config
 from trainer.data import collect_images
-from trainer.export import save_trained_model
+from trainer.export import refresh_batch_norm, save_trained_model
 from trainer.loop import train
 from vidswap.api import Translator, TranslatorSettings, VideoSettings
 from vidswap.errors import ConfigError, MissingDependency
@@ -173,21 +173,29 @@ FAST_SETTINGS = [
     "train.sample_every=1000000",
     "train.checkpoint_every=1000000",
 ]
+# The demo's generator does not downsample (the reference's does twice): a colour grade is a map
+# of each pixel, so it needs no wide view, and on 32 px crops two stride-2 steps leave an 8x8
+# grid of 32 channels (2 numbers a pixel) for the whole picture to pass through: the translation
+# came out soft and warped. Without them the detail passes, nothing can draw a sampling grid,
+# and a step costs about half as much. A cycle weight of 3, not 10: the grade throws hue away,
+# and the full weight made the generator keep a trace of it for the way back (a greenish or
+# blue background). docs/demo.md has the runs. PatchNCE taps: the input and both blocks.
+DEMO_SETTINGS = ["net.n_downsampling=0", "cut.nce_layers=[0,4,5]", "cyclegan.lambda_cycle=3"]
 CHUNK_SECONDS = 30.0  # training runs in chunks this long, each ending in a checkpoint
 DECAY_SHARE = 0.25  # the learning rate decays to 0 over the last quarter of the time
 
 
 def chunk_speed(chunks: list[tuple[int, float]]) -> tuple[float, float]:
-    """Seconds of start-up a chunk and seconds a step, fitted to the last two chunks'
-    (steps, seconds) as seconds = start-up + steps x per step: a chunk's start-up (networks,
-    checkpoint, loader) would otherwise count as training speed and leave the last chunk short."""
-    (n1, t1), (n2, t2) = chunks[-2] if len(chunks) > 1 else (0, 0.0), chunks[-1]
-    if n2 > n1 and t2 > t1:
-        per_step = (t2 - t1) / (n2 - n1)
-        startup = t1 - n1 * per_step
-        if startup >= 0:
-            return startup, per_step
-    return 0.0, t2 / n2
+    """Seconds of start-up a chunk and seconds a step, a least-squares fit of seconds = start-up
+    + steps x per step to every chunk's (steps, seconds) so far: a chunk's start-up (networks,
+    checkpoint, loader) would otherwise count as training speed and leave the last chunk short,
+    and one chunk slowed by the machine would otherwise set the last chunk's size alone."""
+    steps, seconds = np.array(chunks, dtype=np.float64).T
+    if len(chunks) > 1 and np.ptp(steps) > 0:
+        per_step, startup = np.polyfit(steps, seconds, 1)
+        if per_step > 0 and startup >= 0:
+            return float(startup), float(per_step)
+    return 0.0, float(seconds.sum() / steps.sum())
 
 
 def steps_in(span: float, chunks: list[tuple[int, float]]) -> int:
@@ -288,7 +296,7 @@ def machine() -> dict:
 @dataclass
 class DemoOptions:
     minutes: float = 6.0  # training wall-clock budget
-    max_steps: int = 4000  # and a step budget (what stops training on a fast GPU)
+    max_steps: int = 10000  # and a step budget (what stops training on a fast GPU)
     method: str = "cyclegan"
     overrides: list[str] = field(default_factory=list)  # extra KEY=VALUE settings
     images: int = 400  # training crops per domain
@@ -357,7 +365,9 @@ def run_demo(
     with stage("making the photo collections and the clip"):
         train_photos, held_out = photos()
         cfg = load_config(
-            o.method, [], FAST_SETTINGS + list(o.overrides) + [f"train.steps={o.max_steps}", f"train.seed={o.seed}"]
+            o.method,
+            [],
+            FAST_SETTINGS + DEMO_SETTINGS + list(o.overrides) + [f"train.steps={o.max_steps}", f"train.seed={o.seed}"],
         )
         tile = cfg.data.load_size or cfg.data.size
         folder_a, folder_b = write_domains(work / "data", train_photos, o.images, tile, o.seed)
@@ -366,6 +376,7 @@ def run_demo(
         images_a, images_b = collect_images([str(folder_a)]), collect_images([str(folder_b)])
         result = train_for(cfg, images_a, images_b, work / "run", o.minutes * 60, on_step)
         data = {"A": {"name": "photos", "images": len(images_a)}, "B": {"name": "photos_T", "images": len(images_b)}}
+        refresh_batch_norm(cfg, result.method, images_a, images_b)
         save_trained_model(paths["model"], "demo", cfg, result.method, result.step, data)
     with stage("applying to the clip"):
         # as `vidswap apply` does it (smoothing included), and once more without smoothing, so

@@ -39,11 +39,19 @@ def test_method_yaml_preset_and_overrides_layer_in_order():
         ("net.norm=group", "net.norm"),
         ("net.d_norm=batch", "net.d_norm"),
         ("data.mode=both", "data.mode"),
+        ("net.n_downsampling=5", "net.n_downsampling"),
+        ("train.bn_refresh=-1", "train.bn_refresh"),
     ],
 )
 def test_bad_settings_are_errors_that_name_them(override, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         load_config("cut", [], [override])
+
+
+def test_the_crop_must_halve_as_often_as_the_generator_downsamples():
+    load_config("cyclegan", ["tiny"], ["data.size=36", "net.n_downsampling=2"])
+    with pytest.raises(ConfigError, match=r"multiple of 8 for net\.n_downsampling=3"):
+        load_config("cyclegan", ["tiny"], ["data.size=36", "net.n_downsampling=3"])
 
 
 def test_unknown_preset_lists_the_known_ones():

@@ -2,14 +2,18 @@ import pytest
 import torch
 from torch import nn
 
+from trainer.config import load_config
+from trainer.export import refresh_batch_norm
+from trainer.methods import method_spec
 from trainer.methods.common import init_weights
+from trainer.runtime import Runtime
 from vidswap.errors import ModelError
 from vidswap.models import ModelCard, load_model, save_model
 from vidswap.nets import NETWORKS, build_network, network_spec
 from vidswap.nets.acgan import ACGANDiscriminator, ACGANGenerator, ACGANTranslator
 from vidswap.nets.base import Network
 from vidswap.nets.discriminators import PatchDiscriminator
-from vidswap.nets.generators import ResnetGenerator
+from vidswap.nets.generators import BlurDownsample, ResnetGenerator
 from vidswap.nets.patchnce import PatchSampleMLP, patch_nce_loss
 
 
@@ -127,3 +131,49 @@ def test_a_network_records_its_arguments_and_saves_and_rebuilds(tmp_path, monkey
 def test_an_unregistered_network_cannot_be_saved():
     with pytest.raises(ModelError, match="unknown network class 'WideTinted'"):
         network_spec(WideTinted())
+
+
+@pytest.mark.parametrize("method", ["cyclegan", "cut"])
+def test_the_generator_downsampling_setting_reaches_the_trained_generator(method):
+    cfg = load_config(method, ["tiny"], ["net.n_downsampling=1", "cut.nce_layers=[0,4,7,9]"])
+    generator = method_spec(method).build(cfg, Runtime(device=torch.device("cpu"))).export()["AtoB"]
+    assert generator.kwargs["n_downsampling"] == 1  # what the model card saves and rebuilds from
+    assert sum(isinstance(m, BlurDownsample) for m in generator.modules()) == 1
+    assert generator(torch.zeros(1, 3, 36, 36)).shape == (1, 3, 36, 36)
+
+
+def test_cut_takes_both_patchnce_queries_from_one_call_with_the_same_losses():
+    # one encoder call on [translation, identity] instead of two: the same losses (instance norm
+    # keeps images apart); with batch norm the two calls stay apart (its statistics would mix)
+    def losses(one_call: bool, norm: str) -> dict[str, float]:
+        torch.manual_seed(0)
+        method = method_spec("cut").build(
+            load_config("cut", ["tiny"], [f"net.norm={norm}"]), Runtime(torch.device("cpu"))
+        )
+        assert method.one_query_pass == (norm != "batch")
+        method.one_query_pass = one_call
+        batch = {
+            side: torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(i)) * 2 - 1
+            for i, side in enumerate("AB")
+        }
+        return method.train_step(batch, 1)
+
+    one, two = losses(True, "instance"), losses(False, "instance")
+    assert one.keys() == two.keys() and {"NCE", "NCE_Y"} <= one.keys()
+    for name in one:
+        assert one[name] == pytest.approx(two[name], rel=1e-4), name
+    assert losses(False, "batch")["NCE_Y"] > 0
+
+
+def test_batch_norm_statistics_are_recomputed_with_the_final_weights(tiny_domains):
+    cfg = load_config("cyclegan", ["tiny"], ["net.norm=batch", "train.bn_refresh=3"])
+    method = method_spec("cyclegan").build(cfg, Runtime(torch.device("cpu")))
+    first = next(m for m in method.modules["G_A"].modules() if isinstance(m, nn.BatchNorm2d))
+    first.running_mean.fill_(5.0)  # stale statistics, as an exponential average of earlier weights leaves
+    seen = []
+    hook = first.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].mean((0, 2, 3))))
+    refresh_batch_norm(cfg, method, *(sorted(folder.iterdir()) for folder in tiny_domains))
+    hook.remove()
+    assert len(seen) == 3  # train.bn_refresh batches of domain A
+    assert torch.allclose(first.running_mean, torch.stack(seen).mean(0), atol=1e-6)  # their plain average
+    assert first.momentum == 0.1 and method.modules["G_A"].training  # the layer and the network as they were

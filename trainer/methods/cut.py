@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from trainer.methods.base import MethodSpec, require
 from trainer.methods.common import adam, frozen, init_weights, lsgan, scalars
@@ -36,7 +37,7 @@ class CUTConfig:
 
 def validate(cfg) -> None:
     c = cfg.cut
-    gen_layers = ResnetGenerator.layer_count(cfg.net.n_blocks, antialias=cfg.net.antialias)
+    gen_layers = ResnetGenerator.layer_count(cfg.net.n_blocks, cfg.net.n_downsampling, cfg.net.antialias)
     require(
         len(c.nce_layers) > 0 and all(0 <= i < gen_layers for i in c.nce_layers),
         f"cut.nce_layers must index the generator's {gen_layers} layers, got {c.nce_layers}",
@@ -49,7 +50,9 @@ class CUT:
     def __init__(self, cfg, rt: Runtime):
         self.cfg, self.rt = cfg, rt
         n, c = cfg.net, cfg.cut
-        G = ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks, norm=n.norm, antialias=n.antialias)
+        G = ResnetGenerator(
+            ngf=n.ngf, n_blocks=n.n_blocks, n_downsampling=n.n_downsampling, norm=n.norm, antialias=n.antialias
+        )
         F = PatchSampleMLP(G.layer_channels(c.nce_layers), c.mlp_units)
         D = PatchDiscriminator(ndf=n.ndf, n_layers=n.d_layers, norm=n.d_norm)
         self.modules = {
@@ -60,6 +63,9 @@ class CUT:
         self.optimizers = {"G": adam([self.modules["G"], self.modules["F"]], cfg), "D": adam([self.modules["D"]], cfg)}
         self.phases = [cfg.train.steps]
         self.temporal = temporal_loss(cfg, rt)
+        # the translation's and the identity's PatchNCE queries come from one encoder call (a batch of
+        # two runs faster than two of one), unless batch norm would then mix the two images' statistics
+        self.one_query_pass = c.nce_idt and not any(isinstance(x, nn.BatchNorm2d) for x in G.modules())
 
     def _nce(self, feats_q: list[torch.Tensor], feats_k: list[torch.Tensor], batch_size: int) -> torch.Tensor:
         c = self.cfg.cut
@@ -90,12 +96,17 @@ class CUT:
                     _, keys = m["G"](real_A, layers, encode_only=True)
             else:
                 keys = [f[:b] for f in feats]
-            _, queries = t["G"](fake_B, layers, encode_only=True)
+            if self.one_query_pass:
+                _, both = t["G"](out, layers, encode_only=True)
+                queries, queries_y = [q[:b] for q in both], [q[b:] for q in both]
+            else:
+                _, queries = t["G"](fake_B, layers, encode_only=True)
+                if c.nce_idt:
+                    _, queries_y = t["G"](out[b:], layers, encode_only=True)
             if flipped:
                 queries = [q.flip(3) for q in queries]
             losses["NCE"] = self._nce(queries, keys, b)
             if c.nce_idt:
-                _, queries_y = t["G"](out[b:], layers, encode_only=True)
                 losses["NCE_Y"] = self._nce(queries_y, [f[b:] for f in feats], b)
                 nce = 0.5 * (losses["NCE"] + losses["NCE_Y"])
             else:

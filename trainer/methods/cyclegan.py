@@ -62,7 +62,13 @@ class CycleGAN:
         def generator():
             return rt.prepare(
                 init_weights(
-                    ResnetGenerator(ngf=n.ngf, n_blocks=n.n_blocks, norm=n.norm, antialias=n.antialias),
+                    ResnetGenerator(
+                        ngf=n.ngf,
+                        n_blocks=n.n_blocks,
+                        n_downsampling=n.n_downsampling,
+                        norm=n.norm,
+                        antialias=n.antialias,
+                    ),
                     n.init_gain,
                     n.init,
                 )

@@ -27,7 +27,7 @@ from vidswap.cli.app import App, pass_app
 @click.option(
     "--steps",
     type=click.IntRange(min=1),
-    default=4000,
+    default=10000,
     show_default=True,
     help="Training step budget (what stops training first on a fast GPU).",
 )
@@ -39,6 +39,13 @@ from vidswap.cli.app import App, pass_app
     help="Training method.",
 )
 @click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the photo crops and the training (another seed: another run of the same demo).",
+)
+@click.option(
     "--set",
     "overrides",
     multiple=True,
@@ -46,7 +53,9 @@ from vidswap.cli.app import App, pass_app
     help="Any training setting, e.g. net.ngf=32 (see `vidswap train`).",
 )
 @pass_app
-def command(app: App, out_dir: str, minutes: float, steps: int, method: str, overrides: tuple[str, ...]) -> None:
+def command(
+    app: App, out_dir: str, minutes: float, steps: int, method: str, seed: int, overrides: tuple[str, ...]
+) -> None:
     """Train a small translator on photos that ship with the installed packages and apply it to a clip.
 
     Domain B is a known transform (a sepia grade) of photos like domain A's, in two
@@ -57,7 +66,7 @@ def command(app: App, out_dir: str, minutes: float, steps: int, method: str, ove
     from vidswap.demo import DemoOptions, run_demo  # torch: not for --help
 
     app.info(f"vidswap demo: {method}, up to {minutes:g} min / {steps} steps of training; results in {out_dir}")
-    options = DemoOptions(minutes=minutes, max_steps=steps, method=method, overrides=list(overrides))
+    options = DemoOptions(minutes=minutes, max_steps=steps, method=method, overrides=list(overrides), seed=seed)
     report = run_demo(
         out_dir,
         options,

@@ -61,7 +61,7 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     from trainer.checkpoint import CHECKPOINT, checkpoint_meta
     from trainer.config import load_config
     from trainer.data import collect_images
-    from trainer.export import save_trained_model
+    from trainer.export import refresh_batch_norm, save_trained_model
     from trainer.loop import train
     from vidswap.errors import ConfigError, VidswapError
     from vidswap.models import models_home
@@ -133,6 +133,7 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
                 )
             raise SystemExit(128 + signum)
         if result.runtime.is_main:
+            refresh_batch_norm(cfg, result.method, images_a, images_b)
             folder = save_trained_model(store / name, name, cfg, result.method, result.step, data)
             app.info(f"model {name} saved to {folder} ({result.step} steps)")
     finally:  # also when training stopped with an error: every process leaves the group, none waits
