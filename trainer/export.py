@@ -25,22 +25,27 @@ def refresh_batch_norm(cfg: Config, method: Method, images_a: list[Path], images
     Not under torchrun: synchronised batch norm would wait for the other processes."""
     if cfg.train.bn_refresh == 0 or not method_spec(cfg.method).fully_convolutional or method.rt.distributed:
         return
-    sampler = UnpairedSampler(images_a, images_b, training_augment(cfg.data), cfg.train.batch_size, cfg.train.seed + 1)
-    for name, net in method.export().items():
-        norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
-        if not norms:
-            continue
-        momenta, was_training = [m.momentum for m in norms], net.training
-        for m in norms:
+    nets = method.export()
+    norms = {name: [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)] for name, net in nets.items()}
+    refreshed = [name for name in nets if norms[name]]
+    if not refreshed:
+        return
+    kept = {name: ([m.momentum for m in norms[name]], nets[name].training) for name in refreshed}
+    for name in refreshed:
+        for m in norms[name]:
             m.reset_running_stats()
             m.momentum = None  # a plain average over the batches, not an exponential one
-        net.train()
-        with torch.no_grad(), method.rt.autocast():
-            for i in range(cfg.train.bn_refresh):
-                net(method.rt.inputs(sampler.batch(i)[name[0]]))  # "AtoB" reads A, "BtoA" reads B
-        for m, momentum in zip(norms, momenta, strict=True):
+        nets[name].train()
+    sampler = UnpairedSampler(images_a, images_b, training_augment(cfg.data), cfg.train.batch_size, cfg.train.seed + 1)
+    with torch.no_grad(), method.rt.autocast():
+        for i in range(cfg.train.bn_refresh):
+            batch = sampler.batch(i)  # one load of both domains serves every generator
+            for name in refreshed:
+                nets[name](method.rt.inputs(batch[name[0]]))  # "AtoB" reads A, "BtoA" reads B
+    for name, (momenta, was_training) in kept.items():
+        for m, momentum in zip(norms[name], momenta, strict=True):
             m.momentum = momentum
-        net.train(was_training)
+        nets[name].train(was_training)
 
 
 def save_trained_model(
