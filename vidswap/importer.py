@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from vidswap.errors import ModelError
-from vidswap.models import BUILTIN_MODELS, CARD_FILE, ModelCard, models_home, save_model
+from vidswap.models import BUILTIN_MODELS, CARD_FILE, PUBLISHED_WORK_SIZE, ModelCard, models_home, save_model
 from vidswap.nets.generators import BlurDownsample, BlurUpsample, ResnetGenerator
 
 # the A->B generator: CycleGAN's netG_A, CUT's only generator netG
@@ -239,6 +239,7 @@ def import_checkpoint(
         mode=mode,
         size=size if size is not None or mode == "frame" else 256,  # face crops: the projects' training size
         generators={"AtoB": {"class": "ResnetGenerator", "kwargs": generator.kwargs}},
+        work_size=PUBLISHED_WORK_SIZE if mode == "frame" else None,  # frames: the scale the projects test at
         domains=domains or [],
         created=now,
         extra={

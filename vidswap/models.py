@@ -26,12 +26,15 @@ from vidswap.errors import ModelError
 from vidswap.nets import build_network
 from vidswap.store import BUILTIN_MODELS, CARD_FILE, model_folders, models_home
 
-__all__ = ["BUILTIN_MODELS", "CARD_FILE", "Model", "ModelCard", "list_models", "load_model", "models_home",
-           "read_card", "resolve_model", "save_model"]  # fmt: skip
+__all__ = ["BUILTIN_MODELS", "CARD_FILE", "PUBLISHED_WORK_SIZE", "Model", "ModelCard", "list_models",
+           "load_model", "models_home", "read_card", "resolve_model", "save_model"]  # fmt: skip
 
 # generators that run only at their training size; a card written before the card recorded
 # `fully_convolutional` gets it from its generator's class
 _FIXED_SIZE_GENERATORS = {"ACGANTranslator"}
+# the CycleGAN and CUT projects test their models on inputs resized to 256 px: the scale their
+# published results show (a 1080p frame at its own size gets strokes four times finer)
+PUBLISHED_WORK_SIZE = 256
 
 
 @dataclass
@@ -43,6 +46,7 @@ class ModelCard:
     generators: dict[str, dict[str, Any]]  # generator name -> {"class", "kwargs"}
     default_generator: str = "AtoB"
     fully_convolutional: bool = True  # runs at any image size (else only at `size`): what inference goes by
+    work_size: int | None = None  # frame mode: the shorter side frames are translated at by default (None: theirs)
     domains: list[str] = field(default_factory=list)
     steps: int = 0
     partial: bool = False  # published by a training run that is still going or was stopped early
@@ -58,6 +62,8 @@ class ModelCard:
         if "fully_convolutional" not in values:
             generator = (d.get("generators") or {}).get(d.get("default_generator", "AtoB")) or {}
             values["fully_convolutional"] = generator.get("class") not in _FIXED_SIZE_GENERATORS
+        if "work_size" not in values and d.get("mode") == "frame" and "source" in (d.get("extra") or {}):
+            values["work_size"] = PUBLISHED_WORK_SIZE  # imported before cards recorded it
         return cls(**values)
 
 

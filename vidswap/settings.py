@@ -7,12 +7,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from vidswap.choices import ApplyMode, BackendName, FaceSelection, Smoothing
 from vidswap.errors import ConfigError
 
 FACE_MARGIN = 0.35  # room around the face template, as a share of the tight face crop
 SMOOTH_STRENGTH = 0.6  # weight of the warped history in temporal smoothing, measured: docs/temporal.md
+
+MIN_WORK_SIZE = 32  # the smallest shorter side a frame is translated at
+
+WorkSize = int | Literal["full"] | None  # None: the model card's default
+
+
+def parse_work_size(value: int | str) -> int | Literal["full"]:
+    """`--work-size`: 'full' (each frame at its own size) or a shorter side in pixels."""
+    if value == "full":
+        return "full"
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < MIN_WORK_SIZE:
+        raise ValueError(f"{value!r} is not a work size: write 'full' or a side in pixels (at least {MIN_WORK_SIZE})")
+    return int(text)
+
 
 _TIME_FORMS = "seconds (90.5) or [HH:]MM:SS[.ms] (01:30.5, 1:01:30)"
 
@@ -69,9 +85,19 @@ class TranslatorSettings:
     batch: int = 1
     mode: ApplyMode = "auto"
     tile: int = 0  # full-frame mode: translate in tiles of this side when the frame is larger (0: whole)
+    # frame mode: translate with the frame's shorter side at this many pixels and bring the result
+    # back to the frame's size ("full": at the frame's own size; None: the model card's work_size)
+    work_size: WorkSize = None
     smooth: Smoothing = "auto"  # frame mode: the whole frame; face mode: each face's crop
     smooth_strength: float = SMOOTH_STRENGTH
     face: FaceSettings = field(default_factory=FaceSettings)
+
+    def __post_init__(self) -> None:
+        if self.work_size is not None:
+            try:
+                self.work_size = parse_work_size(self.work_size)
+            except ValueError as exc:
+                raise ConfigError(f"work_size: {exc}") from None
 
 
 @dataclass

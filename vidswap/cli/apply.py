@@ -75,6 +75,7 @@ def convert_file(app: App, input: str, output: str | None, settings: TranslatorS
             video.preview = str(output.with_name(f"{output.stem}.preview{output.suffix}"))
         translator = Translator(settings)
         app.debug(f"model {translator.model.card.name} ({translator.model.card.method}), mode {translator.mode}")
+        app.info(scale_line(translator, None if image else source.info.main_video))
         # the face pass knows no frame count of its own: the header's (an estimate) sizes its bar
         expected = None if image or video.start is not None or video.end is not None \
             else source.info.main_video.frame_count  # fmt: skip
@@ -100,6 +101,21 @@ def convert_file(app: App, input: str, output: str | None, settings: TranslatorS
     return {"source": input, "output": str(result.output), "state": "done", "frames": result.frames,
             "seconds": result.seconds, "fps": result.fps, "audio_streams": result.audio_streams,
             "warnings": result.warnings, "preview": video.preview}  # fmt: skip
+
+
+def scale_line(translator, video) -> str:
+    """The scale the model runs at, in words (stderr): a model at another scale than its
+    authors' draws its strokes finer or coarser than they showed."""
+    if translator.mode == "face":
+        return f"translating faces at the model's size ({translator.model.card.size or 256} px crops)"
+    what = f"{video.width}x{video.height} frames" if video else "the image"
+    work = translator.work_size
+    if work is None:
+        return f"translating {what} at full size"
+    if video and min(video.width, video.height) <= work:
+        return f"translating {what} at full size (not above --work-size {work})"
+    given = "--work-size" if translator.settings.work_size is not None else "the model's scale"
+    return f"translating {what} with the shorter side at {work} px ({given}; --work-size full: at full size)"
 
 
 def convert_folder(app: App, input: str, output: str | None, settings: TranslatorSettings, video: VideoSettings,

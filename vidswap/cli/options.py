@@ -9,7 +9,7 @@ import click
 
 from vidswap.choices import ApplyMode, BackendName, Smoothing, choices
 from vidswap.cli.completion import complete_model
-from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings, parse_time
+from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings, parse_time, parse_work_size
 
 
 class TimeParam(click.ParamType):
@@ -25,6 +25,17 @@ class TimeParam(click.ParamType):
 
 
 TIME = TimeParam()
+
+
+class WorkSizeParam(click.ParamType):
+    name = "work_size"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_work_size(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
 
 # the model store: every command that reads or writes models takes it the same way
 _MODELS_DIR = (
@@ -74,6 +85,17 @@ _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
             show_default=True,
             type=click.IntRange(0),
             help="Frame mode: translate frames larger than this in overlapping tiles (0: whole).",
+        ),
+    ),
+    (
+        ("--work-size",),
+        dict(
+            type=WorkSizeParam(),
+            default=TranslatorSettings.work_size,
+            metavar="N|full",
+            help="Frame mode: translate with the frame's shorter side at N pixels (the scale the model works at) "
+            "and bring the result back to the frame's size, edges kept sharp; full: at the frame's own size "
+            "[default: the model's, e.g. 256 for published models].",
         ),
     ),
     (

@@ -1,5 +1,6 @@
-"""Running a model's generator on RGB uint8 images: full frames (at their own size,
-tiled when large) or aligned face crops, through the chosen inference backend."""
+"""Running a model's generator on RGB uint8 images: full frames (at their own size, tiled
+when large, or at a work size and brought back) or aligned face crops, through the chosen
+inference backend."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 
 from vidswap.models import Model
 from vidswap.nets import IdentityGenerator
+from vidswap.pipeline.upsample import guided_upsample, shrink
 from vidswap.runtime import create_backend
 
 # the ResNet generators downsample twice: image sides must be multiples of this
@@ -27,16 +29,18 @@ def to_images(batch: torch.Tensor) -> list[np.ndarray]:
 
 class ImageTranslator:
     """Translates batches of same-sized images. The backend is made on the first batch,
-    when the image size it must be exported/checked for is known."""
+    when the image size it must be exported/checked for is known. With a `work_size`, images
+    whose shorter side is larger are translated with it at that size (see vidswap.pipeline.upsample)."""
 
     def __init__(self, model: Model, device: str = "cpu", backend: str = "auto", fp16: bool = False,
-                 batch: int = 1, tile: int = 0):  # fmt: skip
+                 batch: int = 1, tile: int = 0, work_size: int | None = None):  # fmt: skip
         self.model = model
         self.device = device
         self.backend_name = backend
         self.fp16 = fp16
         self.batch = batch
         self.tile = tile
+        self.work_size = work_size
         self.identity = isinstance(model.generator, IdentityGenerator)
         self.backend = None
         # fully convolutional generators run at any size; others only at the model's
@@ -46,6 +50,8 @@ class ImageTranslator:
         if self.identity or not images:
             return images
         height, width = images[0].shape[:2]
+        if self.work_size and not self.fixed_size and min(height, width) > self.work_size:
+            return self._at_work_size(images)
         size = self.fixed_size or (_round_up(height), _round_up(width))
         if self.tile and not self.fixed_size and max(size) > self.tile:
             return [self._tiled(image) for image in images]
@@ -57,6 +63,19 @@ class ImageTranslator:
             if size != (height, width):
                 y = F.interpolate(y.float(), size=(height, width), mode="bilinear", align_corners=False)
         return to_images(y)
+
+    def _at_work_size(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        height, width = images[0].shape[:2]
+        scale = self.work_size / min(height, width)
+        size = (_round_up(round(height * scale)), _round_up(round(width * scale)))
+        with torch.inference_mode():
+            x = to_tensor(images, self.device)
+            small = shrink(x, size)
+            if self.tile and max(size) > self.tile:
+                translated = to_tensor([self._tiled(image) for image in to_images(small)], self.device)
+            else:
+                translated = self._run(small)
+            return to_images(guided_upsample(x, small, translated))
 
     def _run(self, x):
         if self.backend is None:

@@ -40,7 +40,11 @@ class Translator:
         check_choice(s.backend, self.device, s.fp16)  # before loading, and before a face pass
         self.model = load_model(s.model, s.models_dir, device=self.device)
         self.mode = self.model.card.mode if s.mode == "auto" else s.mode
-        self._translate = ImageTranslator(self.model, self.device, s.backend, s.fp16, s.batch, s.tile)
+        # the shorter side whole frames are translated at (None: their own); face crops are at the model's size
+        self.work_size = (
+            None if self.mode == "face" or s.work_size == "full" else s.work_size or self.model.card.work_size
+        )
+        self._translate = ImageTranslator(self.model, self.device, s.backend, s.fp16, s.batch, s.tile, self.work_size)
         self._detector: FaceDetector | None = None  # face mode on images: made by the first one
 
     def __call__(self, images):
