@@ -217,9 +217,11 @@ def import_checkpoint(
     models_dir: str | os.PathLike | None = None,
     network: str | None = None,
     replace: bool = False,
+    source: dict[str, Any] | None = None,
 ) -> tuple[Path, ModelCard]:
     """Read a generator checkpoint, rebuild it as vidswap's ResnetGenerator and write a model
-    folder into the store (built beside it, renamed into place: nothing half-written stays)."""
+    folder into the store (built beside it, renamed into place: nothing half-written stays).
+    `source`: more facts about where the file came from, for the card's extra["source"]."""
     path = Path(path)
     folder = check_name(name, models_home(models_dir), replace)
     tensors = read_checkpoint(path)
@@ -250,6 +252,7 @@ def import_checkpoint(
                 "project": project,
                 "network": network_name,
             }
+            | (source or {})
         },
     )
     return save_model(folder, card, {"AtoB": generator.eval()}), card

@@ -27,7 +27,7 @@ from vidswap.nets import build_network
 from vidswap.store import BUILTIN_MODELS, CARD_FILE, model_folders, models_home
 
 __all__ = ["BUILTIN_MODELS", "CARD_FILE", "PUBLISHED_WORK_SIZE", "Model", "ModelCard", "list_models",
-           "load_model", "models_home", "read_card", "resolve_model", "save_model"]  # fmt: skip
+           "load_model", "models_home", "read_card", "resolve_model", "save_model", "shadowed_alias"]  # fmt: skip
 
 # generators that run only at their training size; a card written before the card recorded
 # `fully_convolutional` gets it from its generator's class
@@ -98,6 +98,19 @@ def resolve_model(name_or_path: str, models_dir: str | os.PathLike | None = None
         f"{models_home(models_dir)}; "
         f"built-in: {', '.join(BUILTIN_MODELS)})"
     )
+
+
+def shadowed_alias(name: str, models_dir: str | os.PathLike | None = None) -> str | None:
+    """The published model whose alias `name` is, when `name` finds another model (one stored
+    or trained under that name wins: resolve_model looks for it first); else None."""
+    published = published_name(name)
+    if published in (None, name):
+        return None
+    try:
+        folder = resolve_model(name, models_dir)
+    except ModelError:
+        return None
+    return published if folder != models_home(models_dir) / published else None
 
 
 def read_card(folder: Path) -> ModelCard:

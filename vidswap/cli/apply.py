@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from vidswap.cli.app import App, pass_app
-from vidswap.cli.options import TIME, settings_from, translation_options
+from vidswap.cli.options import TIME, settings_from, translation_options, warn_shadowed_alias
 from vidswap.cli.progress import make_progress
 from vidswap.errors import ConfigError
 from vidswap.settings import TranslatorSettings, VideoSettings
@@ -42,6 +42,7 @@ def command(app: App, input: str, output: str | None, start: float | None, end: 
 
     settings, encode = settings_from(params)
     video = VideoSettings(encode, start=start, end=end)
+    warn_shadowed_alias(app, settings)
     if Path(input).is_dir():
         records = convert_folder(app, input, output, settings, video, preview)
     elif is_image(input):

@@ -11,7 +11,7 @@ import click
 from rich.table import Table
 
 from vidswap.cli.app import App, pass_app
-from vidswap.cli.options import settings_from, translation_options
+from vidswap.cli.options import settings_from, translation_options, warn_shadowed_alias
 from vidswap.cli.progress import make_progress
 from vidswap.errors import VidswapError
 from vidswap.pipeline.manifest import Manifest
@@ -182,6 +182,7 @@ def command(app: App, library: str, out_dir: str, globs: tuple[str, ...], exclud
     killed run left; the exit code is 1 if any file failed."""
     settings, encode = settings_from(params)
     video = VideoSettings(encode)
+    warn_shadowed_alias(app, settings)
     if dry_run:
         from vidswap.api import batch_plan  # loads torch and PyAV: not for --help
 

@@ -88,9 +88,9 @@ def stored_names(models_dir) -> set[str]:
 @click.option(
     "--mirror",
     envvar="VIDSWAP_MODEL_MIRROR",
-    metavar="URL",
-    help="Fetch from this base URL (http, https or file) instead of the project's server; the paths "
-    "below it are the official ones, e.g. URL/cyclegan/pretrained_models/style_vangogh.pth.",
+    metavar="FOLDER|URL",
+    help="Fetch from this folder or base URL (http, https or file) instead of the project's server; the "
+    "paths below it are the official ones, e.g. URL/cyclegan/pretrained_models/style_vangogh.pth.",
 )
 @pass_app
 def pull_command(app: App, name: str, models_dir, force: bool, mirror: str | None):
@@ -99,17 +99,24 @@ def pull_command(app: App, name: str, models_dir, force: bool, mirror: str | Non
 
     from vidswap.catalog import find_published
     from vidswap.models import models_home
-    from vidswap.pull import pull, source_url
+    from vidswap.pull import pull, source_url, stored_source
 
     models_dir = models_dir or click.get_current_context().parent.params["models_dir"]
     entry = find_published(name)
-    if entry.name in stored_names(models_dir) and not force:
-        app.info(f"{entry.name} is already in {models_home(models_dir)} (--force downloads it again)")
+    stored = stored_source(entry, models_dir)
+    imported = stored is not None and stored.get("published") != entry.name
+    if stored is not None and not force:
+        what = f"a model {entry.name} imported from {stored.get('file', 'a file')}" if imported else entry.name
+        app.info(f"{what} is already in {models_home(models_dir)} (--force downloads the published one again"
+                 + (" and replaces it)" if imported else ")"))  # fmt: skip
         return
+    if imported:
+        app.info(f"replacing the model {entry.name} imported from {stored.get('file', 'a file')}")
     app.info(f"pulling {entry.name} ({entry.direction}) from {source_url(entry, mirror)}")
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=app.err, disable=not app.show_progress) as progress:
-        folder = pull(entry, models_dir, mirror=mirror, progress=progress)
+        folder = pull(entry, models_dir, mirror=mirror, progress=progress, fresh=force)
+    aliases = [alias for alias in entry.aliases if alias not in stored_names(models_dir)]  # a stored one wins
     app.info(f"stored {entry.name} in {folder}: vidswap apply VIDEO --model {entry.name}"
-             + (f" (or --model {entry.aliases[0]})" if entry.aliases else ""))  # fmt: skip
+             + (f" (or --model {aliases[0]})" if aliases else ""))  # fmt: skip

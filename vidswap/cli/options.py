@@ -214,6 +214,17 @@ def _flag_name(declaration: str) -> str:
     return declaration.split("/")[0].lstrip("-").replace("-", "_")
 
 
+def warn_shadowed_alias(app, settings: TranslatorSettings) -> None:
+    """A model stored as, say, van_gogh is used for --model van_gogh; say that this name is also
+    the published style_vangogh's alias."""
+    from vidswap.models import shadowed_alias  # torch: not for --help
+
+    published = shadowed_alias(settings.model, settings.models_dir)
+    if published:
+        app.warn(f"--model {settings.model} is the model stored under that name, not the published {published} "
+                 f"(whose alias it also is): --model {published} runs that one")  # fmt: skip
+
+
 def settings_from(params: dict):
     """(TranslatorSettings, EncodeOptions) from the command's parameters."""
     face = FaceSettings(**{n: params[n] for n in _names(_FACE_OPTIONS)})
