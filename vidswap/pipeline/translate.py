@@ -66,8 +66,8 @@ class ImageTranslator:
 
     def _at_work_size(self, images: list[np.ndarray]) -> list[np.ndarray]:
         height, width = images[0].shape[:2]
-        scale = self.work_size / min(height, width)
-        size = (_round_up(round(height * scale)), _round_up(round(width * scale)))
+        scale = self.work_size / min(height, width)  # sides to the nearest multiple: the aspect barely changes
+        size = tuple(max(1, round(side * scale / SIZE_MULTIPLE)) * SIZE_MULTIPLE for side in (height, width))
         with torch.inference_mode():
             x = to_tensor(images, self.device)
             small = shrink(x, size)

@@ -29,7 +29,14 @@ def enlarge(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def _box(x: torch.Tensor) -> torch.Tensor:
-    return F.avg_pool2d(x, 2 * RADIUS + 1, stride=1, padding=RADIUS, count_include_pad=False)
+    """The mean over each pixel's window (separable; at the borders, over the part inside)."""
+    side = 2 * RADIUS + 1
+    x = F.avg_pool2d(x, (side, 1), stride=1, padding=(RADIUS, 0), count_include_pad=False)
+    return F.avg_pool2d(x, (1, side), stride=1, padding=(0, RADIUS), count_include_pad=False)
+
+
+# the distinct entries of the guide's symmetric 3 x 3 covariance
+_PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
 
 
 def guided_upsample(full: torch.Tensor, small: torch.Tensor, translated: torch.Tensor) -> torch.Tensor:
@@ -37,18 +44,19 @@ def guided_upsample(full: torch.Tensor, small: torch.Tensor, translated: torch.T
     translation of `small` (`full` shrunk)."""
     n, _, h, w = small.shape
     guide, target = small.add(1).div(2), translated.float().add(1).div(2)
-    mean_i, mean_p = _box(guide), _box(target)
-    # per pixel: the guide's 3 x 3 covariance and its 3 x 3 covariance with the translation
-    var_i = torch.stack([_box(guide[:, k : k + 1] * guide) for k in range(3)], 1) - mean_i[:, :, None] * mean_i[:, None]
-    cov_ip = (
-        torch.stack([_box(target[:, c : c + 1] * guide) for c in range(3)], 1) - mean_p[:, :, None] * mean_i[:, None]
-    )
-    var_i = var_i.permute(0, 3, 4, 1, 2) + EPS * torch.eye(3, device=full.device)
-    gains = torch.linalg.solve(var_i, cov_ip.permute(0, 3, 4, 2, 1)).transpose(-1, -2)  # cov_ip var_i^-1
-    gains = gains.permute(0, 3, 4, 1, 2)  # n, out colour, in colour, h, w
-    offsets = mean_p - torch.einsum("ncihw,nihw->nchw", gains, mean_i)
-    size = full.shape[2:]
-    gains = enlarge(_box(gains.reshape(n, 9, h, w)), size).reshape(n, 3, 3, *size)
-    result = torch.einsum("ncihw,nihw->nchw", gains, full.add(1).div(2)) + enlarge(_box(offsets), size)
-    result = result.mul_(2).sub_(1)
-    return result.add_(enlarge(translated.float() - shrink(result, (h, w)), size))
+    products = [guide[:, i : i + 1] * guide[:, j : j + 1] for i, j in _PAIRS]
+    means = _box(torch.cat([guide, target, *products, *(target[:, c : c + 1] * guide for c in range(3))], 1))
+    mean_i, mean_p = means[:, :3], means[:, 3:6]
+    a, b, c, d, e, f = (means[:, 6 + k] - mean_i[:, i] * mean_i[:, j] for k, (i, j) in enumerate(_PAIRS))
+    a, d, f = a + EPS, d + EPS, f + EPS
+    # the covariance's inverse in closed form (its cofactors over its determinant): batched LAPACK is slower
+    cofactors = (d * f - e * e, c * e - b * f, b * e - c * d, a * f - c * c, b * c - a * e, a * d - b * b)
+    inverse = torch.stack(cofactors, 1)[:, [0, 1, 2, 1, 3, 4, 2, 4, 5]].reshape(n, 3, 3, h, w)
+    inverse = inverse / (a * cofactors[0] + b * cofactors[1] + c * cofactors[2])[:, None, None]
+    cross = means[:, 12:].reshape(n, 3, 3, h, w) - mean_p[:, :, None] * mean_i[:, None]  # out colour, in colour
+    gains = torch.einsum("ncjhw,njkhw->nckhw", cross, inverse)
+    offsets = mean_p - torch.einsum("nckhw,nkhw->nchw", gains, mean_i)
+    maps = enlarge(_box(torch.cat([gains.reshape(n, 9, h, w), offsets], 1)), full.shape[2:])
+    result = torch.einsum("nckhw,nkhw->nchw", maps[:, :9].reshape(n, 3, 3, *full.shape[2:]), full.add(1).div(2))
+    result = result.add_(maps[:, 9:]).mul_(2).sub_(1)
+    return result.add_(enlarge(translated.float() - shrink(result, (h, w)), full.shape[2:]))
