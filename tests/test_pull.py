@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import socket
 import tarfile
 import threading
@@ -18,8 +19,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from tests.helpers import make_video, panned_frames, run_cli
+from tests.helpers import astronaut, make_video, panned_frames, run_cli
+from vidswap import download
 from vidswap.catalog import CATALOG, find_published, published_name
 from vidswap.errors import ModelError
 from vidswap.metrics import psnr
@@ -49,31 +52,53 @@ def checkpoint(seed: int, legacy: bool = True) -> tuple[bytes, dict]:
 @pytest.fixture
 def server():
     """An HTTP server on 127.0.0.1: `files` maps a path to its body; paths in `cut` announce
-    their full length and send half of it; `requests` counts what was asked."""
+    their full length and send half of it; `drops[path]` responses to that path send 40% of
+    what they announce and close the connection; `requests` counts what was asked and `ranges`
+    the Range headers. It honours "Range: bytes=N-" (206) except for the paths in `no_range`."""
     files: dict[str, bytes] = {}
     cut: set[str] = set()
+    drops: dict[str, int] = {}
+    no_range: set[str] = set()
     requests: list[str] = []
+    ranges: list[str | None] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             requests.append(self.path)
+            ranges.append(self.headers.get("Range"))
             body = files.get(self.path)
             if body is None:
                 self.send_error(404)
                 return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
+            asked = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
+            start = int(asked[1]) if asked and self.path not in no_range else 0
+            self.send_response(206 if start else 200)
+            if start:
+                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            self.send_header("Content-Length", str(len(body) - start))
             self.end_headers()
-            self.wfile.write(body[: len(body) // 2] if self.path in cut else body)
+            rest = body[start:]
+            if drops.get(self.path, 0) > 0:
+                drops[self.path] -= 1
+                self.wfile.write(rest[: len(rest) * 2 // 5])
+                self.close_connection = True
+            else:
+                self.wfile.write(rest[: len(rest) // 2] if self.path in cut else rest)
 
         def log_message(self, *args):
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{httpd.server_port}", files=files, cut=cut, requests=requests)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{httpd.server_port}", files=files, cut=cut, drops=drops,
+                          no_range=no_range, requests=requests, ranges=ranges)  # fmt: skip
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def no_retry_delay(monkeypatch):
+    monkeypatch.setattr(download, "RETRY_DELAY", 0.0)
 
 
 @pytest.fixture(autouse=True)
@@ -266,3 +291,160 @@ def test_cut_archive_tar_zip_and_file_mirror(server, tmp_path):
     with pytest.raises(ModelError, match="holds no .*fastcut"):
         pull(find_published("horse2zebra_fastcut"), tmp_path / "missing", mirror=server.url)
     assert_empty(tmp_path / "missing")
+
+
+def official_tar(bodies: dict[str, bytes]) -> bytes:
+    """CUT's archive: each model's generator at checkpoints/NAME_pretrained/latest_net_G.pth."""
+    tarred = io.BytesIO()
+    with tarfile.open(fileobj=tarred, mode="w") as archive:
+        for name, body in bodies.items():
+            info = tarfile.TarInfo(f"checkpoints/{name}_pretrained/latest_net_G.pth")
+            info.size = len(body)
+            archive.addfile(info, io.BytesIO(body))
+    return tarred.getvalue()
+
+
+CUT_MODELS = [entry.name for entry in CATALOG if entry.project == "cut"]
+
+
+def test_the_cut_archive_is_downloaded_once_for_its_six_models(server, tmp_path, capsys):
+    bodies = {name: checkpoint(i, legacy=False)[0] for i, name in enumerate(CUT_MODELS)}
+    server.files[CUT_PATH] = official_tar(bodies)
+    store = tmp_path / "models"
+    kept = store / ".downloads" / "cut" / "pretrained_models.tar"
+    for i, name in enumerate(CUT_MODELS):
+        code, _, err = pull_cli(capsys, store, server.url, name)
+        assert code == 0, err
+        assert read_card(store / name).extra["source"]["sha256"] == hashlib.sha256(bodies[name]).hexdigest()
+        assert kept.is_file() == (i < len(CUT_MODELS) - 1)  # kept until the last of the six is stored
+        if i == 0:
+            assert name in run_cli(["models", "--models-dir", str(store)], capsys)[1]
+    assert server.requests == [CUT_PATH]
+    assert sorted(p.name for p in store.iterdir()) == sorted(CUT_MODELS)  # the kept archive's folders are gone
+    code, _, err = pull_cli(capsys, store, server.url, CUT_MODELS[0], "--force")  # --force: downloads again
+    assert code == 0 and server.requests == [CUT_PATH] * 2, err
+
+
+def test_a_dropped_connection_is_resumed_with_a_range_request(server, tmp_path):
+    body, state = checkpoint(0)
+    server.files[VANGOGH_PATH] = body
+    server.drops[VANGOGH_PATH] = 2
+    folder = pull(find_published("style_vangogh"), tmp_path / "models", mirror=server.url)
+    assert_weights(folder, state)
+    first = len(body) * 2 // 5
+    second = first + (len(body) - first) * 2 // 5
+    assert server.ranges == [None, f"bytes={first}-", f"bytes={second}-"]
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["style_vangogh"]
+
+
+def test_a_server_that_ignores_ranges_gives_the_whole_file_again(server, tmp_path):
+    body, state = checkpoint(0)
+    server.files[VANGOGH_PATH] = body
+    server.drops[VANGOGH_PATH] = 1
+    server.no_range.add(VANGOGH_PATH)
+    folder = pull(find_published("style_vangogh"), tmp_path / "models", mirror=server.url)
+    assert_weights(folder, state)  # the first try's 40% was not kept in front of the whole body
+    assert len(server.ranges) == 2 and server.ranges[1] is not None
+
+
+def test_a_broken_archive_download_is_kept_and_the_next_pull_continues_it(server, tmp_path, capsys):
+    body, state = checkpoint(0, legacy=False)
+    server.files[CUT_PATH] = official_tar({"horse2zebra_cut": body})
+    server.drops[CUT_PATH] = download.ATTEMPTS  # every try of the first pull breaks
+    store = tmp_path / "models"
+    code, _, err = pull_cli(capsys, store, server.url, "horse2zebra_cut")
+    assert code == 7 and "pulling again continues it" in error_line(err)
+    part = store / ".downloads" / "cut" / ".pretrained_models.tar.part"
+    assert [p.name for p in store.iterdir()] == [".downloads"] and part.is_file()  # no model, no temp folder
+    held = part.stat().st_size
+    assert 0 < held < len(server.files[CUT_PATH])
+
+    code, _, err = pull_cli(capsys, store, server.url, "horse2zebra_cut")
+    assert code == 0, err
+    assert server.ranges[-1] == f"bytes={held}-"
+    assert_weights(store / "horse2zebra_cut", state)
+
+
+def test_a_mirror_folder_or_file_url(tmp_path, capsys):
+    """A firewalled user's copy of the official paths, given as a folder or a file:// URL."""
+    body, state = checkpoint(0)
+    mirror = tmp_path / "mirror"
+    (mirror / "cyclegan" / "pretrained_models").mkdir(parents=True)
+    (mirror / "cyclegan" / "pretrained_models" / "style_vangogh.pth").write_bytes(body)
+    for how, given in (("folder", str(mirror)), ("url", mirror.as_uri() + "/")):
+        store = tmp_path / how
+        code, _, err = pull_cli(capsys, store, given, "style_vangogh")
+        assert code == 0, err
+        assert_weights(store / "style_vangogh", state)
+
+    store = tmp_path / "bad"
+    code, _, err = pull_cli(capsys, store, str(tmp_path / "no-such-mirror"), "style_vangogh")
+    assert code == 2 and "is not a folder" in error_line(err)
+    code, _, err = pull_cli(capsys, store, str(mirror), "style_monet")  # the folder lacks it
+    assert code == 7 and "cannot read file://" in error_line(err) and "style_monet.pth" in err
+    assert_empty(store)
+
+
+def test_force_replaces_a_model_imported_under_a_catalog_name(server, tmp_path, capsys):
+    store = tmp_path / "models"
+    mine = tmp_path / "my_vangogh.pth"
+    mine.write_bytes(checkpoint(1)[0])
+    assert run_cli(["import", str(mine), "--name", "style_vangogh", "--models-dir", str(store)], capsys)[0] == 0
+    body, state = checkpoint(0)
+    server.files[VANGOGH_PATH] = body
+
+    code, _, err = pull_cli(capsys, store, server.url, "style_vangogh")
+    assert code == 0 and "imported from my_vangogh.pth" in err and "replaces it" in err and not server.requests
+    code, _, err = pull_cli(capsys, store, server.url, "style_vangogh", "--force")
+    assert code == 0 and "replacing the model style_vangogh imported from my_vangogh.pth" in err, err
+    assert_weights(store / "style_vangogh", state)
+    assert read_card(store / "style_vangogh").extra["source"]["published"] == "style_vangogh"
+    assert [p.name for p in store.iterdir()] == ["style_vangogh"]
+
+
+def test_a_stored_model_named_like_an_alias_is_used_and_the_cli_says_so(server, tmp_path, capsys):
+    store = tmp_path / "models"
+    server.files[VANGOGH_PATH] = checkpoint(0)[0]
+    mine = tmp_path / "mine.pth"
+    mine.write_bytes(checkpoint(1)[0])
+    assert run_cli(["import", str(mine), "--name", "van_gogh", "--models-dir", str(store)], capsys)[0] == 0
+    code, _, err = pull_cli(capsys, store, server.url, "style_vangogh")
+    assert code == 0 and "--model van_gogh" not in err and "--model vangogh" in err  # the alias left is offered
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(panned_frames(1, 64, 48)[0]).save(photo)
+    outputs = {}
+    for name in ("van_gogh", "style_vangogh", str(store / "van_gogh")):
+        out = tmp_path / f"{Path(name).name}-{len(outputs)}.png"
+        code, _, err = run_cli(["apply", str(photo), "-m", name, "--models-dir", str(store), "-o", str(out),
+                                "--backend", "torch"], capsys)  # fmt: skip
+        assert code == 0, err
+        shadowed = "--model van_gogh is the model stored under that name, not the published style_vangogh" in err
+        assert shadowed == (name == "van_gogh"), err
+        outputs[name] = np.asarray(Image.open(out))
+    assert np.array_equal(outputs["van_gogh"], outputs[str(store / "van_gogh")])  # the stored one ran
+    assert not np.array_equal(outputs["van_gogh"], outputs["style_vangogh"])
+
+
+@pytest.mark.slow
+def test_a_1080p_clip_runs_at_256_px_with_a_model_pulled_from_a_mirror_folder(tmp_path, capsys):
+    body = checkpoint(0)[0]
+    mirror = tmp_path / "mirror"
+    (mirror / "cyclegan" / "pretrained_models").mkdir(parents=True)
+    (mirror / "cyclegan" / "pretrained_models" / "style_vangogh.pth").write_bytes(body)
+    store = tmp_path / "models"
+    assert pull_cli(capsys, store, str(mirror), "style_vangogh")[0] == 0
+    frame = np.asarray(Image.fromarray(astronaut()).resize((1920, 1080), Image.BICUBIC))
+    clip = make_video(tmp_path / "clip_1080p.mp4", [frame, frame[:, ::-1].copy()])
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli(["apply", str(clip), "--model", "style_vangogh", "--models-dir", str(store),
+                            "-o", str(out), "--backend", "torch"], capsys)  # fmt: skip
+    assert code == 0, err
+    assert "translating 1920x1080 frames with the shorter side at 256 px (the model's scale" in err
+    with open_video(out) as reader:
+        frames = [f.image for f in reader]
+    assert len(frames) == 2 and frames[0].shape == (1080, 1920, 3)
+    code, _, err = run_cli(["apply", str(clip), "--model", "style_vangogh", "--models-dir", str(store),
+                            "-o", str(tmp_path / "full.mp4"), "--work-size", "full", "--backend", "torch"],
+                           capsys)  # fmt: skip
+    assert code == 0 and "translating 1920x1080 frames at full size" in err

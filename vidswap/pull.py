@@ -14,6 +14,7 @@ there too, and the next pull continues it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -88,14 +89,22 @@ def pull(entry: PublishedModel, models_dir: str | os.PathLike | None = None, *, 
                                                        (recorded, "recorded at its first pull")))  # fmt: skip
         except ModelError:
             if archive is not None:
-                archive.unlink(missing_ok=True)  # a wrong or damaged archive: the next pull fetches it again
+                forget(archive)  # a wrong or damaged archive: the next pull fetches it again
             raise
         folder, _ = import_checkpoint(checkpoint, entry.name, models_dir=models_dir, mode="frame",
                                       domains=[entry.source, entry.target], replace=True,
                                       source={"published": entry.name, "url": url})  # fmt: skip
     if archive is not None and all((store / e.name / CARD_FILE).is_file() for e in CATALOG if e.url == entry.url):
-        archive.unlink(missing_ok=True)  # every model in it is stored
+        forget(archive)  # every model in it is stored
     return folder
+
+
+def forget(archive: Path) -> None:
+    """Remove a kept archive, and its folders once empty."""
+    archive.unlink(missing_ok=True)
+    for folder in (archive.parent, archive.parent.parent):
+        with contextlib.suppress(OSError):  # not empty: another archive or a broken download is kept
+            folder.rmdir()
 
 
 def fetch_archive(url: str, archive: Path, progress: Progress | None, fresh: bool) -> Path:
