@@ -56,7 +56,9 @@ def guided_upsample(full: torch.Tensor, small: torch.Tensor, translated: torch.T
     cross = means[:, 12:].reshape(n, 3, 3, h, w) - mean_p[:, :, None] * mean_i[:, None]  # out colour, in colour
     gains = torch.einsum("ncjhw,njkhw->nckhw", cross, inverse)
     offsets = mean_p - torch.einsum("nckhw,nkhw->nchw", gains, mean_i)
-    maps = enlarge(_box(torch.cat([gains.reshape(n, 9, h, w), offsets], 1)), full.shape[2:])
+    gains, offsets = _box(gains.reshape(n, 9, h, w)).reshape(n, 3, 3, h, w), _box(offsets)
+    # back-projection, at the small scale: the offsets take all the gains leave unexplained there
+    offsets = target - torch.einsum("nckhw,nkhw->nchw", gains, guide)
+    maps = enlarge(torch.cat([gains.reshape(n, 9, h, w), offsets], 1), full.shape[2:])
     result = torch.einsum("nckhw,nkhw->nchw", maps[:, :9].reshape(n, 3, 3, *full.shape[2:]), full.add(1).div(2))
-    result = result.add_(maps[:, 9:]).mul_(2).sub_(1)
-    return result.add_(enlarge(translated.float() - shrink(result, (h, w)), full.shape[2:]))
+    return result.add_(maps[:, 9:]).mul_(2).sub_(1)
