@@ -9,6 +9,7 @@
    and a PNG of crops (input | full-size run | each way) to look at.
 
     uv run python scripts/bench_workscale.py [--frames 1] [--ngf 64] [--blocks 9] [--png /tmp/workscale.png]
+        [--sepia MODEL] [--skip-speed]
 """
 
 from __future__ import annotations
@@ -83,9 +84,10 @@ def look(args, frame: np.ndarray, where: str) -> None:
     x = to_tensor([frame], "cpu")
     small = shrink(x, (256, 456))
     with tempfile.TemporaryDirectory() as tmp:
-        sepia_model = Path(tmp) / "sepia"
-        subprocess.run([sys.executable, str(Path(__file__).parent / "known_answer_model.py"), "-o", str(sepia_model)],
-                       check=True, capture_output=True)  # fmt: skip
+        sepia_model = args.sepia or Path(tmp) / "sepia"
+        if not args.sepia:
+            subprocess.run([sys.executable, str(Path(__file__).parent / "known_answer_model.py"), "-o",
+                            str(sepia_model)], check=True, capture_output=True)  # fmt: skip
         generator = Translator(TranslatorSettings(model=str(sepia_model), backend="torch")).model.generator
         with torch.inference_mode():
             full_run = to_images(generator(x))[0]
@@ -117,12 +119,14 @@ def main() -> None:
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--blocks", type=int, default=9)
     parser.add_argument("--png", type=Path, default=Path(tempfile.gettempdir()) / "workscale.png")
+    parser.add_argument("--sepia", type=Path, help="a model folder from known_answer_model.py [default: fit one]")
+    parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--crop", type=int, nargs=2, default=(400, 800), metavar=("TOP", "LEFT"))
     args = parser.parse_args()
     frame, where = frame_1080p()
-    with tempfile.TemporaryDirectory() as tmp:
-        model = save_generator(Path(tmp) / "published_like", args.ngf, args.blocks)
-        speed(args, model, frame)
+    if not args.skip_speed:
+        with tempfile.TemporaryDirectory() as tmp:
+            speed(args, save_generator(Path(tmp) / "published_like", args.ngf, args.blocks), frame)
     look(args, frame, where)
 
 
