@@ -57,10 +57,9 @@ def guided_upsample(full: torch.Tensor, small: torch.Tensor, translated: torch.T
     inverse = torch.stack(cofactors, 1)[:, [0, 1, 2, 1, 3, 4, 2, 4, 5]].reshape(n, 3, 3, h, w)
     inverse = inverse / (a * cofactors[0] + b * cofactors[1] + c * cofactors[2])[:, None, None]
     cross = means[:, 12:].reshape(n, 3, 3, h, w) - mean_p[:, :, None] * mean_i[:, None]  # out colour, in colour
-    gains = torch.einsum("ncjhw,njkhw->nckhw", cross, inverse)
-    offsets = mean_p - torch.einsum("nckhw,nkhw->nchw", gains, mean_i)
-    gains, offsets = _box(gains.reshape(n, 9, h, w)).reshape(n, 3, 3, h, w), _box(offsets)
-    # back-projection, at the small scale: the offsets take all the gains leave unexplained there
+    gains = _box(torch.einsum("ncjhw,njkhw->nckhw", cross, inverse).reshape(n, 9, h, w)).reshape(n, 3, 3, h, w)
+    # back-projection, at the small scale: the offsets take all that the gains leave unexplained there
+    # (the guided filter's own offsets, mean_p - gains . mean_i smoothed, are their local mean)
     offsets = target - torch.einsum("nckhw,nkhw->nchw", gains, guide)
     maps = enlarge(torch.cat([gains.reshape(n, 9, h, w), offsets], 1), full.shape[2:])
     result = torch.einsum("nckhw,nkhw->nchw", maps[:, :9].reshape(n, 3, 3, *full.shape[2:]), full.add(1).div(2))
