@@ -670,3 +670,34 @@ def test_reimplementations_import_by_structure_to_the_same_translation(tmp_path,
     changed = Hints(padding="zero") if wrong is None else Hints(upsample=wrong, norm=hints.norm)
     import_checkpoint(checkpoint, "guessed", models_dir=tmp_path / "store", hints=changed)
     assert output_psnr(translate(load_model("guessed", tmp_path / "store").generator, X), expected) < 40
+
+
+@pytest.mark.slow  # an ONNX export takes about 15 s on the 2-core development machine
+def test_imported_variants_export_to_onnx_and_run_the_same(tmp_path):
+    """The layers the re-implementations add (nn.Upsample, reflect-padded strided convolutions,
+    instance norm with saved statistics) survive the ONNX export the onnx and tensorrt backends use."""
+    ort = pytest.importorskip("onnxruntime")
+    from vidswap.runtime.export import export_onnx
+
+    torch.manual_seed(0)
+    net = trained_norms(LindernorenGenerator())
+    torch.save(net.state_dict(), tmp_path / "g.pth")
+    hints = Hints(down_padding="reflect", norm="instance_running")
+    with pytest.raises(ModelError):  # plain instance norm holds no statistics to use
+        import_checkpoint(tmp_path / "g.pth", "m", models_dir=tmp_path / "store", hints=hints)
+    net = trained_norms(LornatangGenerator())
+    layers = list(net.main)
+    for i in reversed([i for i, m in enumerate(layers) if isinstance(m, nn.ConvTranspose2d)]):
+        c = layers[i].in_channels
+        layers[i : i + 1] = [nn.Upsample(scale_factor=2), nn.Conv2d(c, c // 2, 3, padding=1)]
+    for m in layers[:10]:
+        if isinstance(m, nn.Conv2d) and m.stride == (2, 2):
+            m.padding_mode = "reflect"
+    net.main = nn.Sequential(*layers).eval()
+    torch.save(net.state_dict(), tmp_path / "g.pth")
+    import_checkpoint(tmp_path / "g.pth", "m", models_dir=tmp_path / "store", hints=hints)
+    generator = load_model("m", tmp_path / "store").generator
+    session = ort.InferenceSession(str(export_onnx(generator, tmp_path / "m.onnx", image_size=(32, 40))))
+    x = torch.rand(1, 3, 48, 64) * 2 - 1  # another size than the export's
+    (y,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    assert output_psnr(torch.from_numpy(y), translate(net, x)) >= 40
