@@ -332,6 +332,12 @@ def test_what_has_no_place_is_refused_naming_the_first_tensor(tmp_path, capsys):
     state = {k: v for k, v in reference().state_dict().items() if not k.startswith("model.19.")}  # the output conv
     assert "it ends: expected the output 7x7 convolution of weight shape (3, 4, 7, 7)" in refusal(state)
     assert "cannot place 'encoder.weight'" in refusal({"encoder.weight": torch.zeros(3)})  # another network
+    state = reference().state_dict()
+    state["model.12.bias"] = torch.zeros(16)  # the first transposed convolution's bias is its output's, 8
+    assert "cannot place 'model.12.bias' (16,)" in refusal(state)
+    state = reference(norm="instance_affine").state_dict()
+    del state["model.13.weight"]  # one norm without its scale
+    assert "cannot place 'model.13.bias' (8,): its norm lacks some of bias, weight" in refusal(state)
     state = reference(antialias=True).state_dict()
     state["model.11.filt"] = torch.ones_like(state["model.11.filt"])
     assert "the blur filter 'model.11.filt'" in refusal(state)
@@ -391,7 +397,7 @@ def test_cli_hints_what_the_weights_cannot_tell(tmp_path, capsys):
     assert card["generators"]["AtoB"]["kwargs"]["down_padding"] == "reflect"
     assert output_psnr(translate(load_model("persson", store).generator, X), translate(net, X)) >= 40
     err = refused(tmp_path / "other", capsys, checkpoint, "--norm", "batch")  # no norm tensors: not batch norm
-    assert "are not a batch norm's" in err
+    assert "its norm tensors (none) do not fit --norm batch" in err
 
 
 def test_ambiguous_checkpoint_lists_its_networks(tmp_path, capsys):

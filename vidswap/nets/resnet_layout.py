@@ -70,8 +70,10 @@ class Module:
     def is_blur(self) -> bool:
         return len(self.tensors) == 1 and "weight" not in self.tensors and next(iter(self.tensors.values())).ndim == 4
 
-    def channels(self) -> int:
-        return next(t for t in self.tensors.values() if t.ndim == 1).shape[0]
+    def channels(self) -> int | None:
+        """A norm's channels: the length its 1-D tensors share (None if they do not)."""
+        lengths = {t.shape[0] for t in self.tensors.values() if t.ndim == 1}
+        return lengths.pop() if len(lengths) == 1 else None
 
 
 def modules_of(state: dict[str, torch.Tensor]) -> list[Module]:
@@ -112,10 +114,15 @@ class Reading:
         found = f"cannot place {module.describe()}" if module else "it ends"
         return Unplaced(f"{found}: expected {expected}", self.at)
 
-    def conv(self, expected: str, shape: tuple[int, ...], alternative: str = "") -> Module:
+    def conv(self, expected: str, shape: tuple[int, ...], alternative: str = "", transposed: bool = False) -> Module:
         module = self.peek()
         if module is None or not module.is_conv or tuple(module.tensors["weight"].shape) != shape:
             raise self.fail(f"{expected} of weight shape {shape}{alternative}")
+        bias = module.tensors.get("bias")
+        if bias is not None and tuple(bias.shape) != (shape[1 if transposed else 0],):
+            raise Unplaced(
+                f"cannot place '{module.path}.bias' {tuple(bias.shape)}: not the bias of {expected}", self.at
+            )
         self.at += 1
         self.convs.append(module)
         return module
@@ -196,7 +203,7 @@ def read_structure(state: dict[str, torch.Tensor], hints: Hints) -> tuple[dict[s
         nxt = reading.peek()
         transposed = (channels, half, 3, 3)
         if not blurred and nxt is not None and nxt.is_conv and nxt.tensors["weight"].shape == transposed:
-            reading.conv(f"upsampling {i + 1}'s transposed convolution", transposed)
+            reading.conv(f"upsampling {i + 1}'s transposed convolution", transposed, transposed=True)
             reading.upsampling.add("transposed")
         else:
             alternative = "" if blurred else f" (or a transposed one of weight shape {transposed})"
@@ -229,16 +236,26 @@ def read_structure(state: dict[str, torch.Tensor], hints: Hints) -> tuple[dict[s
 
 
 def read_norm(reading: Reading, hints: Hints) -> str:
-    """The norm the tensors show (or the hint, checked against them)."""
+    """The norm the tensors show (or the hint, checked against them). Called once every tensor
+    has a place: an error here is of a file read to its end."""
     if reading.norms and reading.unnormed:
-        raise Unplaced(f"{reading.unnormed[0].describe()} has no norm after it, unlike the other convolutions", 0)
-    leaves = set().union(*(m.tensors for m in reading.norms))
+        raise Unplaced(
+            f"{reading.unnormed[0].describe()} has no norm after it, unlike the other convolutions", reading.at
+        )
+    leaves = set().union(*(m.tensors for m in reading.norms)) - {"num_batches_tracked"}
+    for module in reading.norms:
+        if set(module.tensors) - {"num_batches_tracked"} != leaves:
+            raise Unplaced(
+                f"cannot place {module.describe()}: its norm lacks some of {', '.join(sorted(leaves))}", reading.at
+            )
     affine, statistics = "weight" in leaves, all(s in leaves for s in STATISTICS)
     if hints.norm is not None:
         needs = {"instance_affine": affine, "instance_running": statistics, "batch": affine and statistics,
                  "instance": not affine, "none": not reading.norms}[hints.norm]  # fmt: skip
         if not needs:
-            raise Unplaced(f"its norm tensors ({', '.join(sorted(leaves)) or 'none'}) are not a {hints.norm} norm's", 0)
+            raise Unplaced(
+                f"its norm tensors ({', '.join(sorted(leaves)) or 'none'}) do not fit --norm {hints.norm}", reading.at
+            )
         return hints.norm
     biased = "bias" in reading.convs[0].tensors
     # the reference code gives convolutions a bias exactly when instance norm follows, which tells
