@@ -194,4 +194,4 @@ def import_checkpoint(
             }
         },
     )
-    return save_model(folder, card, {"AtoB": generator}), card
+    return save_model(folder, card, {"AtoB": generator.eval()}), card
