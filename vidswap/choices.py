@@ -19,8 +19,9 @@ GeneratorNorm = Literal["instance", "batch", "none", "instance_affine"]
 ImportedNorm = Literal["instance", "batch", "none", "instance_affine", "instance_running"]
 Padding = Literal["reflect", "zero", "replicate"]
 # how a ResNet generator's decoder doubles the size: strided transposed convolutions, CUT's blur, or
-# nn.Upsample then a convolution (bilinear_aligned: align_corners=True)
-Upsampling = Literal["transposed", "blur", "nearest", "bilinear", "bilinear_aligned"]
+# nn.Upsample (a Resize: bilinear_aligned is align_corners=True) then a convolution
+Resize = Literal["nearest", "bilinear", "bilinear_aligned"]
+Upsampling = Literal["transposed", "blur", Resize]
 DiscriminatorNorm = Literal["instance", "none"]
 WeightInit = Literal["normal", "xavier"]
 TemporalMode = Literal["transform", "flow"]  # the training regulariser's pairs: see trainer/temporal.py

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from vidswap.choices import DataMode, ImportedNorm, Padding, Upsampling, choices
+from vidswap.choices import DataMode, ImportedNorm, Padding, Resize, choices
 from vidswap.cli.app import App, pass_app
 from vidswap.cli.options import models_dir_option
 
@@ -46,7 +46,7 @@ def _parse_domains(ctx, param, value: str | None) -> list[str]:
               help="The padding of the convolution after each resize, for nn.Upsample decoders.")  # fmt: skip
 @click.option(
     "--upsample",
-    type=click.Choice([u for u in choices(Upsampling) if u not in ("transposed", "blur")]),
+    type=click.Choice(choices(Resize)),
     default="nearest",
     show_default=True,
     help="The resize before each upsampling convolution, for decoders of nn.Upsample and a convolution "

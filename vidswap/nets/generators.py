@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidswap.choices import Padding, Upsampling
 from vidswap.nets.base import Network
 
 
@@ -109,7 +110,7 @@ class ResnetGenerator(Network):
     each upsampling a blur upsample then a convolution (CUT's default), instead of strided
     (transposed) convolutions, whose uneven overlap draws a checkerboard grid.
     Re-implementations differ in what weights cannot show, so these are arguments too:
-    upsample (a vidswap.choices.Upsampling; None: blur with antialias, else transposed), padding (the
+    upsample (None: blur with antialias, else transposed), padding (the
     residual blocks' padding, reflect in the papers), down_padding and up_padding (the 3x3
     downsampling convolutions' and the convolutions after a resize: zero in the reference code).
     """
@@ -123,10 +124,10 @@ class ResnetGenerator(Network):
         n_downsampling: int = 2,
         norm: str = "instance",
         antialias: bool = False,
-        upsample: str | None = None,
-        padding: str = "reflect",
-        down_padding: str = "zero",
-        up_padding: str = "zero",
+        upsample: Upsampling | None = None,
+        padding: Padding = "reflect",
+        down_padding: Padding = "zero",
+        up_padding: Padding = "zero",
     ):
         super().__init__()
         upsample = upsample or ("blur" if antialias else "transposed")

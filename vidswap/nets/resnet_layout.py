@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from vidswap.choices import ImportedNorm, Padding, Resize, choices
 from vidswap.errors import ModelError
 from vidswap.nets.generators import ResnetGenerator, binomial_kernel
 
@@ -41,6 +42,13 @@ class Hints:
     up_padding: str = "zero"
     upsample: str = "nearest"
     norm: str | None = None
+
+    def __post_init__(self):
+        allowed = {"padding": choices(Padding), "down_padding": choices(Padding), "up_padding": choices(Padding),
+                   "upsample": choices(Resize), "norm": (None, *choices(ImportedNorm))}  # fmt: skip
+        for name, values in allowed.items():
+            if getattr(self, name) not in values:
+                raise ModelError(f"{name} {getattr(self, name)!r} is not one of {', '.join(map(str, values))}")
 
 
 @dataclass
@@ -103,7 +111,6 @@ class Reading:
     convs: list[Module] = field(default_factory=list)
     norms: list[Module] = field(default_factory=list)  # only those that hold tensors
     unnormed: list[Module] = field(default_factory=list)  # convolutions (but the last) with no norm tensors after
-    blurs: list[tuple[Module, int]] = field(default_factory=list)  # (filter, its size)
     upsampling: set[str] = field(default_factory=set)
 
     def peek(self) -> Module | None:
@@ -114,7 +121,7 @@ class Reading:
         found = f"cannot place {module.describe()}" if module else "it ends"
         return Unplaced(f"{found}: expected {expected}", self.at)
 
-    def conv(self, expected: str, shape: tuple[int, ...], alternative: str = "", transposed: bool = False) -> Module:
+    def conv(self, expected: str, shape: tuple[int, ...], alternative: str = "", transposed: bool = False) -> None:
         module = self.peek()
         if module is None or not module.is_conv or tuple(module.tensors["weight"].shape) != shape:
             raise self.fail(f"{expected} of weight shape {shape}{alternative}")
@@ -125,7 +132,6 @@ class Reading:
             )
         self.at += 1
         self.convs.append(module)
-        return module
 
     def optional_norm(self, channels: int) -> None:
         module = self.peek()
@@ -147,8 +153,7 @@ class Reading:
                 f"{size}x{size} one of CUT's anti-aliased layers (expected {(channels, 1, size, size)})",
                 self.at,
             )
-        self.blurs.append((module, size))
-        self.at += 1
+        self.at += 1  # a fixed filter: checked, and vidswap's blur layers hold their own
         return True
 
 
