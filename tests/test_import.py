@@ -400,6 +400,14 @@ def test_cli_hints_what_the_weights_cannot_tell(tmp_path, capsys):
     assert "its norm tensors (none) do not fit --norm batch" in err
 
 
+def test_a_broken_a_to_b_generator_is_refused_not_passed_over(tmp_path, capsys):
+    g_a = reference(seed=1).state_dict()
+    del g_a["model.7.weight"]
+    torch.save({"G_A": g_a, "G_B": reference(seed=2).state_dict()}, tmp_path / "all.pth")
+    err = refused(tmp_path, capsys, tmp_path / "all.pth")
+    assert "(network G_A): cannot place 'model.7.bias' (16,)" in err
+
+
 def test_ambiguous_checkpoint_lists_its_networks(tmp_path, capsys):
     sd = reference().state_dict()
     torch.save({"G_AB": sd, "G_BA": sd}, tmp_path / "two.pth")

@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import os
 import pickle
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,7 +64,7 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
 
 
 def natural_key(name: str) -> list[tuple[int, int | str]]:
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"\.", name)]
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in name.split(".")]
 
 
 def _tensors(obj: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
