@@ -15,6 +15,13 @@ Smoothing = Literal["none", "flow", "auto"]  # auto: along the flow, on the whol
 FaceSelection = Literal["largest", "all"]  # apply also takes a track number
 Amp = Literal["auto", "bf16", "fp16", "off"]
 GeneratorNorm = Literal["instance", "batch", "none", "instance_affine"]
+# an imported generator's norm may also be instance norm using its saved statistics (track_running_stats)
+ImportedNorm = Literal["instance", "batch", "none", "instance_affine", "instance_running"]
+Padding = Literal["reflect", "zero", "replicate"]
+# how a ResNet generator's decoder doubles the size: strided transposed convolutions, CUT's blur, or
+# nn.Upsample (a Resize: bilinear_aligned is align_corners=True) then a convolution
+Resize = Literal["nearest", "bilinear", "bilinear_aligned"]
+Upsampling = Literal["transposed", "blur", Resize]
 DiscriminatorNorm = Literal["instance", "none"]
 WeightInit = Literal["normal", "xavier"]
 TemporalMode = Literal["transform", "flow"]  # the training regulariser's pairs: see trainer/temporal.py

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidswap.choices import Padding, Upsampling
 from vidswap.nets.base import Network
 
 
@@ -24,9 +25,23 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
         return nn.InstanceNorm2d(channels)
     if kind == "instance_affine":  # per-channel scale and shift after the normalisation, as some forks train
         return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "instance_running":  # track_running_stats=True: at inference the saved statistics replace each image's
+        return nn.InstanceNorm2d(channels, track_running_stats=True)
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     return nn.Identity()
+
+
+def padding_layer(kind: str, size: int) -> nn.Module:
+    if kind == "reflect":
+        return nn.ReflectionPad2d(size)
+    if kind == "replicate":
+        return nn.ReplicationPad2d(size)
+    return nn.ZeroPad2d(size)
+
+
+def conv_padding_mode(kind: str) -> str:
+    return "zeros" if kind == "zero" else kind
 
 
 def binomial_kernel(size: int) -> torch.Tensor:
@@ -61,15 +76,23 @@ class BlurUpsample(nn.Module):
         return F.conv_transpose2d(padded, self.kernel, stride=2, padding=2, groups=x.shape[1])[:, :, 1:-1, 1:-1]
 
 
+def doubling(upsample: str, channels: int) -> nn.Module:
+    if upsample == "blur":
+        return BlurUpsample(channels)
+    if upsample == "bilinear_aligned":
+        return nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+    return nn.Upsample(scale_factor=2, mode=upsample)
+
+
 class ResnetBlock(nn.Module):
-    def __init__(self, dim: int, norm: str = "instance"):
+    def __init__(self, dim: int, norm: str = "instance", padding: str = "reflect"):
         super().__init__()
         self.conv_block = nn.Sequential(
-            nn.ReflectionPad2d(1),
+            padding_layer(padding, 1),
             nn.Conv2d(dim, dim, 3, bias=True),
             norm_layer(norm, dim),
             nn.ReLU(True),
-            nn.ReflectionPad2d(1),
+            padding_layer(padding, 1),
             nn.Conv2d(dim, dim, 3, bias=True),
             norm_layer(norm, dim),
         )
@@ -86,6 +109,10 @@ class ResnetGenerator(Network):
     antialias: each downsampling is a stride-1 convolution, norm, ReLU and a blur at stride 2;
     each upsampling a blur upsample then a convolution (CUT's default), instead of strided
     (transposed) convolutions, whose uneven overlap draws a checkerboard grid.
+    Re-implementations differ in what weights cannot show, so these are arguments too:
+    upsample (None: blur with antialias, else transposed), padding (the
+    residual blocks' padding, reflect in the papers), down_padding and up_padding (the 3x3
+    downsampling convolutions' and the convolutions after a resize: zero in the reference code).
     """
 
     def __init__(
@@ -97,8 +124,14 @@ class ResnetGenerator(Network):
         n_downsampling: int = 2,
         norm: str = "instance",
         antialias: bool = False,
+        upsample: Upsampling | None = None,
+        padding: Padding = "reflect",
+        down_padding: Padding = "zero",
+        up_padding: Padding = "zero",
     ):
         super().__init__()
+        upsample = upsample or ("blur" if antialias else "transposed")
+        down_mode, up_mode = conv_padding_mode(down_padding), conv_padding_mode(up_padding)
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7, bias=True),
@@ -109,20 +142,20 @@ class ResnetGenerator(Network):
             c = ngf * 2**i
             stride = 1 if antialias else 2
             layers += [
-                nn.Conv2d(c, c * 2, 3, stride=stride, padding=1, bias=True),
+                nn.Conv2d(c, c * 2, 3, stride=stride, padding=1, bias=True, padding_mode=down_mode),
                 norm_layer(norm, c * 2),
                 nn.ReLU(True),
             ]
             if antialias:
                 layers.append(BlurDownsample(c * 2))
         width = ngf * 2**n_downsampling
-        layers += [ResnetBlock(width, norm) for _ in range(n_blocks)]
+        layers += [ResnetBlock(width, norm, padding) for _ in range(n_blocks)]
         for i in range(n_downsampling):
             c = ngf * 2 ** (n_downsampling - i)
-            if antialias:
-                layers += [BlurUpsample(c), nn.Conv2d(c, c // 2, 3, padding=1, bias=True)]
-            else:
+            if upsample == "transposed":
                 layers.append(nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=True))
+            else:
+                layers += [doubling(upsample, c), nn.Conv2d(c, c // 2, 3, padding=1, bias=True, padding_mode=up_mode)]
             layers += [norm_layer(norm, c // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
