@@ -233,6 +233,7 @@ def test_batch_and_extract_take_the_same_video_files(tmp_path):
     assert {".m2ts", ".mts", ".3gp", ".ogv"} <= VIDEO_EXTENSIONS
 
 
+@pytest.mark.slow  # worker processes (or a local Ray cluster) start, three times
 @pytest.mark.parametrize("mode", [["--workers", "2"], ["--ray", "--workers", "2"]], ids=["workers2", "ray"])
 def test_kill_9_part_way_then_rerun_finishes_each_file_once(library, tmp_path, mode):
     out = tmp_path / "out"

@@ -188,6 +188,7 @@ def test_keep_faceless_copies_a_faceless_clip_through(models, clips, tmp_path):
     assert any("no face found" in w for w in result.warnings)
 
 
+@pytest.mark.slow  # two batches, each starting a worker process that loads MTCNN
 def test_batch_rerun_with_keep_faceless_converts_only_the_clips_that_had_no_face(models, clips, face_clip, tmp_path):
     import shutil
 
