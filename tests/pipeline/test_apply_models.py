@@ -17,12 +17,6 @@ from vidswap.video import open_video
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    return {mode: tiny_model(root / f"tiny_{mode}", mode) for mode in ("frame", "face")}
-
-
-@pytest.fixture(scope="module")
 def face_clip(tmp_path_factory):
     """The astronaut's face moving slowly across a 160x120 frame, with audio."""
     image = astronaut()

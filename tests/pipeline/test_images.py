@@ -7,17 +7,11 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageOps
 
-from tests.helpers import run_cli, tiny_model
+from tests.helpers import run_cli
 from tests.photos import ROTATE_CW, grace_hopper, photo_crop, save_photo, srgb_profile
 from vidswap.api import FaceSettings, Translator, TranslatorSettings
 from vidswap.errors import InputError, NoFaceError
 from vidswap.metrics import psnr
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    return {mode: tiny_model(root / f"tiny_{mode}", mode) for mode in ("frame", "face")}
 
 
 def load(path):
