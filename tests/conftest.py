@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import FOOTAGE, make_video, panned_frames
+from tests.helpers import FOOTAGE, make_video, panned_frames, tiny_model
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +30,14 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         damaged.write_bytes(data[: len(data) * 6 // 10])
         made[name] = damaged
     return made
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """Tiny random generators saved as models, frame and face mode, shared by the apply tests:
+    the ONNX file one test exports into a model's folder serves the next."""
+    root = tmp_path_factory.mktemp("models")
+    return {mode: tiny_model(root / f"tiny_{mode}", mode) for mode in ("frame", "face")}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -27,6 +27,7 @@ def demo_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # the demo trains and applies end to end
 def test_demo_writes_every_file_and_a_finite_report(demo_dir, capsys):
     report = json.loads((demo_dir / "report.json").read_text())
     for key, path in report["files"].items():
@@ -45,6 +46,7 @@ def test_demo_writes_every_file_and_a_finite_report(demo_dir, capsys):
     assert "PSNR of the translation" in (demo_dir / "report.md").read_text()
 
 
+@pytest.mark.slow  # the demo trains and applies end to end
 def test_demo_clip_keeps_frames_and_audio(demo_dir):
     names = ("input.mp4", "translated.mp4", "side_by_side.mp4")
     source, translated, preview = (probe(demo_dir / name) for name in names)
@@ -55,6 +57,7 @@ def test_demo_clip_keeps_frames_and_audio(demo_dir):
     assert sheet.height >= 3 * source.main_video.height  # inputs, translations, true transform
 
 
+@pytest.mark.slow  # the demo trains and applies end to end
 def test_rerun_into_the_same_folder_replaces_the_results(demo_dir):
     before = json.loads((demo_dir / "report.json").read_text())
     report = run_demo(demo_dir, DemoOptions(minutes=0.01, max_steps=2, overrides=TINY, images=8, clip_frames=12))

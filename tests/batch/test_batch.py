@@ -182,12 +182,25 @@ def converters(pids: set[int]) -> set[int]:
     return {p for p in pids if not proc_file(p, "cmdline").startswith(agents)}
 
 
-def count_done(out: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{out / MANIFEST_NAME}?mode=ro", uri=True, timeout=1) as db:
-            return db.execute("SELECT COUNT(*) FROM files WHERE state = 'done'").fetchone()[0]
-    except sqlite3.Error:  # not created yet
-        return 0
+def lock_when_done(out: Path, n: int, batch: subprocess.Popen, timeout: float = 180) -> tuple[sqlite3.Connection, int]:
+    """Wait until the manifest records `n` finished files and return a connection holding its
+    write lock, with the count it saw: while the lock is held the driver can neither record an
+    outcome nor start a file (it records `running` first), so the count stays as seen."""
+    deadline = time.monotonic() + timeout
+    while batch.poll() is None and time.monotonic() < deadline:
+        if (out / MANIFEST_NAME).is_file():
+            db = sqlite3.connect(out / MANIFEST_NAME, timeout=10, isolation_level=None)
+            try:
+                db.execute("BEGIN IMMEDIATE")  # waits out a write in progress
+                done = db.execute("SELECT COUNT(*) FROM files WHERE state = 'done'").fetchone()[0]
+                if done >= n:
+                    return db, done
+                db.execute("ROLLBACK")
+            except sqlite3.OperationalError:  # the tables are not made yet
+                pass
+            db.close()
+        time.sleep(0.02)
+    raise AssertionError(f"the batch never recorded {n} finished files (exit code {batch.poll()})")
 
 
 class UnreadableTape(VidswapError):
@@ -220,20 +233,20 @@ def test_batch_and_extract_take_the_same_video_files(tmp_path):
     assert {".m2ts", ".mts", ".3gp", ".ogv"} <= VIDEO_EXTENSIONS
 
 
+@pytest.mark.slow  # worker processes (or a local Ray cluster) start, three times
 @pytest.mark.parametrize("mode", [["--workers", "2"], ["--ray", "--workers", "2"]], ids=["workers2", "ray"])
 def test_kill_9_part_way_then_rerun_finishes_each_file_once(library, tmp_path, mode):
     out = tmp_path / "out"
     args = [VIDSWAP, "-q", "batch", str(library), "-o", str(out), "--model", "identity", *mode]
     env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1"}
     batch = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while count_done(out) == 0 and batch.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    held, done_at_kill = lock_when_done(out, 2, batch)
     started = descendants(batch.pid)  # its workers (or the local Ray cluster it started)
     batch.send_signal(signal.SIGKILL)
     batch.wait()
-    done_at_kill = count_done(out)
-    assert 1 <= done_at_kill < len(GOOD), "the kill should land part-way"
+    held.execute("ROLLBACK")
+    held.close()
+    assert 2 <= done_at_kill < len(GOOD), "the kill lands part-way"
     deadline = time.monotonic() + 20  # nothing it started goes on writing into OUT
     while converters(alive(started)) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -31,6 +31,7 @@ def _worker(folder: str, results) -> None:
                           session.get_session_options().intra_op_num_threads)))  # fmt: skip
 
 
+@pytest.mark.slow  # a fresh process imports torch and exports to ONNX
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one core every library uses one thread anyway")
 def test_a_worker_keeps_torch_opencv_and_onnx_runtime_to_its_share_of_the_cores(tmp_path):
     ctx = multiprocessing.get_context("spawn")  # as LocalRunner starts its workers

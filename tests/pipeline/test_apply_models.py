@@ -17,12 +17,6 @@ from vidswap.video import open_video
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    return {mode: tiny_model(root / f"tiny_{mode}", mode) for mode in ("frame", "face")}
-
-
-@pytest.fixture(scope="module")
 def face_clip(tmp_path_factory):
     """The astronaut's face moving slowly across a 160x120 frame, with audio."""
     image = astronaut()
@@ -188,6 +182,7 @@ def test_keep_faceless_copies_a_faceless_clip_through(models, clips, tmp_path):
     assert any("no face found" in w for w in result.warnings)
 
 
+@pytest.mark.slow  # two batches, each starting a worker process that loads MTCNN
 def test_batch_rerun_with_keep_faceless_converts_only_the_clips_that_had_no_face(models, clips, face_clip, tmp_path):
     import shutil
 

@@ -7,17 +7,11 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageOps
 
-from tests.helpers import run_cli, tiny_model
+from tests.helpers import run_cli
 from tests.photos import ROTATE_CW, grace_hopper, photo_crop, save_photo, srgb_profile
 from vidswap.api import FaceSettings, Translator, TranslatorSettings
 from vidswap.errors import InputError, NoFaceError
 from vidswap.metrics import psnr
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    return {mode: tiny_model(root / f"tiny_{mode}", mode) for mode in ("frame", "face")}
 
 
 def load(path):
@@ -32,7 +26,8 @@ def no_stray_files(folder, *expected):
 
 def test_exif_orientation_is_applied_and_profile_and_exif_are_kept(tmp_path):
     stored = photo_crop(96, 64)  # as the camera stored it: on its side
-    source = save_photo(tmp_path / "phone.jpg", stored, orientation=ROTATE_CW, icc=srgb_profile())
+    profile = srgb_profile()  # made once: its header holds the time it was made, to the second
+    source = save_photo(tmp_path / "phone.jpg", stored, orientation=ROTATE_CW, icc=profile)
     result = Translator(model="identity").apply(source)
     assert result.output == tmp_path / "phone.vidswap.jpg" and result.frames == 1
     out = load(result.output)
@@ -40,7 +35,7 @@ def test_exif_orientation_is_applied_and_profile_and_exif_are_kept(tmp_path):
     assert out.size == (64, 96)  # turned upright: the tag is applied, not copied
     assert ExifTags.Base.Orientation not in out.getexif()  # so no viewer turns it again
     assert out.getexif()[ExifTags.Base.Make] == "vidswap-test"  # the rest of EXIF stays
-    assert out.info["icc_profile"] == srgb_profile()
+    assert out.info["icc_profile"] == profile
     assert psnr(np.asarray(out.convert("RGB")), upright) > 35  # identity: only JPEG's loss
 
 

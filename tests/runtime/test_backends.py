@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import onnx
 import pytest
 import torch
 
@@ -32,9 +33,9 @@ def test_onnxruntime_cpu_matches_torch_at_any_size(tiny_model, images):
     assert onnx_path(tiny_model.folder, "AtoB").is_file()
 
 
-def test_verdict_is_cached_and_a_bad_one_refuses(tiny_model):
-    folder = tiny_model.folder
-    create_backend(tiny_model.generator, "onnx", image_size=(64, 64), model_folder=folder)
+def test_verdict_is_cached_and_a_bad_one_refuses(exported_model):
+    folder = exported_model.folder
+    create_backend(exported_model.generator, "onnx", image_size=(64, 64), model_folder=folder)
     verdicts = json.loads((folder / VERDICT_FILE).read_text())
     (key,) = verdicts
     assert verdicts[key]["psnr"] > 40
@@ -42,38 +43,36 @@ def test_verdict_is_cached_and_a_bad_one_refuses(tiny_model):
     verdicts[key]["psnr"] = 12.0
     (folder / VERDICT_FILE).write_text(json.dumps(verdicts))
     with pytest.raises(ModelError, match="PSNR 12.0 dB"):
-        create_backend(tiny_model.generator, "onnx", image_size=(64, 64), model_folder=folder)
+        create_backend(exported_model.generator, "onnx", image_size=(64, 64), model_folder=folder)
     # ...and auto falls back to torch eager
-    assert create_backend(tiny_model.generator, "auto", image_size=(64, 64), model_folder=folder).name == "torch"
+    assert create_backend(exported_model.generator, "auto", image_size=(64, 64), model_folder=folder).name == "torch"
 
 
-def test_onnx_file_of_other_weights_is_caught(tmp_path, images):
+def test_onnx_file_of_other_weights_is_caught(exported_model, tmp_path, images):
     """An ONNX file that claims to be made from this model's weights but is not (a
     stale or tampered export) fails the check against torch."""
-    model = save_tiny_model(tmp_path / "m", seed=0)
+    model = exported_model
     other = save_tiny_model(tmp_path / "other", seed=1)
+    real = onnx.load(str(onnx_path(model.folder, "AtoB")))  # made from the model's own weights
     path = export_onnx(other.generator, onnx_path(model.folder, "AtoB"), image_size=(64, 64))
-    import onnx
-
     proto = onnx.load(str(path))
-    exported = export_onnx(model.generator, tmp_path / "real.onnx", image_size=(64, 64))
-    proto.metadata_props[0].value = onnx.load(str(exported)).metadata_props[0].value
+    proto.metadata_props[0].value = real.metadata_props[0].value
     onnx.save(proto, str(path))
     with pytest.raises(ModelError, match="does not reproduce the model"):
         create_backend(model.generator, "onnx", image_size=(64, 64), model_folder=model.folder)
 
 
-def test_onnx_export_follows_new_weights(tiny_model, images):
-    folder = tiny_model.folder
-    create_backend(tiny_model.generator, "onnx", image_size=(64, 64), model_folder=folder)
+def test_onnx_export_follows_new_weights(exported_model, images):
+    folder = exported_model.folder
+    create_backend(exported_model.generator, "onnx", image_size=(64, 64), model_folder=folder)
     retrained = save_tiny_model(folder.parent / "retrained", seed=3).generator
     backend = create_backend(retrained, "onnx", image_size=(64, 64), model_folder=folder)  # stale file re-exported
     with torch.inference_mode():
         assert psnr(retrained(images), backend(images)) > 60
 
 
-def test_auto_on_cpu_is_onnxruntime(tiny_model):
-    backend = create_backend(tiny_model.generator, image_size=(64, 64), model_folder=tiny_model.folder)
+def test_auto_on_cpu_is_onnxruntime(exported_model):
+    backend = create_backend(exported_model.generator, image_size=(64, 64), model_folder=exported_model.folder)
     assert (backend.name, backend.precision, backend.device.type) == ("onnx", "fp32", "cpu")
 
 

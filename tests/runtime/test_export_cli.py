@@ -19,8 +19,8 @@ def test_export_onnx_writes_into_the_model_folder(tiny_model, capsys):
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
-def test_export_by_name_from_a_models_dir(tiny_model, capsys):
-    code, out, _ = run_cli(["export", "--model", "tiny", "--models-dir", str(tiny_model.folder.parent)], capsys)
+def test_export_by_name_from_a_models_dir(exported_model, capsys):
+    code, out, _ = run_cli(["export", "--model", "tiny", "--models-dir", str(exported_model.folder.parent)], capsys)
     assert code == 0 and out.strip().endswith("AtoB.onnx")
 
 

@@ -11,7 +11,7 @@ from vidswap.choices import BackendName, choices
 from vidswap.errors import BackendUnavailable
 from vidswap.runtime import REGISTRY, auto_order, create_backend
 from vidswap.runtime.base import Backend
-from vidswap.runtime.export import export_onnx
+from vidswap.runtime.export import onnx_path
 from vidswap.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
 pytest.importorskip("onnxruntime")
@@ -48,10 +48,10 @@ def _failing(error: BaseException, name: str = "failing") -> type[Backend]:
 @pytest.mark.parametrize(
     "error", [RuntimeError("[TRT] engine build failed"), OSError(28, "No space left on device")], ids=repr
 )
-def test_auto_falls_back_on_any_failure_and_says_so(tiny_model, monkeypatch, caplog, error):
+def test_auto_falls_back_on_any_failure_and_says_so(exported_model, monkeypatch, caplog, error):
     monkeypatch.setitem(REGISTRY, "failing", _failing(error))
     with caplog.at_level(logging.WARNING, logger="vidswap.runtime"):
-        backend = create_backend(tiny_model.generator, image_size=(64, 64), model_folder=tiny_model.folder)
+        backend = create_backend(exported_model.generator, image_size=(64, 64), model_folder=exported_model.folder)
     assert backend.name == "onnx"
     (record,) = caplog.records
     assert "backend failing failed" in record.getMessage() and str(error) in record.getMessage()
@@ -85,10 +85,10 @@ class CpuOnlySession:
         return ["CPUExecutionProvider"]
 
 
-def test_onnxruntime_that_fell_back_to_cpu_is_refused_on_cuda(tiny_model, tmp_path, monkeypatch):
+def test_onnxruntime_that_fell_back_to_cpu_is_refused_on_cuda(exported_model, monkeypatch):
     import onnxruntime
 
-    onnx_file = export_onnx(tiny_model.generator, tmp_path / "AtoB.onnx", image_size=(64, 64))
+    onnx_file = onnx_path(exported_model.folder, "AtoB")
     monkeypatch.setattr(onnxruntime, "InferenceSession", CpuOnlySession)
     with pytest.raises(BackendUnavailable, match="could not start its CUDA provider"):
         OnnxRuntimeBackend(onnx_file, torch.device("cuda:1"))

@@ -20,6 +20,7 @@ from vidswap.video import open_source
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "160"}
 NAN_ON_RANK = Path(__file__).with_name("nan_on_rank.py")
+pytestmark = pytest.mark.slow  # every test starts vidswap (and torchrun) processes that train
 
 
 def train_args(domains, store, method, name, *extra):
@@ -48,9 +49,7 @@ def train_on_two_processes(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize(
-    "method", ["cut", pytest.param("cyclegan", marks=pytest.mark.slow), pytest.param("acgan", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("method", ["cut", "cyclegan", "acgan"])
 def test_two_process_gloo_ddp_trains(method, tmp_path, tiny_domains):
     proc = train_on_two_processes(train_args(tiny_domains, tmp_path, method, "ddp"))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -82,7 +81,6 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_domains):
     assert read_card(tmp_path / "stop").partial  # the stop's save is published, marked partial
 
 
-@pytest.mark.slow
 def test_sigterm_publishes_a_partial_model_that_applies_and_the_same_command_finishes_it(tmp_path, tiny_domains):
     args = train_args(tiny_domains, tmp_path, "fastcut", "term", "--mode", "frame", "--set", "train.checkpoint_every=3")
     proc = subprocess.Popen(
