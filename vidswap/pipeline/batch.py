@@ -21,7 +21,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from vidswap.errors import ConfigError, InputError, VidswapError
@@ -31,6 +31,7 @@ from vidswap.pipeline.jobs import Job, Outcome, file_digest
 from vidswap.pipeline.manifest import MANIFEST_NAME, Entry, Manifest
 from vidswap.pipeline.runners import LocalRunner, RayRunner
 from vidswap.settings import TranslatorSettings, VideoSettings
+from vidswap.store import chosen_store
 from vidswap.video import VIDEO_EXTENSIONS, MediaInfo, probe
 from vidswap.video.writer import KEPT_EXTENSIONS, default_output_path
 
@@ -152,6 +153,8 @@ def run_batch(
     processes (default 1), or Ray tasks when `ray` is True (start or join the local
     cluster) or an address; then `workers` caps the tasks in flight."""
     library, out_dir, sources = check_batch(library, out_dir, translator, globs, excludes)
+    # the store this process sees, named for the workers: a Ray node elsewhere lacks our environment
+    translator = replace(translator, models_dir=chosen_store(translator.models_dir))
     observer = observer or Observer()
     began = time.perf_counter()
     with Manifest(out_dir) as manifest:
