@@ -171,7 +171,10 @@ def _audio_container(source: Source | str | os.PathLike) -> av.container.InputCo
     lent = source.take_any() if isinstance(source, Source) else None
     if lent is not None:
         try:
-            lent.seek(0)
+            for audio in lent.streams.audio[:1]:
+                # by the audio stream, to well before its start: a plain seek(0) follows the video
+                # and lands on its first frame, passing over any audio that comes before it
+                lent.seek((audio.start_time or 0) - round(60 / audio.time_base), stream=audio)
             return lent
         except av.FFmpegError:  # a container that cannot seek back: open the file again
             lent.close()
