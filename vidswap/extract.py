@@ -195,6 +195,9 @@ def extract_dataset(
             extractor.stats.error = str(exc)
             stats.append(extractor.stats)
             continue
+        except BaseException:  # stopped (Ctrl-C, SIGTERM): no crops of an unfinished source stay
+            shutil.rmtree(extractor.crop_dir, ignore_errors=True)
+            raise
         finally:
             detector = extractor.detector  # made once, kept for the next sources
         _write_json(done, {"fingerprint": _fingerprint(path), "stats": asdict(extractor.stats), "records": records})

@@ -62,6 +62,7 @@ class Observer:
     def started(self, worker: str, key: str, frames: int | None) -> None: ...
     def progressed(self, worker: str, key: str, frames_done: int) -> None: ...
     def finished(self, outcome: Outcome, will_retry: bool) -> None: ...
+    def stopped(self, keys: list[str]) -> None: ...  # files in progress when the run stopped early
 
 
 # -- the library -------------------------------------------------------------------------
@@ -178,9 +179,12 @@ def run_batch(
             drive(manifest, runner, jobs, retries, observer, report)
         finally:
             runner.close()
-            for entry in manifest.entries():  # stopped by an error or Ctrl-C: nothing stays `running`
-                if entry.state == "running":
-                    manifest.set_pending(entry.source, "batch stopped")
+            unfinished = [entry for entry in manifest.entries() if entry.state == "running"]
+            for entry in unfinished:  # stopped by an error, Ctrl-C or SIGTERM: nothing stays `running`
+                remove_partial_files(out_dir / entry.output)  # its worker is stopped
+                manifest.set_pending(entry.source, "batch stopped")
+            if unfinished:
+                observer.stopped([entry.source for entry in unfinished])
     report.seconds = time.perf_counter() - began
     return report
 
