@@ -18,8 +18,9 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.helpers import make_library
-from vidswap.pipeline.runners import ray_token_source
+from tests.helpers import make_library, make_video, panned_frames
+from vidswap.pipeline.manifest import MANIFEST_NAME, Manifest
+from vidswap.pipeline.runners import CONNECT_TIMEOUT_S, ray_token_source
 
 pytest.importorskip("ray")
 BIN = Path(sys.executable).parent
@@ -37,10 +38,9 @@ def clean_env(home: Path) -> dict[str, str]:
     return {**env, "HOME": str(home), "RAY_DISABLE_USAGE_STATS": "1", "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
 
 
-@pytest.fixture(scope="module")
-def head(tmp_path_factory):
-    """(address, the head's HOME holding its token): a one-node cluster on 127.0.0.1."""
-    home = tmp_path_factory.mktemp("head_home")
+@contextlib.contextmanager
+def running_head(home: Path):
+    """(address, the node's process) of a one-node cluster on 127.0.0.1, its token in `home`."""
     (home / ".ray").mkdir()
     (home / ".ray" / "auth_token").write_text(secrets.token_hex(16))
     temp = tempfile.mkdtemp(prefix="vsray", dir="/tmp")  # Ray's socket paths must stay short
@@ -57,7 +57,7 @@ def head(tmp_path_factory):
         while "Ray runtime started" not in log.read_text() and node.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert node.poll() is None and "Ray runtime started" in log.read_text(), log.read_text()
-        yield address, home
+        yield address, node
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(node.pid, signal.SIGTERM)  # the node drains for up to 30 s: a short grace, then kill
@@ -66,6 +66,14 @@ def head(tmp_path_factory):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(node.pid, signal.SIGKILL)
         node.wait()
+
+
+@pytest.fixture(scope="module")
+def head(tmp_path_factory):
+    """(address, the head's HOME holding its token): a one-node cluster on 127.0.0.1."""
+    home = tmp_path_factory.mktemp("head_home")
+    with running_head(home) as (address, _):
+        yield address, home
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +128,70 @@ def test_token_sources_follow_rays_order(tmp_path, monkeypatch):
     assert ray_token_source() == "/elsewhere/token"
     monkeypatch.setenv("RAY_AUTH_TOKEN", "secret")
     assert ray_token_source() == "RAY_AUTH_TOKEN"
+
+
+@pytest.mark.slow
+def test_an_unreachable_head_is_one_line_at_once(library, tmp_path):
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    began = time.monotonic()
+    run = batch(library, tmp_path / "out", address, clean_env(tmp_path))
+    assert run.stderr.strip().splitlines() == [
+        f"vidswap: error: cannot reach a Ray head at {address} (Connection refused): "
+        "is `ray start --head` running there?"
+    ]
+    assert run.returncode == 2 and time.monotonic() - began < 60
+    with Manifest(tmp_path / "out", lock=False, create=False) as manifest:  # planned, nothing started
+        assert {e.state for e in manifest.entries()} == {"pending"}
+
+
+@pytest.mark.slow
+def test_a_head_that_never_answers_is_one_line_within_a_minute(library, tmp_path):
+    """A head still starting (or stuck) accepts connections and says nothing: Ray itself would wait for minutes."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        began = time.monotonic()
+        run = batch(library, tmp_path / "out", address, clean_env(tmp_path))
+        took = time.monotonic() - began
+    assert run.stderr.strip().splitlines() == [
+        f"vidswap: error: the Ray head at {address} accepts connections but did not let this driver join in "
+        f"{CONNECT_TIMEOUT_S} s: is it still starting, or stuck? (`ray status` there)"
+    ]
+    assert run.returncode == 2 and took < 60 + 30  # 30 s: starting the CLI on a loaded machine
+
+
+@pytest.mark.slow
+def test_a_head_killed_mid_run_stops_the_batch_in_one_line_with_the_manifest_resumable(tmp_path):
+    library, out, home = tmp_path / "library", tmp_path / "out", tmp_path / "home"
+    home.mkdir()
+    library.mkdir()
+    make_video(library / "a.mp4", panned_frames(5, 48, 32))
+    for name in ("b.mp4", "c.mp4"):  # long enough to be under way when the head dies
+        make_video(library / name, panned_frames(50, 48, 32) * 20)
+    with running_head(home) as (address, node):
+        args = [str(BIN / "vidswap"), "-q", "batch", str(library), "-o", str(out), "-m", "identity", "--workers", "1",
+                "--preset", "ultrafast", f"--ray={address}"]  # fmt: skip
+        driver = subprocess.Popen(args, env=clean_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def states() -> list[str]:
+            if not (out / MANIFEST_NAME).is_file():
+                return []
+            with Manifest(out, lock=False, create=False) as manifest:
+                return [e.state for e in manifest.entries()]
+
+        deadline = time.monotonic() + 240
+        while states() != ["done", "running", "pending"]:
+            assert driver.poll() is None, driver.communicate()
+            assert time.monotonic() < deadline, states()
+            time.sleep(0.1)
+        os.killpg(node.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = driver.communicate(timeout=120)
+        took = time.monotonic() - killed
+    assert len(err.strip().splitlines()) == 1, err
+    line = err.strip()
+    assert line.startswith("vidswap: error: lost the Ray cluster: its head at ") and "a rerun" in line
+    assert driver.returncode == 1 and took < 60
+    assert states() == ["done", "pending", "pending"]  # a rerun resumes with b and c
+    assert (out / "a.mp4").is_file() and not [p for p in out.rglob("*") if ".partial" in p.name]

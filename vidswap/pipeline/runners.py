@@ -193,6 +193,7 @@ class RayRunner:
                 connect(init, address or os.environ["RAY_ADDRESS"], token)
             else:
                 init()
+        self._head = HeadWatch(ray.get_runtime_context().gcs_address) if joins else None
         resources = ray.cluster_resources()
         gpus = resources.get("GPU", 0)
         self.slots = workers or int(gpus or resources.get("CPU", 1))
@@ -207,10 +208,12 @@ class RayRunner:
 
     def poll(self, timeout: float) -> list[tuple]:
         ray = self._ray
+        if self._head:
+            self._head.check()
         # a task's progress messages can reach the queue after its result: keep only
         # those of files still running, so none lands after the file's outcome
         running = set(self._running.values())
-        events = [event for event in self._events.get_nowait_batch(self._events.qsize()) if event[2] in running]
+        events = [event for event in self._progress() if event[2] in running]
         ready, _ = ray.wait(list(self._running), num_returns=1, timeout=timeout)
         if ready:
             ready, _ = ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
@@ -223,11 +226,58 @@ class RayRunner:
             events.append(("outcome", outcome.worker, outcome))
         return events
 
+    def _progress(self) -> list[tuple]:
+        """The progress messages waiting in the queue; none this time if the queue's actor does
+        not answer at once (Ray's own calls would wait for a lost head for good)."""
+        actor = self._events.actor
+        try:
+            count = self._ray.get(actor.qsize.remote(), timeout=ACTOR_TIMEOUT_S)
+            return self._ray.get(actor.get_nowait_batch.remote(count), timeout=ACTOR_TIMEOUT_S)
+        except self._ray.exceptions.GetTimeoutError:
+            return []
+
     def close(self) -> None:
         for ref in self._running:  # stopped early
             self._ray.cancel(ref, force=True)
         if self._owns_ray:
             self._ray.shutdown()
+
+
+# how long the driver waits on the cluster before deciding the head is gone or stuck:
+# together well inside a minute
+CONNECT_TIMEOUT_S = 30  # joining (Ray itself waits minutes for a head that never answers)
+ACTOR_TIMEOUT_S = 5  # one call to the progress queue's actor
+HEAD_CHECK_EVERY_S = 2
+
+
+class HeadWatch:
+    """Whether the head node still answers, from its GCS port: once it refuses connections or
+    times out, the batch stops with one line (Ray's driver would wait for it for minutes)."""
+
+    def __init__(self, gcs_address: str):
+        self.address = gcs_address
+        self._checked = time.monotonic()
+
+    def check(self) -> None:
+        if time.monotonic() - self._checked < HEAD_CHECK_EVERY_S:
+            return
+        self._checked = time.monotonic()
+        reason = unreachable(self.address, timeout=HEAD_CHECK_EVERY_S)
+        if reason:
+            raise VidswapError(f"lost the Ray cluster: its head at {self.address} stopped answering ({reason}); "
+                               "files done are kept and a rerun of the same command resumes the rest")  # fmt: skip
+
+
+def unreachable(address: str, timeout: float) -> str | None:
+    """Why nothing answers on `address` (HOST:PORT), or None when something does."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return None  # not HOST:PORT ('auto', a ray:// URL): Ray finds it
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def ray_token_source() -> str | None:
@@ -242,23 +292,42 @@ def ray_token_source() -> str | None:
 
 
 def connect(init: Callable[[], object], address: str, token: str | None) -> None:
-    """Join the cluster at `address`; a refused token or no cluster there is one line. Ray's
-    core prints a warning a second while it retries (about 20 s): kept out of the terminal
-    (logged at debug level) so the reason is not buried."""
+    """Join the cluster at `address`; a refused token, no cluster there or a head that does not
+    answer within CONNECT_TIMEOUT_S is one line. Ray's core prints a warning a second while it
+    retries: kept out of the terminal (logged at debug level) so the reason is not buried."""
+    reason = unreachable(address, timeout=5)
+    if reason:
+        raise ConfigError(f"cannot reach a Ray head at {address} ({reason}): is `ray start --head` running there?")
+    # the core's warnings once the join is given up would reach the terminal after our line
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+    result: list[BaseException | None] = []
+
+    def join() -> None:
+        try:
+            init()
+        except Exception as exc:  # noqa: BLE001 (Ray wraps its reasons in several classes)
+            result.append(exc)
+        else:
+            result.append(None)
+
     with tempfile.TemporaryFile() as captured:
         saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
         try:
-            init()
-        except Exception as exc:  # noqa: BLE001 (Ray wraps its reasons in several classes)
-            error = exc
-        else:
-            error = None
+            # in a thread: Ray waits for minutes on a head that accepts connections but never
+            # answers (one still starting, or stuck); such a thread is left behind
+            joining = threading.Thread(target=join, daemon=True, name="ray-connect")
+            joining.start()
+            joining.join(CONNECT_TIMEOUT_S)
         finally:
             os.dup2(saved, 2)
             os.close(saved)
         captured.seek(0)
         log.debug("Ray while connecting to %s:\n%s", address, captured.read().decode(errors="replace"))
+    if not result:
+        raise ConfigError(f"the Ray head at {address} accepts connections but did not let this driver join in "
+                          f"{CONNECT_TIMEOUT_S} s: is it still starting, or stuck? (`ray status` there)")  # fmt: skip
+    error = result[0]
     if error is None:
         return
     chain = f"{error!r} {error.__cause__!r}"
