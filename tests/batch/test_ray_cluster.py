@@ -19,6 +19,8 @@ import av
 import pytest
 
 from tests.helpers import make_library, make_video, panned_frames
+from vidswap.pipeline.batch import BatchReport, record
+from vidswap.pipeline.jobs import Outcome
 from vidswap.pipeline.manifest import MANIFEST_NAME, Manifest
 from vidswap.pipeline.runners import CONNECT_TIMEOUT_S, ray_token_source
 
@@ -195,3 +197,20 @@ def test_a_head_killed_mid_run_stops_the_batch_in_one_line_with_the_manifest_res
     assert driver.returncode == 1 and took < 60
     assert states() == ["done", "pending", "pending"]  # a rerun resumes with b and c
     assert (out / "a.mp4").is_file() and not [p for p in out.rglob("*") if ".partial" in p.name]
+
+
+def test_a_file_whose_node_was_lost_goes_back_to_the_queue_without_using_an_attempt(tmp_path):
+    """RayRunner reports a task whose node died (NodeDiedError) as lost: not the file's fault."""
+    report = BatchReport(total=2, skipped=0)
+    with Manifest(tmp_path) as manifest:
+        for name in ("lost.mp4", "crashed.mp4"):
+            manifest.add(name, name, 1, 1)
+            manifest.set_running(name)
+        lost = Outcome("lost.mp4", "ray", error="its Ray node was lost: node died", lost=True)
+        assert record(manifest, lost, retries=0, report=report)  # back to the queue even with no retries
+        crashed = Outcome("crashed.mp4", "ray", error="Ray task failed: worker crashed")
+        assert not record(manifest, crashed, retries=0, report=report)
+        entries = {e.source: e for e in manifest.entries()}
+    assert (entries["lost.mp4"].state, entries["lost.mp4"].attempts) == ("pending", 0)
+    assert (entries["crashed.mp4"].state, entries["crashed.mp4"].attempts) == ("failed", 1)
+    assert report.failed == {"crashed.mp4": "Ray task failed: worker crashed"}

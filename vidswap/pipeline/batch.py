@@ -344,6 +344,9 @@ def record(manifest: Manifest, outcome: Outcome, retries: int, report: BatchRepo
         error = VidswapError(outcome.error)
         error.exit_code = outcome.stop_code
         raise error
+    if outcome.lost:
+        manifest.set_pending(outcome.key, outcome.error or "lost")
+        return True
     if outcome.ok:
         manifest.set_done(outcome.key, size=outcome.size, sha256=outcome.sha256, frames=outcome.frames,
                           seconds=outcome.seconds, worker=outcome.worker)  # fmt: skip

@@ -221,7 +221,9 @@ class RayRunner:
             key = self._running.pop(ref)
             try:
                 outcome = ray.get(ref)
-            except ray.exceptions.RayError as exc:  # the worker or its node died
+            except ray.exceptions.NodeDiedError as exc:  # not the file's fault: it goes back to the queue
+                outcome = Outcome(key, "ray", error=f"its Ray node was lost: {error_line(exc)}", lost=True)
+            except ray.exceptions.RayError as exc:  # the worker died (perhaps of this file): a counted attempt
                 outcome = Outcome(key, "ray", error=f"Ray task failed: {error_line(exc)}")
             events.append(("outcome", outcome.worker, outcome))
         return events
