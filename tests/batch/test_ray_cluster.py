@@ -41,19 +41,24 @@ def clean_env(home: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_head(home: Path):
-    """(address, the node's process) of a one-node cluster on 127.0.0.1, its token in `home`."""
+def running_head(home: Path, cpus: int = 2, join: tuple[str, Path] | None = None):
+    """(address, the node's process) of a one-node cluster on 127.0.0.1, its token in `home`;
+    with `join` (the head's address and HOME), a second node joining that head instead."""
     (home / ".ray").mkdir()
-    (home / ".ray" / "auth_token").write_text(secrets.token_hex(16))
+    if join:
+        (home / ".ray" / "auth_token").write_text((join[1] / ".ray" / "auth_token").read_text())
+    else:
+        (home / ".ray" / "auth_token").write_text(secrets.token_hex(16))
     temp = tempfile.mkdtemp(prefix="vsray", dir="/tmp")  # Ray's socket paths must stay short
-    address = f"127.0.0.1:{free_port()}"
-    args = [str(BIN / "ray"), "start", "--head", "--block", f"--port={address.split(':')[1]}",
-            "--node-ip-address=127.0.0.1", "--num-cpus=2", "--include-dashboard=false",
-            f"--temp-dir={temp}", "--object-store-memory=100000000"]  # fmt: skip
+    address = join[0] if join else f"127.0.0.1:{free_port()}"
+    where = [f"--address={address}"] if join else ["--head", f"--port={address.split(':')[1]}",
+                                                   "--include-dashboard=false", f"--temp-dir={temp}"]  # fmt: skip
+    args = [str(BIN / "ray"), "start", *where, "--block", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}",
+            "--object-store-memory=100000000"]  # fmt: skip
+    env = clean_env(home) | ({"RAY_AUTH_MODE": "token"} if join else {})
     log = home / "head.log"
     with log.open("w") as sink:
-        node = subprocess.Popen(args, env=clean_env(home), stdout=sink, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        node = subprocess.Popen(args, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while "Ray runtime started" not in log.read_text() and node.poll() is None and time.monotonic() < deadline:
@@ -214,3 +219,43 @@ def test_a_file_whose_node_was_lost_goes_back_to_the_queue_without_using_an_atte
     assert (entries["lost.mp4"].state, entries["lost.mp4"].attempts) == ("pending", 0)
     assert (entries["crashed.mp4"].state, entries["crashed.mp4"].attempts) == ("failed", 1)
     assert report.failed == {"crashed.mp4": "Ray task failed: worker crashed"}
+
+
+def manifest_entries(out: Path) -> dict:
+    if not (out / MANIFEST_NAME).is_file():
+        return {}
+    with Manifest(out, lock=False, create=False) as manifest:
+        return {e.source: e for e in manifest.entries()}
+
+
+@pytest.mark.slow
+def test_a_node_lost_mid_file_gives_the_file_back_to_the_queue(tmp_path):
+    """Two one-CPU nodes convert a file each; the second node is killed mid-file: its file is
+    converted again on the head, without using an attempt (--retries 0)."""
+    library, out = tmp_path / "library", tmp_path / "out"
+    library.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_video(library / name, panned_frames(50, 48, 32) * 12)
+    homes = [tmp_path / "head", tmp_path / "node"]
+    for home in homes:
+        home.mkdir()
+    with running_head(homes[0], cpus=1) as (address, _), running_head(homes[1], 1, (address, homes[0])) as (_, node):
+        args = [str(BIN / "vidswap"), "-q", "batch", str(library), "-o", str(out), "-m", "identity", "--workers", "2",
+                "--retries", "0", "--preset", "ultrafast", f"--ray={address}"]  # fmt: skip
+        driver = subprocess.Popen(args, env=clean_env(homes[0]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)  # fmt: skip
+        deadline = time.monotonic() + 240
+        while [e.state for e in manifest_entries(out).values()] != ["running", "running"] or not [
+            p for p in out.rglob("*") if ".partial" in p.name
+        ]:
+            assert driver.poll() is None, driver.communicate()
+            assert time.monotonic() < deadline, manifest_entries(out)
+            time.sleep(0.1)
+        os.killpg(node.pid, signal.SIGKILL)
+        _, err = driver.communicate(timeout=300)
+    assert driver.returncode == 0, err
+    assert "its Ray node was lost" in err
+    entries = manifest_entries(out)
+    assert {(e.state, e.attempts) for e in entries.values()} == {("done", 0)}
+    for name in ("a.mp4", "b.mp4"):
+        assert (out / name).is_file()
