@@ -24,7 +24,7 @@ def late_video(tmp_path_factory):
     return clip
 
 
-@pytest.mark.parametrize("mode", ["frame", "face"])
+@pytest.mark.parametrize("mode", ["frame", pytest.param("face", marks=pytest.mark.slow)])  # face: MTCNN, ~5 s
 def test_apply_copies_the_audio_before_the_first_video_frame(late_video, tmp_path, capsys, mode):
     out = tmp_path / "out.mp4"
     code, _, err = run_cli(["-q", "apply", str(late_video), "-m", "identity", "--mode", mode, "-o", str(out)], capsys)

@@ -230,12 +230,13 @@ class RayRunner:
 
     def _progress(self) -> list[tuple]:
         """The progress messages waiting in the queue; none this time if the queue's actor does
-        not answer at once (Ray's own calls would wait for a lost head for good)."""
+        not answer at once (Ray's own calls would wait for a lost head for good) or was lost
+        with its node (the outcomes still come from the tasks)."""
         actor = self._events.actor
         try:
             count = self._ray.get(actor.qsize.remote(), timeout=ACTOR_TIMEOUT_S)
             return self._ray.get(actor.get_nowait_batch.remote(count), timeout=ACTOR_TIMEOUT_S)
-        except self._ray.exceptions.GetTimeoutError:
+        except self._ray.exceptions.RayError:  # GetTimeoutError among them
             return []
 
     def close(self) -> None:
