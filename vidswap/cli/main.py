@@ -13,7 +13,7 @@ import click
 
 from vidswap import __version__
 from vidswap.cli.app import App
-from vidswap.cli.stops import Stopped, catch_sigterm, signal_of
+from vidswap.cli.stops import Stopped, signal_of, sigterm_raises
 from vidswap.errors import VidswapError
 
 # command name -> (module, one-line help shown by `vidswap --help`)
@@ -75,9 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line and an exit code."""
     args = sys.argv[1:] if argv is None else argv
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
-    catch_sigterm()
     try:
-        cli.main(args=args, prog_name="vidswap", standalone_mode=False)
+        with sigterm_raises():
+            cli.main(args=args, prog_name="vidswap", standalone_mode=False)
     except Stopped as exc:  # a command's own line: what it kept, what it removed
         _stop(exc.signum, exc.kept)
     except click.exceptions.Abort as exc:  # click's wrapping of a KeyboardInterrupt

@@ -26,10 +26,17 @@ class Stopped(Exception):
         self.signum, self.kept = signum, kept
 
 
-def catch_sigterm() -> None:
-    """Raise Terminated on SIGTERM, unless something else already handles it."""
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _terminate)
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block SIGTERM raises Terminated, unless something else already handles it."""
+    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _terminate(signum, frame) -> None:
