@@ -198,7 +198,11 @@ class RayRunner:
         gpus = resources.get("GPU", 0)
         self.slots = workers or int(gpus or resources.get("CPU", 1))
         self._ray = ray
-        self._events = Queue(actor_options={"num_cpus": 0})
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # the progress queue lives on the driver's node: losing another node must not lose it
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self._events = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
         self._task = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1, max_retries=0)(_ray_task)
         self._settings = (ray.put(translator), ray.put(video))
         self._running: dict = {}  # object ref -> job key
@@ -226,6 +230,8 @@ class RayRunner:
             except ray.exceptions.RayError as exc:  # the worker died (perhaps of this file): a counted attempt
                 outcome = Outcome(key, "ray", error=f"Ray task failed: {error_line(exc)}")
             events.append(("outcome", outcome.worker, outcome))
+            if outcome.lost and self._head:  # the lost node may be the head: then say so, now
+                self._head.check(now=True)
         return events
 
     def _progress(self) -> list[tuple]:
@@ -261,8 +267,8 @@ class HeadWatch:
         self.address = gcs_address
         self._checked = time.monotonic()
 
-    def check(self) -> None:
-        if time.monotonic() - self._checked < HEAD_CHECK_EVERY_S:
+    def check(self, now: bool = False) -> None:
+        if not now and time.monotonic() - self._checked < HEAD_CHECK_EVERY_S:
             return
         self._checked = time.monotonic()
         reason = unreachable(self.address, timeout=HEAD_CHECK_EVERY_S)
@@ -348,4 +354,11 @@ def connect(init: Callable[[], object], address: str, token: str | None) -> None
 def _ray_task(job: Job, translator: TranslatorSettings, video: VideoSettings, events) -> Outcome:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     use_cores(1)  # a task holds one CPU of its node
-    return run_job(job, translator, video, worker, events.put_nowait)
+
+    def report(event: tuple) -> None:  # progress only: its loss must not fail the file
+        try:
+            events.put_nowait(event)
+        except Exception:  # noqa: BLE001 (Ray's actor errors, a full queue)
+            log.debug("progress of %s not reported", job.key, exc_info=True)
+
+    return run_job(job, translator, video, worker, report)
