@@ -119,3 +119,15 @@ def make_library(root: Path, clips: dict[str, tuple[int, float]]) -> Path:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         make_video(root / rel, panned_frames(frames + i, 48, 32)[i:], audio_seconds=audio)
     return root
+
+
+def count_opens(monkeypatch) -> list[Path]:
+    """Every file av.open opens from now on (resolved), in order: how often a command reads its inputs."""
+    real_open, opened = av.open, []
+
+    def counting_open(file, *args, **kwargs):
+        opened.append(Path(str(file)).resolve())
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting_open)
+    return opened

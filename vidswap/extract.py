@@ -35,7 +35,7 @@ from vidswap.faces.follow import FaceFollower
 from vidswap.faces.track import track_faces
 from vidswap.fsutil import atomic_write_bytes, atomic_write_text
 from vidswap.settings import FACE_MARGIN
-from vidswap.video import VIDEO_EXTENSIONS, count_frames, open_video, probe, read_frames
+from vidswap.video import VIDEO_EXTENSIONS, count_frames, open_source, open_video, read_frames
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 RECORDS, SUMMARY, SETTINGS, CROPS, DONE = "records.jsonl", "summary.json", "dataset.json", "crops", "sources"
@@ -195,6 +195,9 @@ def extract_dataset(
             extractor.stats.error = str(exc)
             stats.append(extractor.stats)
             continue
+        except BaseException:  # stopped (Ctrl-C, SIGTERM): no crops of an unfinished source stay
+            shutil.rmtree(extractor.crop_dir, ignore_errors=True)
+            raise
         finally:
             detector = extractor.detector  # made once, kept for the next sources
         _write_json(done, {"fingerprint": _fingerprint(path), "stats": asdict(extractor.stats), "records": records})
@@ -260,13 +263,13 @@ class _SourceExtractor:
     def run(self) -> list[dict]:
         # leftovers of a run killed in the middle of this source are stale
         shutil.rmtree(self.crop_dir, ignore_errors=True)
-        sampler = _Sampler(self.path, self.kind, self.config)
-        self._total = sampler.total
-        self._report(0, sampler.total)
-        if self.config.mode == "frame":
-            records = [r for frame in sampler.frames() for r in self._frame_crops(frame)]
-        else:
-            records = self._face_crops(sampler)
+        with _Sampler(self.path, self.kind, self.config) as sampler:
+            self._total = sampler.total
+            self._report(0, sampler.total)
+            if self.config.mode == "frame":
+                records = [r for frame in sampler.frames() for r in self._frame_crops(frame)]
+            else:
+                records = self._face_crops(sampler)
         self.stats.frames = sampler.read
         self.stats.warnings = sampler.warnings
         self._report(sampler.read, sampler.read, finished=True)
@@ -371,7 +374,8 @@ class _Frame:
 class _Sampler:
     """The sampled frames of one source, readable more than once with the same result:
     every N-th frame by one sequential decode, or K frames spread evenly by random
-    access (decord where installed, PyAV otherwise)."""
+    access (decord where installed, PyAV otherwise). A clip is opened once: every pass
+    reads from the container its probe opened (vidswap.video.Source)."""
 
     def __init__(self, path: Path, kind: str, config: ExtractSettings):
         self.path, self.kind = path, kind
@@ -380,12 +384,16 @@ class _Sampler:
         self.total: int | None = 1
         self.warnings: list[str] = []
         self.read = 0
-        if kind == "video":
-            info = probe(path)
-            video = info.main_video
+        self.source = open_source(path) if kind == "video" else None
+        if self.source:
+            video = self.source.info.main_video
             if config.max_per_clip is not None:
                 if not video.frame_count_exact:
-                    video = count_frames(info).main_video
+                    try:
+                        video = count_frames(self.source).main_video
+                    except BaseException:
+                        self.source.close()
+                        raise
                 n = video.frame_count or 0
                 self.indices = sorted(
                     set(np.linspace(0, n - 1, min(config.max_per_clip, n)).round().astype(int).tolist())
@@ -393,6 +401,13 @@ class _Sampler:
                 self.total = len(self.indices)
             else:
                 self.total = -(-video.frame_count // self.every) if video.frame_count else None
+
+    def __enter__(self) -> _Sampler:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.source:
+            self.source.close()
 
     @property
     def consecutive(self) -> bool:
@@ -418,7 +433,7 @@ class _Sampler:
         elif self.indices is not None:
             yield from self._random(self.indices)
         else:
-            with open_video(self.path) as reader:
+            with open_video(self.source) as reader:
                 number = 0
                 for frame in reader:
                     if frame.index % self.every == 0:
@@ -440,7 +455,7 @@ class _Sampler:
     def _random(self, wanted: list[int]) -> Iterator[_Frame]:
         number = 0
         for chunk in _chunks(iter(wanted), _READ_CHUNK):
-            for frame in read_frames(self.path, chunk):
+            for frame in read_frames(self.source, chunk):
                 yield _Frame(frame.index, number, frame.time, frame.image)
                 number += 1
 

@@ -10,10 +10,16 @@ CARD_FILE = "model.json"
 BUILTIN_MODELS = ("identity",)
 
 
+def chosen_store(models_dir: str | os.PathLike | None = None) -> str | None:
+    """The store named by --models-dir (`models_dir`), else by $VIDSWAP_MODELS_DIR; None: the default."""
+    return str(models_dir) if models_dir else os.environ.get("VIDSWAP_MODELS_DIR") or None
+
+
 def models_home(models_dir: str | os.PathLike | None = None) -> Path:
-    """The model store: --models-dir, else $VIDSWAP_HOME/models, else the per-user data folder."""
-    if models_dir:
-        return Path(models_dir)
+    """The model store: --models-dir, else $VIDSWAP_MODELS_DIR, else $VIDSWAP_HOME/models, else the
+    per-user data folder. Read here, so the CLI, the API, completion and batch workers agree."""
+    if chosen := chosen_store(models_dir):
+        return Path(chosen)
     home = os.environ.get("VIDSWAP_HOME")
     if home:
         return Path(home) / "models"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tests.faces.helpers import COVERED, N_FRAMES, write_video
+from tests.helpers import count_opens
 from vidswap.errors import ConfigError, InputError, OutputError
 from vidswap.extract import ExtractSettings, ensure_dataset, extract_dataset, read_records
 from vidswap.faces import face_template
@@ -50,6 +51,16 @@ def test_sampling_every_nth_or_k_spread_evenly(astronaut_video, detector, tmp_pa
     assert [r["frame"] for r in read_records(tmp_path / "b")] == [0, 12, 23, 35]
     with pytest.raises(ConfigError):
         ExtractSettings(every=2, max_per_clip=3)
+
+
+@pytest.mark.parametrize("mode", ["face", "frame"])
+def test_extract_opens_each_clip_once(astronaut_video, detector, tmp_path, monkeypatch, mode):
+    """Probe, detection pass and crop pass all read the container the probe opened."""
+    opened = count_opens(monkeypatch)
+    summary = extract_dataset([astronaut_video], tmp_path / "ds", detector=detector, mode=mode, every=3,
+                              min_change=0)  # fmt: skip
+    assert summary.sources[0].frames == -(-N_FRAMES // 3) and summary.sources[0].crops > 0
+    assert opened.count(astronaut_video.resolve()) == 1
 
 
 def test_largest_keeps_the_main_face_when_a_bigger_one_flashes_by(astronaut, grace, detector, tmp_path):

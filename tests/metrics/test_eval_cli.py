@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from skimage.data import astronaut
 
+from tests.helpers import count_opens
 from vidswap.cli.main import main
 
 H, W, RATE, SAMPLE_RATE = 128, 160, 25, 16000
@@ -126,3 +127,20 @@ def test_eval_names_the_flicker_plot_even_with_nothing_to_draw(tmp_path, capsys)
     code, out, _ = run_eval(capsys, one, one)
     assert code == 0 and "flicker curve:" in out and "no frame pairs" in out
     assert (tmp_path / "one.flicker.png").is_file()
+
+
+def test_eval_opens_each_file_once(tmp_path, source, capsys, monkeypatch):
+    """The facts, the frames and the audio digest of each file come from one container."""
+    output = make_video(tmp_path / "out.mp4", seed=1)
+    opened = count_opens(monkeypatch)
+    code, _, err = run_eval(capsys, source, output, "--json")
+    assert code == 0, err
+    assert opened.count(source.resolve()) == 1 and opened.count(output.resolve()) == 1
+
+
+def test_eval_of_a_still_png_warns_of_nothing(tmp_path, capsys):
+    still = tmp_path / "still.png"
+    Image.fromarray(astronaut()[:H, :W]).save(still)
+    code, out, err = run_eval(capsys, still, still, "--json")
+    assert code == 0, err
+    assert json.loads(out)["warnings"] == [] and "warning" not in err

@@ -13,6 +13,7 @@ import click
 from vidswap.cli.app import App, pass_app
 from vidswap.cli.options import TIME, settings_from, translation_options, warn_shadowed_alias
 from vidswap.cli.progress import make_progress
+from vidswap.cli.stops import explained
 from vidswap.errors import ConfigError
 from vidswap.settings import TranslatorSettings, VideoSettings
 
@@ -80,7 +81,9 @@ def convert_file(app: App, input: str, output: str | None, settings: TranslatorS
         # the face pass knows no frame count of its own: the header's (an estimate) sizes its bar
         expected = None if image or video.start is not None or video.end is not None \
             else source.info.main_video.frame_count  # fmt: skip
-        with make_progress(app) as progress:
+        written = f"{output} and its preview were" if preview else f"{output} was"
+        stop_line = f"{written} not written (the partial file removed); the input is unchanged"
+        with explained(lambda: stop_line), make_progress(app) as progress:
             faces = progress.add_task("finding faces", total=expected, visible=translator.mode == "face" and not image)
             task = progress.add_task(Path(input).name, total=None)
             result = translator.apply(

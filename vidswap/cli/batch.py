@@ -13,8 +13,9 @@ from rich.table import Table
 from vidswap.cli.app import App, pass_app
 from vidswap.cli.options import settings_from, translation_options, warn_shadowed_alias
 from vidswap.cli.progress import make_progress
+from vidswap.cli.stops import explained
 from vidswap.errors import VidswapError
-from vidswap.pipeline.manifest import Manifest
+from vidswap.pipeline.manifest import MANIFEST_NAME, Manifest
 from vidswap.settings import VideoSettings
 
 
@@ -90,8 +91,10 @@ def run_with_bars(app: App, library: str, out_dir: str, settings, video: VideoSe
     from vidswap.api import batch  # loads torch and PyAV: not for --help
 
     progress = make_progress(app)
+    bars = Bars(app, progress)
     try:
-        report = batch(library, out_dir, translator=settings, video=video, observer=Bars(app, progress), **options)
+        with explained(lambda: stop_line(out_dir, len(bars.unfinished))):
+            report = batch(library, out_dir, translator=settings, video=video, observer=bars, **options)
     finally:
         if progress.live.is_started:  # stopping bars never started prints an empty line before the error
             progress.stop()
@@ -101,6 +104,17 @@ def run_with_bars(app: App, library: str, out_dir: str, settings, video: VideoSe
     for key, error in report.failed.items():
         app.err.print(f"[red]failed:[/] {key}: {error}", highlight=False)
     return report
+
+
+def stop_line(out_dir: str, stopped: int) -> str:
+    """What a batch stopped by a signal kept (`stopped`: files it was converting)."""
+    if not (Path(out_dir) / MANIFEST_NAME).is_file():
+        return f"nothing was converted; {out_dir} has no manifest yet"
+    with Manifest(out_dir, lock=False, create=False) as manifest:
+        entries = manifest.entries()
+    done = sum(e.state == "done" for e in entries)
+    return (f"kept {done} of {len(entries)} file(s) done in {out_dir} and its manifest: rerun the same "
+            f"command to resume; removed the partial output of the {stopped} file(s) being converted")  # fmt: skip
 
 
 def show_plan(app: App, decisions, as_json: bool) -> None:
@@ -207,6 +221,7 @@ class Bars:
         self.lines: dict[str, int] = {}  # worker -> task id
         self.counted: dict[str, tuple[int, int]] = {}  # worker -> (frames total, frames counted) of its file
         self.todo = self.done = self.failed = 0
+        self.unfinished: list[str] = []  # files in progress when the run stopped early
 
     def planned(self, todo: int, skipped: int, failed: int) -> None:
         self.todo = todo
@@ -247,6 +262,9 @@ class Bars:
         if worker in self.lines:  # a line a busy worker only
             self.progress.remove_task(self.lines.pop(worker))
         self._label()
+
+    def stopped(self, keys: list[str]) -> None:
+        self.unfinished = keys
 
     def _count(self, worker: str, frames: int) -> None:
         total, counted = self.counted.get(worker, (0, 0))

@@ -13,6 +13,7 @@ import click
 from rich.table import Table
 
 from vidswap.cli.app import App, pass_app
+from vidswap.cli.stops import explained
 from vidswap.errors import OutputError
 from vidswap.fsutil import atomic_write_text
 
@@ -42,7 +43,8 @@ def command(app: App, input_path: str, output_path: str, as_json: bool, report: 
     for path, suffix in ((plot, ".png"), (report, ".json")):
         if path is not None:
             _check_writable(Path(path), suffix)  # before the work, not after
-    result = evaluate(input_path, output_path)
+    with explained(lambda: "nothing was written (the report and the flicker plot come once both files are read)"):
+        result = evaluate(input_path, output_path)
     plot_flicker(result.flicker, plot, title=f"flicker of {Path(output_path).name}: warping error per second")
     data = {**result.to_dict(), "flicker_plot": str(plot)}
     if report:

@@ -8,6 +8,7 @@ from rich.table import Table
 from vidswap.choices import DataMode, FaceSelection, choices
 from vidswap.cli.app import App, pass_app
 from vidswap.cli.progress import make_progress
+from vidswap.cli.stops import explained
 
 
 @click.command(short_help="Extract aligned face crops (or frames) from clips and photos into a training set.")
@@ -79,7 +80,8 @@ def command(app: App, sources: tuple[str, ...], dataset: str, device: str, **opt
     if options["margin"] is None:
         del options["margin"]  # the template's default
     settings = ExtractSettings(**options)
-    with _ProgressView(app) as view:
+    view = _ProgressView(app)
+    with explained(lambda: view.stop_line(dataset)), view:
         summary = extract_dataset(sources, dataset, progress=view.update, device=device, **vars(settings))
     for stats in summary.failed:
         app.warn(f"skipped {stats.error}")
@@ -95,6 +97,14 @@ class _ProgressView:
     def __init__(self, app: App):
         self.progress = make_progress(app)
         self.task = None
+        self.finished = 0  # sources done (this run or before)
+        self.current = None  # the source being read
+
+    def stop_line(self, dataset: str) -> str:
+        """What a stop kept: the sources finished (a partial dataset a rerun completes)."""
+        removed = f"; removed the partial crops of {self.current.name}" if self.current else ""
+        return (f"kept {self.finished} finished source(s) in {dataset} (a partial dataset: rerun the same "
+                f"command to complete it){removed}")  # fmt: skip
 
     def __enter__(self):
         self.progress.__enter__()
@@ -104,6 +114,8 @@ class _ProgressView:
         self.progress.__exit__(*exc)
 
     def update(self, event) -> None:
+        self.finished += event.finished
+        self.current = None if event.finished else event.source
         label = f"{event.number}/{event.count} {event.source.name[:30]}"
         if self.task is None:
             self.task = self.progress.add_task(label, total=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 import sys
 import traceback
 
@@ -12,6 +13,7 @@ import click
 
 from vidswap import __version__
 from vidswap.cli.app import App
+from vidswap.cli.stops import Stopped, signal_of, sigterm_raises
 from vidswap.errors import VidswapError
 
 # command name -> (module, one-line help shown by `vidswap --help`)
@@ -34,6 +36,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Train on built-in photos and translate a clip, judged against a known answer, in minutes.",
     ),
 }
+
+# a stop outside a command's own account (vidswap.cli.stops.explained)
+UNFINISHED = "it had not finished; nothing half-written is left (outputs appear only when complete)"
 
 
 class LazyGroup(click.Group):
@@ -71,11 +76,14 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
     try:
-        cli.main(args=args, prog_name="vidswap", standalone_mode=False)
-    except click.exceptions.Abort:
-        _fail("interrupted", 130)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        with sigterm_raises():
+            cli.main(args=args, prog_name="vidswap", standalone_mode=False)
+    except Stopped as exc:  # a command's own line: what it kept, what it removed
+        _stop(exc.signum, exc.kept)
+    except click.exceptions.Abort as exc:  # click's wrapping of a KeyboardInterrupt
+        _stop(signal_of(exc.__cause__ or exc), UNFINISHED)
+    except KeyboardInterrupt as exc:
+        _stop(signal_of(exc), UNFINISHED)
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "vidswap"
         _fail(f"{exc.format_message()} (see '{command} --help')", exc.exit_code)
@@ -95,6 +103,11 @@ def main(argv: list[str] | None = None) -> None:
         if verbose:
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)", 70)
+
+
+def _stop(signum: int, kept: str) -> None:
+    click.echo(f"vidswap: stopped by {signal.Signals(signum).name}: {kept}", err=True)
+    sys.exit(128 + signum)
 
 
 def _fail(message: str, code: int) -> None:

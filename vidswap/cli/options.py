@@ -41,9 +41,9 @@ class WorkSizeParam(click.ParamType):
 _MODELS_DIR = (
     ("--models-dir",),
     dict(
-        envvar="VIDSWAP_MODELS_DIR",
         type=click.Path(file_okay=False),
-        help="Model store [default: $VIDSWAP_HOME/models, else ${XDG_DATA_HOME:-~/.local/share}/vidswap/models].",
+        help="Model store [default: $VIDSWAP_MODELS_DIR, else $VIDSWAP_HOME/models, "
+        "else ${XDG_DATA_HOME:-~/.local/share}/vidswap/models].",
     ),
 )
 models_dir_option = click.option(*_MODELS_DIR[0], **_MODELS_DIR[1])

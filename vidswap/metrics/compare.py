@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 import cv2
 
 from vidswap.metrics.warping import CurvePoint, WarpingError, WarpingReport
-from vidswap.video import open_video, probe
-from vidswap.video.container import open_input
+from vidswap.video import Source, open_source, open_video
+from vidswap.video.probe import rewound_input
 
 TIME_TOLERANCE = 0.001  # seconds: timestamps are kept, so only time-base rounding may differ
 AUDIO_DURATION_TOLERANCE = 0.1  # seconds: a transcoded track may gain or lose a few samples
@@ -63,21 +63,24 @@ def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike) -> E
     in_times: list[float] = []
     out_times: list[float] = []
     sizes = None
-    with open_video(input_path) as source, open_video(output_path) as result:
-        for a, b in itertools.zip_longest(source, result):
-            if a is not None:
-                in_times.append(a.time)
-            if b is not None:
-                out_times.append(b.time)
-            if a is None or b is None:
-                continue
-            if sizes is None:
-                sizes = (a.image.shape[1::-1], b.image.shape[1::-1])
-            out_image = b.image
-            if out_image.shape != a.image.shape:  # judged in the input's geometry
-                out_image = cv2.resize(out_image, a.image.shape[1::-1], interpolation=cv2.INTER_AREA)
-            meter.add(a.image, out_image, a.time)
-        warnings = source.warnings + result.warnings
+    # each file opened once: the facts, the frames and the audio all come from one container
+    with open_source(input_path) as inputs, open_source(output_path) as outputs:
+        with open_video(inputs) as source, open_video(outputs) as result:
+            for a, b in itertools.zip_longest(source, result):
+                if a is not None:
+                    in_times.append(a.time)
+                if b is not None:
+                    out_times.append(b.time)
+                if a is None or b is None:
+                    continue
+                if sizes is None:
+                    sizes = (a.image.shape[1::-1], b.image.shape[1::-1])
+                out_image = b.image
+                if out_image.shape != a.image.shape:  # judged in the input's geometry
+                    out_image = cv2.resize(out_image, a.image.shape[1::-1], interpolation=cv2.INTER_AREA)
+                meter.add(a.image, out_image, a.time)
+            warnings = source.warnings + result.warnings
+        audio = _audio(inputs, outputs)
     report = EvalReport(str(input_path), str(output_path), meter.report(), meter.curve(), warnings=warnings)
     report.checks.append(Check("frames", len(in_times) == len(out_times), len(in_times), len(out_times)))
     report.checks.append(_timestamps(in_times, out_times))
@@ -85,7 +88,7 @@ def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike) -> E
         report.checks.append(
             Check("size", sizes[0] == sizes[1], "x".join(map(str, sizes[0])), "x".join(map(str, sizes[1])))
         )
-    report.checks.append(_audio(probe(input_path), probe(output_path), input_path, output_path))
+    report.checks.append(audio)
     return report
 
 
@@ -100,7 +103,9 @@ def _timestamps(in_times: list[float], out_times: list[float]) -> Check:
                  f"{out_times[0]:.3f}-{out_times[-1]:.3f} s", detail)  # fmt: skip
 
 
-def _audio(in_info, out_info, input_path, output_path) -> Check:
+def _audio(inputs: Source, outputs: Source) -> Check:
+    in_info, out_info = inputs.info, outputs.info
+
     def describe(info):
         return [f"{a.codec} {a.sample_rate} Hz {a.channels} ch" for a in info.audio]
 
@@ -118,14 +123,14 @@ def _audio(in_info, out_info, input_path, output_path) -> Check:
             and abs(a.duration - b.duration) > AUDIO_DURATION_TOLERANCE
         ):
             problems.append(f"stream {a.index}: {a.duration:.3f} s in, {b.duration:.3f} s out")
-    copied = _audio_digest(input_path) == _audio_digest(output_path)
+    copied = _audio_digest(inputs) == _audio_digest(outputs)
     detail = "; ".join(problems) or ("packets copied unchanged" if copied else "same format and length (re-encoded)")
     return Check("audio", not problems, describe(in_info), describe(out_info), detail)
 
 
-def _audio_digest(path) -> list[str]:
+def _audio_digest(source: Source) -> list[str]:
     """A hash of each audio stream's packet payloads, in order (demuxing only)."""
-    container = open_input(path)
+    container = rewound_input(source, "audio")
     try:
         digests = {s.index: hashlib.sha256() for s in container.streams.audio}
         for packet in container.demux(container.streams.audio):

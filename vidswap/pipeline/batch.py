@@ -21,7 +21,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from vidswap.errors import ConfigError, InputError, VidswapError
@@ -31,6 +31,7 @@ from vidswap.pipeline.jobs import Job, Outcome, file_digest
 from vidswap.pipeline.manifest import MANIFEST_NAME, Entry, Manifest
 from vidswap.pipeline.runners import LocalRunner, RayRunner
 from vidswap.settings import TranslatorSettings, VideoSettings
+from vidswap.store import chosen_store
 from vidswap.video import VIDEO_EXTENSIONS, MediaInfo, probe
 from vidswap.video.writer import KEPT_EXTENSIONS, default_output_path
 
@@ -61,6 +62,7 @@ class Observer:
     def started(self, worker: str, key: str, frames: int | None) -> None: ...
     def progressed(self, worker: str, key: str, frames_done: int) -> None: ...
     def finished(self, outcome: Outcome, will_retry: bool) -> None: ...
+    def stopped(self, keys: list[str]) -> None: ...  # files in progress when the run stopped early
 
 
 # -- the library -------------------------------------------------------------------------
@@ -152,6 +154,8 @@ def run_batch(
     processes (default 1), or Ray tasks when `ray` is True (start or join the local
     cluster) or an address; then `workers` caps the tasks in flight."""
     library, out_dir, sources = check_batch(library, out_dir, translator, globs, excludes)
+    # the store this process sees, named for the workers: a Ray node elsewhere lacks our environment
+    translator = replace(translator, models_dir=chosen_store(translator.models_dir))
     observer = observer or Observer()
     began = time.perf_counter()
     with Manifest(out_dir) as manifest:
@@ -175,9 +179,12 @@ def run_batch(
             drive(manifest, runner, jobs, retries, observer, report)
         finally:
             runner.close()
-            for entry in manifest.entries():  # stopped by an error or Ctrl-C: nothing stays `running`
-                if entry.state == "running":
-                    manifest.set_pending(entry.source, "batch stopped")
+            unfinished = [entry for entry in manifest.entries() if entry.state == "running"]
+            for entry in unfinished:  # stopped by an error, Ctrl-C or SIGTERM: nothing stays `running`
+                remove_partial_files(out_dir / entry.output)  # its worker is stopped
+                manifest.set_pending(entry.source, "batch stopped")
+            if unfinished:
+                observer.stopped([entry.source for entry in unfinished])
     report.seconds = time.perf_counter() - began
     return report
 
@@ -337,6 +344,9 @@ def record(manifest: Manifest, outcome: Outcome, retries: int, report: BatchRepo
         error = VidswapError(outcome.error)
         error.exit_code = outcome.stop_code
         raise error
+    if outcome.lost:
+        manifest.set_pending(outcome.key, outcome.error or "lost")
+        return True
     if outcome.ok:
         manifest.set_done(outcome.key, size=outcome.size, sha256=outcome.sha256, frames=outcome.frames,
                           seconds=outcome.seconds, worker=outcome.worker)  # fmt: skip

@@ -44,6 +44,7 @@ class Outcome:
     error: str | None = None
     permanent: bool = False  # the input's fault: do not retry
     stop_code: int = 0  # non-zero: a batch-wide error with this exit code; stop the batch
+    lost: bool = False  # the machine running it was lost: back to the queue, no attempt counted
 
     @property
     def ok(self) -> bool:

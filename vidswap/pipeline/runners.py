@@ -193,11 +193,16 @@ class RayRunner:
                 connect(init, address or os.environ["RAY_ADDRESS"], token)
             else:
                 init()
+        self._head = HeadWatch(ray.get_runtime_context().gcs_address) if joins else None
         resources = ray.cluster_resources()
         gpus = resources.get("GPU", 0)
         self.slots = workers or int(gpus or resources.get("CPU", 1))
         self._ray = ray
-        self._events = Queue(actor_options={"num_cpus": 0})
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # the progress queue lives on the driver's node: losing another node must not lose it
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self._events = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
         self._task = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1, max_retries=0)(_ray_task)
         self._settings = (ray.put(translator), ray.put(video))
         self._running: dict = {}  # object ref -> job key
@@ -207,10 +212,12 @@ class RayRunner:
 
     def poll(self, timeout: float) -> list[tuple]:
         ray = self._ray
+        if self._head:
+            self._head.check()
         # a task's progress messages can reach the queue after its result: keep only
         # those of files still running, so none lands after the file's outcome
         running = set(self._running.values())
-        events = [event for event in self._events.get_nowait_batch(self._events.qsize()) if event[2] in running]
+        events = [event for event in self._progress() if event[2] in running]
         ready, _ = ray.wait(list(self._running), num_returns=1, timeout=timeout)
         if ready:
             ready, _ = ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
@@ -218,16 +225,68 @@ class RayRunner:
             key = self._running.pop(ref)
             try:
                 outcome = ray.get(ref)
-            except ray.exceptions.RayError as exc:  # the worker or its node died
+            except ray.exceptions.NodeDiedError as exc:  # not the file's fault: it goes back to the queue
+                outcome = Outcome(key, "ray", error=f"its Ray node was lost: {error_line(exc)}", lost=True)
+            except ray.exceptions.RayError as exc:  # the worker died (perhaps of this file): a counted attempt
                 outcome = Outcome(key, "ray", error=f"Ray task failed: {error_line(exc)}")
             events.append(("outcome", outcome.worker, outcome))
+            if outcome.lost and self._head:  # the lost node may be the head: then say so, now
+                self._head.check(now=True)
         return events
+
+    def _progress(self) -> list[tuple]:
+        """The progress messages waiting in the queue; none this time if the queue's actor does
+        not answer at once (Ray's own calls would wait for a lost head for good) or was lost
+        with its node (the outcomes still come from the tasks)."""
+        actor = self._events.actor
+        try:
+            count = self._ray.get(actor.qsize.remote(), timeout=ACTOR_TIMEOUT_S)
+            return self._ray.get(actor.get_nowait_batch.remote(count), timeout=ACTOR_TIMEOUT_S)
+        except self._ray.exceptions.RayError:  # GetTimeoutError among them
+            return []
 
     def close(self) -> None:
         for ref in self._running:  # stopped early
             self._ray.cancel(ref, force=True)
         if self._owns_ray:
             self._ray.shutdown()
+
+
+# how long the driver waits on the cluster before deciding the head is gone or stuck:
+# together well inside a minute
+CONNECT_TIMEOUT_S = 30  # joining (Ray itself waits minutes for a head that never answers)
+ACTOR_TIMEOUT_S = 5  # one call to the progress queue's actor
+HEAD_CHECK_EVERY_S = 2
+
+
+class HeadWatch:
+    """Whether the head node still answers, from its GCS port: once it refuses connections or
+    times out, the batch stops with one line (Ray's driver would wait for it for minutes)."""
+
+    def __init__(self, gcs_address: str):
+        self.address = gcs_address
+        self._checked = time.monotonic()
+
+    def check(self, now: bool = False) -> None:
+        if not now and time.monotonic() - self._checked < HEAD_CHECK_EVERY_S:
+            return
+        self._checked = time.monotonic()
+        reason = unreachable(self.address, timeout=HEAD_CHECK_EVERY_S)
+        if reason:
+            raise VidswapError(f"lost the Ray cluster: its head at {self.address} stopped answering ({reason}); "
+                               "files done are kept and a rerun of the same command resumes the rest")  # fmt: skip
+
+
+def unreachable(address: str, timeout: float) -> str | None:
+    """Why nothing answers on `address` (HOST:PORT), or None when something does."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return None  # not HOST:PORT ('auto', a ray:// URL): Ray finds it
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def ray_token_source() -> str | None:
@@ -242,23 +301,42 @@ def ray_token_source() -> str | None:
 
 
 def connect(init: Callable[[], object], address: str, token: str | None) -> None:
-    """Join the cluster at `address`; a refused token or no cluster there is one line. Ray's
-    core prints a warning a second while it retries (about 20 s): kept out of the terminal
-    (logged at debug level) so the reason is not buried."""
+    """Join the cluster at `address`; a refused token, no cluster there or a head that does not
+    answer within CONNECT_TIMEOUT_S is one line. Ray's core prints a warning a second while it
+    retries: kept out of the terminal (logged at debug level) so the reason is not buried."""
+    reason = unreachable(address, timeout=5)
+    if reason:
+        raise ConfigError(f"cannot reach a Ray head at {address} ({reason}): is `ray start --head` running there?")
+    # the core's warnings once the join is given up would reach the terminal after our line
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+    result: list[BaseException | None] = []
+
+    def join() -> None:
+        try:
+            init()
+        except Exception as exc:  # noqa: BLE001 (Ray wraps its reasons in several classes)
+            result.append(exc)
+        else:
+            result.append(None)
+
     with tempfile.TemporaryFile() as captured:
         saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
         try:
-            init()
-        except Exception as exc:  # noqa: BLE001 (Ray wraps its reasons in several classes)
-            error = exc
-        else:
-            error = None
+            # in a thread: Ray waits for minutes on a head that accepts connections but never
+            # answers (one still starting, or stuck); such a thread is left behind
+            joining = threading.Thread(target=join, daemon=True, name="ray-connect")
+            joining.start()
+            joining.join(CONNECT_TIMEOUT_S)
         finally:
             os.dup2(saved, 2)
             os.close(saved)
         captured.seek(0)
         log.debug("Ray while connecting to %s:\n%s", address, captured.read().decode(errors="replace"))
+    if not result:
+        raise ConfigError(f"the Ray head at {address} accepts connections but did not let this driver join in "
+                          f"{CONNECT_TIMEOUT_S} s: is it still starting, or stuck? (`ray status` there)")  # fmt: skip
+    error = result[0]
     if error is None:
         return
     chain = f"{error!r} {error.__cause__!r}"
@@ -276,4 +354,11 @@ def connect(init: Callable[[], object], address: str, token: str | None) -> None
 def _ray_task(job: Job, translator: TranslatorSettings, video: VideoSettings, events) -> Outcome:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     use_cores(1)  # a task holds one CPU of its node
-    return run_job(job, translator, video, worker, events.put_nowait)
+
+    def report(event: tuple) -> None:  # progress only: its loss must not fail the file
+        try:
+            events.put_nowait(event)
+        except Exception:  # noqa: BLE001 (Ray's actor errors, a full queue)
+            log.debug("progress of %s not reported", job.key, exc_info=True)
+
+    return run_job(job, translator, video, worker, report)

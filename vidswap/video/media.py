@@ -106,6 +106,22 @@ class Source:
         opened = self.take_fresh()
         return opened.container if opened else None
 
+    def take_rewound(self, kind: str) -> av.container.InputContainer | None:
+        """Any lent container, seeked back to the start of its first `kind` ("video", "audio")
+        stream, once; else None (none lent, or it cannot seek back)."""
+        container = self.take_any()
+        if container is None:
+            return None
+        for stream in getattr(container.streams, kind)[:1]:
+            try:
+                # by that stream, to well before its start: a plain seek(0) follows the video
+                # and lands on its first frame, passing over audio that comes before it
+                container.seek((stream.start_time or 0) - round(60 / stream.time_base), stream=stream)
+            except av.FFmpegError:
+                container.close()
+                return None
+        return container
+
     def give_back(self, container: av.container.InputContainer) -> None:
         if self._spent is None:
             self._spent = container

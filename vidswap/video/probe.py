@@ -61,6 +61,12 @@ def use_source(source: Source | str | os.PathLike) -> Iterator[Source]:
             yield opened
 
 
+def rewound_input(source: Source, kind: str) -> av.container.InputContainer:
+    """A container of `source`'s file at the start of its first `kind` ("video", "audio")
+    stream: one the Source lends, else a new open."""
+    return source.take_rewound(kind) or open_input(source.path)
+
+
 def _read_facts(container: av.container.InputContainer, path: Path, packets: list[av.Packet]) -> MediaInfo:
     """The facts of an open container; the video packets demuxed for them go to `packets`."""
     first_video_stream(container, path)
@@ -138,7 +144,8 @@ def _fill_rotation(container: av.container.InputContainer, info: MediaInfo, pack
     video = info.main_video
     try:
         for packet in container.demux(container.streams.video[0]):
-            packets.append(packet)
+            if packet.size:  # not the end-of-stream packet: the reader's demux ends with its own
+                packets.append(packet)
             frames = _decode_quietly(packet)
             if frames:
                 video.rotation = frame_rotation(frames[0])

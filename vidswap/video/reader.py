@@ -10,9 +10,9 @@ import av
 import numpy as np
 
 from vidswap.errors import InputError
-from vidswap.video.container import first_video_stream, frame_rotation, open_input
+from vidswap.video.container import first_video_stream, frame_rotation
 from vidswap.video.media import Frame, MediaInfo, Source
-from vidswap.video.probe import open_source
+from vidswap.video.probe import open_source, rewound_input
 
 
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -37,10 +37,11 @@ class VideoReader:
         self.warnings: list[str] = []
         self.damaged_packets = 0
         opened = self.source.take_fresh()
-        self._container = opened.container if opened else open_input(self.path)
+        # the probe's container, else one a finished reader gave back, else a new open
+        self._container = opened.container if opened else rewound_input(self.source, "video")
         self._replay = opened.packets if opened else []  # demuxed by the probe: decoded first
         self.stream = first_video_stream(self._container, self.path)
-        if not opened:
+        if not self.stream.codec_context.is_open:  # a lent container may have decoded already
             self.stream.thread_type = "AUTO"
         self.time_base: Fraction = self.stream.time_base or Fraction(1, 90000)
 
@@ -118,9 +119,11 @@ def open_video(
     return VideoReader(source, start=start, end=end)
 
 
-def count_frames(info: MediaInfo) -> MediaInfo:
-    """Decode every frame of `info`'s file to count them exactly; returns `info`, updated."""
-    with open_video(info.path) as reader:
+def count_frames(of: MediaInfo | Source) -> MediaInfo:
+    """Decode every frame of a file (a Source reads from its own container) to count them
+    exactly; returns its facts, updated."""
+    info = of.info if isinstance(of, Source) else of
+    with open_video(of if isinstance(of, Source) else info.path) as reader:
         frames = sum(1 for _ in reader)
         info.warnings.extend(reader.warnings)
     info.main_video.frame_count = frames
@@ -128,9 +131,11 @@ def count_frames(info: MediaInfo) -> MediaInfo:
     return info
 
 
-def read_frames(path: str | os.PathLike, indices: list[int]) -> list[Frame]:
+def read_frames(source: Source | str | os.PathLike, indices: list[int]) -> list[Frame]:
     """Frames at the given indices (presentation order). Uses decord's random access
-    when it is installed, else one sequential PyAV pass; both give the same frames."""
+    when it is installed, else one sequential PyAV pass (from a Source's own container);
+    both give the same frames."""
+    path = source.path if isinstance(source, Source) else source
     wanted = sorted(set(indices))
     if not wanted:
         return []
@@ -143,7 +148,7 @@ def read_frames(path: str | os.PathLike, indices: list[int]) -> list[Frame]:
         if frames is not None:
             return frames
     found: list[Frame] = []
-    with open_video(path) as reader:
+    with open_video(source) as reader:
         targets = iter(wanted)
         target = next(targets)
         for frame in reader:

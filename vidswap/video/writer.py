@@ -14,7 +14,7 @@ from vidswap.errors import ConfigError, OutputError
 from vidswap.fsutil import atomic_path
 from vidswap.video.container import open_input
 from vidswap.video.media import MediaInfo, Source
-from vidswap.video.probe import probe
+from vidswap.video.probe import probe, rewound_input
 
 # containers whose extension an output keeps; anything else (Ogg, for one, cannot hold
 # H.264) becomes MP4, which keeps the source's time base exactly, or Matroska (time
@@ -165,19 +165,6 @@ class VideoWriter:
             self._abort(exc)
 
 
-def _audio_container(source: Source | str | os.PathLike) -> av.container.InputContainer:
-    """A container to copy audio from, at its start: one a Source lends when it has one
-    (no new open of the file), else a new one."""
-    lent = source.take_any() if isinstance(source, Source) else None
-    if lent is not None:
-        try:
-            lent.seek(0)
-            return lent
-        except av.FFmpegError:  # a container that cannot seek back: open the file again
-            lent.close()
-    return open_input(source.path if isinstance(source, Source) else source)
-
-
 class _AudioPassthrough:
     """Copies the source's audio packets, interleaved by time with the video being
     written. Packets are muxed unchanged; a codec the output container cannot hold is
@@ -185,7 +172,8 @@ class _AudioPassthrough:
 
     def __init__(self, source: Source | str | os.PathLike, container, window: tuple[float | None, float | None],
                  shift: float):  # fmt: skip
-        self._source = _audio_container(source)
+        # a Source lends a container it has read (no new open of the file)
+        self._source = rewound_input(source, "audio") if isinstance(source, Source) else open_input(source)
         self._start, self._end = window
         self._shift = shift
         self._routes: dict[int, tuple[av.AudioStream, av.AudioStream, bool]] = {}
