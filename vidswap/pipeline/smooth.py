@@ -21,6 +21,8 @@ docs/temporal.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -33,29 +35,49 @@ from vidswap.settings import SMOOTH_STRENGTH
 class FlowSmoother:
     """Feed (input_frame, output_frame) uint8 RGB pairs in order; get smoothed output frames.
 
-    strength: weight of the warped history where the flow is trusted, in [0, 1); 0 turns
-        smoothing off, 0.8 is strong (a memory of about 1 / (1 - 0.8) = 5 frames).
+    Each frame: O_t = w * (warp(O_t-1) + a * dx) + (1 - w) * G_t, where G_t is the
+    generator's output, dx the input's own change along the flow (its luminance minus the
+    previous one warped) and a the local slope of output on input luminance (a guided
+    filter's linear fit, leaning on the whole frame's slope where the input is flat). So the
+    history carries the changes the input really has (light, sub-pixel texture the warp
+    blurs) and holds everything else, the generator's flicker included.
+    The weight w is `strength` where the input is steady after motion compensation and falls
+    with the input's warped difference (exp(-r / (2 sigma^2)), Bonneel et al. 2015) and
+    where the forward-backward check fails, smoothed by a guided filter on the input so
+    it follows the input's edges and does not halo.
+
+    strength: the history's weight where the input is steady, in [0, 1); 0 turns smoothing
+        off, 0.9 is a memory of about 1 / (1 - 0.9) = 10 frames.
+    sigma: input difference (0-1 luminance) at which the weight has fallen to exp(-1/2).
+    carry: add the input's change to the history (off only to measure what it buys).
     cut_threshold: mean absolute difference (0-255) of thumbnails of consecutive input
         frames above which a scene cut is assumed and the history dropped.
     min_valid: the history is also dropped when less than this fraction of the frame has
         trusted flow (a cut the thumbnails missed, a flash, a flow failure).
-    max_side: flow is computed on frames shrunk to this longer side (speed).
+    max_side: flow, weights and slopes are computed on frames shrunk to this longer side
+        (they are smooth fields); the warp and the blend run at full size.
     """
 
     def __init__(
         self,
         strength: float = SMOOTH_STRENGTH,
         *,
+        sigma: float = 0.05,
+        carry: bool = True,
         cut_threshold: float = 30.0,
         min_valid: float = 0.3,
         max_side: int = 320,
         preset: str = "fast",
     ):
         self.strength = _checked_strength(strength)
+        self.sigma = sigma
+        self.carry = carry
         self.cut_threshold = cut_threshold
         self.min_valid = min_valid
+        self.max_side = max_side
         self.flow = FlowEstimator(max_side=max_side, preset=preset)
         self.cuts = 0  # scene cuts seen (for reports and tests)
+        self.kept: list[float] = []  # a frame's share of pixels keeping at least half the full weight
         self.reset()
 
     def reset(self) -> None:
@@ -73,6 +95,7 @@ class FlowSmoother:
         if self._prev_gray is not None and self.strength > 0:
             if np.abs(thumb - self._prev_thumb).mean() > self.cut_threshold:
                 self.cuts += 1
+                self.kept.append(0.0)
             else:
                 result = self._blend(gray, output_frame)
         self._prev_gray, self._prev_thumb, self._prev_out = gray, thumb, result
@@ -82,26 +105,101 @@ class FlowSmoother:
         pair = self.flow.pair(gray, self._prev_gray)  # current -> previous frame
         if pair.valid_fraction < self.min_valid:
             self.cuts += 1
+            self.kept.append(0.0)
             return output_frame
-        history = warp(self._prev_out, pair.flow)
-        # feather the mask so occlusion borders do not show as seams
-        weight = cv2.blur(pair.valid.astype(np.float32), (9, 9)) * self.strength
-        return cv2.blendLinear(output_frame, history, 1.0 - weight, weight)  # one pass, uint8 in and out
+        h, w = gray.shape
+        size = _shrunk(w, h, self.max_side)
+        flow = self._held_still(gray, pair.flow, size)
+        history = warp(self._prev_out, flow).astype(np.float32)
+        change = gray.astype(np.float32) - warp(self._prev_gray, flow)  # the input's own change, 0-255
+        guide = cv2.resize(gray, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        residual = cv2.resize(change, size, interpolation=cv2.INTER_AREA) / 255
+        residual = cv2.blur(residual * residual, (5, 5))
+        valid = cv2.resize(pair.valid.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        weight = self.strength * valid * np.exp(-residual / (2 * self.sigma**2))
+        weight = np.clip(guided_filter(guide, weight, radius=4, eps=1e-3), 0.0, self.strength)
+        self.kept.append(float((weight >= 0.5 * self.strength).mean()))
+        weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
+        if self.carry:
+            small_out = cv2.resize(output_frame, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+            slope = cv2.resize(
+                local_slope(guide, small_out, radius=8, eps=1e-3), (w, h), interpolation=cv2.INTER_LINEAR
+            )
+            # at most the input's own change: a generator that sharpens would otherwise carry
+            # its amplified noise into the history
+            history += np.clip(slope, -1.0, 1.0) * change[..., None]
+        blended = weight * history + (1.0 - weight) * output_frame
+        return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+    def _held_still(self, gray: np.ndarray, flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """The flow, zeroed where the input is explained at least as well without motion.
+        A still background gets a flow of a few tenths of a pixel of noise, and resampling
+        the history along it each frame would make the output wobble where the input does not."""
+        cur = gray.astype(np.float32)
+        moved = cv2.resize((cur - warp(self._prev_gray, flow)) ** 2, size, interpolation=cv2.INTER_AREA)
+        stayed = cv2.resize((cur - self._prev_gray) ** 2, size, interpolation=cv2.INTER_AREA)
+        still = (cv2.blur(stayed, (5, 5)) <= cv2.blur(moved, (5, 5)) + 1.0).astype(np.float32)
+        still = cv2.resize(cv2.blur(still, (5, 5)), gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        return flow * (1.0 - still[..., None])
+
+
+def _shrunk(w: int, h: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _mean(image: np.ndarray, radius: int) -> np.ndarray:
+    return cv2.blur(image, (2 * radius + 1, 2 * radius + 1))
+
+
+def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He et al. 2010: `source` (HxW float32) smoothed so its edges follow the guide's (HxW, 0-1)."""
+    mean_i, mean_p = _mean(guide, radius), _mean(source, radius)
+    var_i = _mean(guide * guide, radius) - mean_i * mean_i
+    a = (_mean(guide * source, radius) - mean_i * mean_p) / (var_i + eps)
+    b = mean_p - a * mean_i
+    return _mean(a, radius) * guide + _mean(b, radius)
+
+
+def local_slope(guide: np.ndarray, target: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Slope of each channel of `target` (HxWxC) on `guide` (HxW) in a local least-squares fit
+    (a guided filter's coefficient): how much the output changes per unit of input. Where
+    the guide is flat the fit leans on the whole frame's slope instead of falling to 0."""
+    mean_i, mean_p = _mean(guide, radius), _mean(target, radius)
+    var_i = _mean(guide * guide, radius) - mean_i * mean_i
+    cov = _mean(guide[..., None] * target, radius) - mean_i[..., None] * mean_p
+    centred = guide - guide.mean()
+    overall = (centred[..., None] * (target - target.mean(axis=(0, 1)))).mean(axis=(0, 1)) / (centred.var() + 1e-6)
+    slope = (cov + eps * overall) / (var_i[..., None] + eps)
+    return np.clip(_mean(slope, radius), -2.0, 2.0)
 
 
 class CropSmoother:
     """Face mode: one FlowSmoother per face track, fed the aligned input crop and its
     translation. A track's history is dropped when it skips a frame (a gap the tracker did
-    not fill, or the start of a time window)."""
+    not fill, or the start of a time window). `make` builds a track's smoother (default:
+    FlowSmoother(strength))."""
 
-    def __init__(self, strength: float = SMOOTH_STRENGTH):
+    def __init__(self, strength: float = SMOOTH_STRENGTH, make: Callable[[], FlowSmoother] | None = None):
         self.strength = _checked_strength(strength)
+        self.make = make or (lambda: FlowSmoother(self.strength))
         self._tracks: dict[int, tuple[FlowSmoother, int]] = {}  # track -> (its smoother, last frame index)
+
+    @property
+    def cuts(self) -> int:
+        return sum(s.cuts for s in self._smoothers())
+
+    @property
+    def kept(self) -> list[float]:
+        return [k for s in self._smoothers() for k in s.kept]
+
+    def _smoothers(self) -> list[FlowSmoother]:
+        return [s for s, _ in self._tracks.values()]
 
     def __call__(self, track: int, index: int, input_crop: np.ndarray, output_crop: np.ndarray) -> np.ndarray:
         smoother, last = self._tracks.get(track, (None, None))
         if smoother is None:
-            smoother = FlowSmoother(self.strength)
+            smoother = self.make()
         elif last != index - 1:
             smoother.reset()
         self._tracks[track] = (smoother, index)
