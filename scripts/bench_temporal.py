@@ -76,9 +76,9 @@ SMOOTHERS = {
     "none": None,
     "plain-0.6": lambda: PlainBlend(0.6),  # the default before issue 23
     "weight-0.9": lambda: FlowSmoother(0.9, carry=False),  # input-guided weight, no carried change
-    "guided-0.9": lambda: FlowSmoother(0.9),
-    "guided-0.95": lambda: FlowSmoother(0.95),
-    "auto": lambda: FlowSmoother(SMOOTH_STRENGTH),  # the default
+    "sigma-0.1": lambda: FlowSmoother(0.9, sigma=0.1),  # a weight that falls later
+    "auto": lambda: FlowSmoother(SMOOTH_STRENGTH),  # the default: guided weight and carried change
+    "flow": lambda: FlowSmoother(SMOOTH_STRENGTH),  # face mode: the whole frame after pasting (--smooth flow)
 }
 
 
@@ -225,7 +225,7 @@ class Judge:
 def run_case(judge: Judge, make_outputs, folder: Path, names: list[str]) -> list[dict]:
     rows, base = [], None
     for name in names:
-        outputs, smoother = make_outputs(SMOOTHERS[name])
+        outputs, smoother = make_outputs(name)
         scores = judge(encoded(outputs, folder))
         if base is None:
             base = scores
@@ -247,10 +247,10 @@ def frame_case(inputs, translator, folder, names):
     raw = [translator(im) for im in inputs]
     judge = Judge(inputs, [sepia(im) for im in inputs])
 
-    def outputs(make):
-        if make is None:
+    def outputs(name):
+        if SMOOTHERS[name] is None:
             return raw, None
-        smoother = make()
+        smoother = SMOOTHERS[name]()
         return [smoother(i, o) for i, o in zip(inputs, raw)], smoother
 
     return judge, run_case(judge, outputs, folder, names)
@@ -265,10 +265,15 @@ def face_case(frames: list[Frame], plan, translator, folder, names):
     regions = [np.abs(t.astype(np.int16) - i).max(-1) > 2 for t, i in zip(truth, inputs)]
     judge = Judge(inputs, truth, regions)
 
-    def outputs(make):
-        smooth = CropSmoother(make=make) if make else None
+    def outputs(name):
+        make = SMOOTHERS[name]
+        smooth = CropSmoother(make=make) if make and name != "flow" else None
         process = face_processor(model, plan, settings, smooth)
-        return [out for f in frames for out in process([f])], smooth
+        pasted = [out for f in frames for out in process([f])]
+        if name != "flow":
+            return pasted, smooth
+        smooth = make()
+        return [smooth(f.image, out) for f, out in zip(frames, pasted)], smooth
 
     return judge, run_case(judge, outputs, folder, names)
 

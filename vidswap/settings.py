@@ -12,7 +12,7 @@ from vidswap.choices import ApplyMode, BackendName, FaceSelection, Smoothing
 from vidswap.errors import ConfigError
 
 FACE_MARGIN = 0.35  # room around the face template, as a share of the tight face crop
-SMOOTH_STRENGTH = 0.6  # weight of the warped history in temporal smoothing, measured: docs/temporal.md
+SMOOTH_STRENGTH = 0.9  # the history's weight where the input is steady (temporal smoothing), measured: docs/temporal.md
 
 _TIME_FORMS = "seconds (90.5) or [HH:]MM:SS[.ms] (01:30.5, 1:01:30)"
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from vidswap.choices import ApplyMode, Smoothing, choices
 from vidswap.errors import ConfigError
-from vidswap.metrics.flow import FlowEstimator, to_gray, warp
+from vidswap.metrics.flow import FlowEstimator, to_gray, upscale_flow, warp, warp_each
 from vidswap.settings import SMOOTH_STRENGTH
 
 
@@ -102,45 +102,49 @@ class FlowSmoother:
         return result
 
     def _blend(self, gray: np.ndarray, output_frame: np.ndarray) -> np.ndarray:
-        pair = self.flow.pair(gray, self._prev_gray)  # current -> previous frame
+        # flow, weights and slopes on the shrunk frames; only the warp and the blend at full size
+        h, w = gray.shape
+        size = _shrunk(w, h, self.max_side)
+        cur, prev = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in (gray, self._prev_gray))
+        pair = self.flow.pair(cur, prev)  # current -> previous frame
         if pair.valid_fraction < self.min_valid:
             self.cuts += 1
             self.kept.append(0.0)
             return output_frame
-        h, w = gray.shape
-        size = _shrunk(w, h, self.max_side)
-        flow = self._held_still(gray, pair.flow, size)
-        history = warp(self._prev_out, flow).astype(np.float32)
-        change = gray.astype(np.float32) - warp(self._prev_gray, flow)  # the input's own change, 0-255
-        guide = cv2.resize(gray, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-        residual = cv2.resize(change, size, interpolation=cv2.INTER_AREA) / 255
-        residual = cv2.blur(residual * residual, (5, 5))
-        valid = cv2.resize(pair.valid.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-        weight = self.strength * valid * np.exp(-residual / (2 * self.sigma**2))
+        guide, prev = cur.astype(np.float32) / 255, prev.astype(np.float32) / 255
+        flow = _held_still(guide, prev, pair.flow)
+        # Trust comes from the input itself: where the warped previous frame matches the
+        # current one. Not from the forward-backward check: it fails by a fraction of a pixel
+        # on flat and blurred areas, where a wrong flow does no harm, and dropped the history
+        # on a third of a hand-held frame (docs/temporal.md); a real occlusion or a change
+        # the flow missed shows as a difference here.
+        residual = cv2.blur((guide - warp(prev, flow)) ** 2, (5, 5))
+        weight = self.strength * np.exp(-residual / (2 * self.sigma**2))
         weight = np.clip(guided_filter(guide, weight, radius=4, eps=1e-3), 0.0, self.strength)
         self.kept.append(float((weight >= 0.5 * self.strength).mean()))
-        weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
-        if self.carry:
-            small_out = cv2.resize(output_frame, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-            slope = cv2.resize(
-                local_slope(guide, small_out, radius=8, eps=1e-3), (w, h), interpolation=cv2.INTER_LINEAR
-            )
-            # at most the input's own change: a generator that sharpens would otherwise carry
-            # its amplified noise into the history
-            history += np.clip(slope, -1.0, 1.0) * change[..., None]
-        blended = weight * history + (1.0 - weight) * output_frame
-        return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        history, prev_gray = warp_each([self._prev_out, self._prev_gray], upscale_flow(flow, (h, w)))
+        full_weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
+        blended = cv2.blendLinear(output_frame, history, 1.0 - full_weight, full_weight)  # uint8 in and out
+        if not self.carry:
+            return blended
+        small_out = cv2.resize(output_frame, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        # at most the input's own change: a generator that sharpens would otherwise carry its
+        # amplified noise into the history
+        slope = np.clip(local_slope(guide, small_out, radius=8, eps=1e-3), -1.0, 1.0)
+        carried = cv2.resize(weight[..., None] * slope, (w, h), interpolation=cv2.INTER_LINEAR)
+        change = cv2.subtract(gray, prev_gray, dtype=cv2.CV_32F)  # the input's own change, 0-255
+        return cv2.add(blended, carried * change[..., None], dtype=cv2.CV_8U)
 
-    def _held_still(self, gray: np.ndarray, flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """The flow, zeroed where the input is explained at least as well without motion.
-        A still background gets a flow of a few tenths of a pixel of noise, and resampling
-        the history along it each frame would make the output wobble where the input does not."""
-        cur = gray.astype(np.float32)
-        moved = cv2.resize((cur - warp(self._prev_gray, flow)) ** 2, size, interpolation=cv2.INTER_AREA)
-        stayed = cv2.resize((cur - self._prev_gray) ** 2, size, interpolation=cv2.INTER_AREA)
-        still = (cv2.blur(stayed, (5, 5)) <= cv2.blur(moved, (5, 5)) + 1.0).astype(np.float32)
-        still = cv2.resize(cv2.blur(still, (5, 5)), gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        return flow * (1.0 - still[..., None])
+
+def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """The flow, zeroed where the input is explained at least as well without motion. A
+    still background gets a flow of a few hundredths to tenths of a pixel of noise, and
+    resampling the history along it each frame would make the output wobble where the
+    input does not."""
+    moved = cv2.blur((cur - warp(prev, flow)) ** 2, (5, 5))
+    stayed = cv2.blur((cur - prev) ** 2, (5, 5))
+    still = cv2.blur((stayed <= moved + 1.5e-5).astype(np.float32), (5, 5))
+    return flow * (1.0 - still[..., None])
 
 
 def _shrunk(w: int, h: int, max_side: int) -> tuple[int, int]:
