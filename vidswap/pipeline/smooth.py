@@ -2,20 +2,19 @@
 
 A frame-by-frame generator flickers: the same surface comes out a little differently in
 each frame. FlowSmoother follows the INPUT video's motion to bring the previous smoothed
-output into the current frame's geometry and blends it in wherever the flow passes the
-forward-backward check, so surfaces keep their appearance while newly revealed pixels
-(and everything after a scene cut) take the generator's output as it is.
+output into the current frame's geometry and holds it where the input itself did not
+change there, so the output changes about as much as the input does (FlowSmoother's
+docstring has the formula). Newly revealed pixels, changes the flow missed and everything
+after a scene cut take the generator's output as it is.
 
 It is recursive: blending with the previous *smoothed* frame makes it an exponential
 moving average along motion paths, which damps flicker far more than blending with the
-previous raw output would. An EMA without flow was not added: on anything that moves it
-ghosts, and on static shots the flow version does the same thing.
+previous raw output would.
 
 `auto` (the default) smooths where the translation is: the whole frame in frame mode; in
 face mode each face track's translated crop (CropSmoother), along the flow between
-consecutive aligned input crops. The track is already One-Euro-smoothed, so that flow is
-small and mostly the face's own motion, and the background (the untouched input) is not
-blended at all. The default strength was measured (scripts/bench_temporal.py,
+consecutive aligned input crops, and the background (the untouched input) is not blended
+at all. The default strength and the filter were measured (scripts/bench_temporal.py,
 docs/temporal.md).
 """
 
