@@ -1,18 +1,29 @@
 """How much temporal smoothing steadies a translation and what it costs: the table behind
-`--smooth auto` and its default strength (docs/temporal.md).
+`--smooth auto` (docs/temporal.md).
 
-For each clip and mode the model's raw translation is made once, then smoothed at each
-strength and encoded as `vidswap apply` encodes it (libx264, CRF 18), so what is judged is
-what a user gets. Reported: the warping error of the decoded output over the input's own
-(flow and occlusion mask from the input, computed once a clip) and the known-answer PSNR: the
-model translates to the demo's sepia grade, so the truth is the sepia grade of the
-input frame (frame mode) or the sepia-graded face crops pasted the same way (face mode).
-A model that flickers is needed: an identity model has nothing to smooth. The demo's model
-(`vidswap demo`) or, where minutes of GAN training do not fit, scripts/known_answer_model.py's.
+Models that flicker hard are needed (an identity model has nothing to smooth):
+scripts/flicker_models.py trains them on real footage with a known answer (the demo's sepia
+grade), scripts/known_answer_model.py makes a mild one. Clips (../shared/footage, shrunk
+to --side, the first --frames frames, each encoded as a real clip is): steady talking heads
+(a still frame with sensor noise, the ASL signer, movie-hello), hand-held (a pan and zoom
+with shake synthesised from a still, the rotated phone clip), fast motion (a still that
+jumps into a fast pan and stops), a scene cut (two clips joined), a lighting change (a
+brightness ramp) and carphone. Each in frame mode, the face clips in face mode too.
 
-    uv run python scripts/known_answer_model.py -o /tmp/sepia-model
-    uv run python scripts/bench_temporal.py --model /tmp/sepia-model [--footage ../shared/footage]
-    uv run python scripts/bench_temporal.py --model vidswap-demo/model --speed [--seconds 4]  # fps with and without
+For each model x clip x mode the raw translation is made once, then run through each
+smoother and encoded as `vidswap apply` encodes it (libx264, CRF 18). Reported:
+- ratio: warping error of the decoded output over the input's own (flow and occlusion from
+  the input; DIS medium at 640 px, as `vidswap eval`), and the same judged by Farneback
+  flow (a second method, not the one the smoother uses); face mode: on the face region;
+- PSNR against the known answer (sepia(input); face mode: on the face region), as a change
+  from no smoothing;
+- ghost: that PSNR change on the frames right after fast motion (the input moved more than
+  3 px a frame in one of the 3 pairs before), where a smoother that drags history shows;
+- kept: the share of pixels that keep at least half the history's full weight.
+
+    uv run python scripts/flicker_models.py -o /work/bench-models
+    uv run python scripts/bench_temporal.py --model /work/bench-models/cyclegan-tconv ... [--sheet docs/x.png]
+    uv run python scripts/bench_temporal.py --model MODEL --cost   # 720p: smoother vs translation, per frame
 """
 
 from __future__ import annotations
@@ -24,158 +35,337 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vidswap.api import Translator, TranslatorSettings, VideoSettings  # noqa: E402
-from vidswap.demo import CLIP_RATE, CLIP_SIZE, SCALE, camera_path, photos, rescale, write_clip  # noqa: E402
+from vidswap.api import Translator, TranslatorSettings  # noqa: E402
+from vidswap.demo import contact_sheet  # noqa: E402
 from vidswap.demo import transform as sepia  # noqa: E402
 from vidswap.faces.align import aligned_size  # noqa: E402
 from vidswap.metrics import psnr  # noqa: E402
-from vidswap.metrics.flow import FlowEstimator, to_gray  # noqa: E402
+from vidswap.metrics.flow import FlowEstimator, FlowPair, consistent, to_gray, warp  # noqa: E402
 from vidswap.metrics.warping import pair_warping_error  # noqa: E402
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces  # noqa: E402
 from vidswap.pipeline.smooth import CropSmoother, FlowSmoother  # noqa: E402
-from vidswap.settings import FaceSettings  # noqa: E402
+from vidswap.settings import SMOOTH_STRENGTH, FaceSettings  # noqa: E402
 from vidswap.video import Frame, VideoWriter, open_video  # noqa: E402
 
-FRAME_CLIPS = ["asl/again.mkv", "hello/movie-hello.mp4", "odd/iphone_rotated.mov", "odd/phone_vfr.mp4",
-               "odd/carphone.mp4"]  # fmt: skip
-FACE_CLIPS = ["asl/again.mkv", "asl/book.mkv", "asl/brother.mkv", "odd/carphone.mp4", "hello/movie-hello.mp4"]
+RATE = 30
+FAST = 3.0  # px a frame (at the judge's scale): motion after which frames are checked for ghosts
 
 
-def read(path: Path, limit: int) -> list[Frame]:
+class PlainBlend(FlowSmoother):
+    """The smoother before issue 23: the warped history blended in wherever the flow passes the
+    forward-backward check, at a fixed weight, whatever the input did there."""
+
+    def _blend(self, gray: np.ndarray, output_frame: np.ndarray) -> np.ndarray:
+        pair = self.flow.pair(gray, self._prev_gray)
+        if pair.valid_fraction < self.min_valid:
+            self.cuts += 1
+            self.kept.append(0.0)
+            return output_frame
+        history = warp(self._prev_out, pair.flow)
+        weight = cv2.blur(pair.valid.astype(np.float32), (9, 9)) * self.strength
+        self.kept.append(float((weight >= 0.5 * self.strength).mean()))
+        return cv2.blendLinear(output_frame, history, 1.0 - weight, weight)
+
+
+SMOOTHERS = {
+    "none": None,
+    "plain-0.6": lambda: PlainBlend(0.6),  # the default before issue 23
+    "weight-0.9": lambda: FlowSmoother(0.9, carry=False),  # input-guided weight, no carried change
+    "sigma-0.1": lambda: FlowSmoother(0.9, sigma=0.1),  # a weight that falls later
+    "auto": lambda: FlowSmoother(SMOOTH_STRENGTH),  # the default: guided weight and carried change
+    "flow": lambda: FlowSmoother(SMOOTH_STRENGTH),  # face mode: the whole frame after pasting (--smooth flow)
+}
+
+
+# --- clips -------------------------------------------------------------------------------
+
+
+def read(path: Path, limit: int, side: int | None = None) -> list[np.ndarray]:
     with open_video(path) as reader:
         frames = []
         for frame in reader:
-            frames.append(frame)
+            frames.append(shrink(frame.image, side) if side else frame.image)
             if len(frames) == limit:
                 break
     return frames
 
 
-def demo_clip(folder: Path, count: int) -> Path:
-    """The demo's held-out clip (a camera drifting over Grace Hopper's photo)."""
-    _, held_out = photos()
-    return write_clip(folder / "demo.mp4", camera_path(rescale(held_out, SCALE), count, *CLIP_SIZE), CLIP_RATE)
+def shrink(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    size = (round(w * scale) // 2 * 2, round(h * scale) // 2 * 2)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def encoded(frames: list[Frame], images: list[np.ndarray], folder: Path) -> list[np.ndarray]:
-    """`images` through apply's encoder (default settings) and back, at the frames' times."""
-    path = folder / "out.mp4"
+def write(path: Path, images: list[np.ndarray]) -> Path:
+    """Encode as a real clip is (libx264, CRF 18, 30 fps): the input gets a codec's noise."""
     height, width = images[0].shape[:2]
-    with VideoWriter(path, width=width, height=height, time_base=Fraction(1, 1000)) as writer:
-        for frame, image in zip(frames, images):
-            writer.write(image, round(frame.time * 1000))
-    return [f.image for f in read(path, len(frames))]
+    with VideoWriter(path, width=width, height=height, time_base=Fraction(1, RATE)) as writer:
+        for i, image in enumerate(images):
+            writer.write(image, i)
+    return path
+
+
+def camera(still: np.ndarray, n: int, size: tuple[int, int], path, seed: int = 0) -> list[np.ndarray]:
+    """Views of `still` along path(t) -> (centre x, centre y, zoom), with sub-pixel shake."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    frames = []
+    for t in range(n):
+        cx, cy, zoom = path(t)
+        cx, cy = cx + rng.normal(0, 0.7), cy + rng.normal(0, 0.7)
+        m = np.float32([[1 / zoom, 0, cx - w / (2 * zoom)], [0, 1 / zoom, cy - h / (2 * zoom)]])
+        frames.append(cv2.warpAffine(still, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP))
+    return frames
+
+
+def make_clips(footage: Path, folder: Path, frames: int, side: int) -> dict[str, Path]:
+    """name -> clip file, all at most `side` px and `frames` frames long."""
+    hello = read(footage / "hello/movie-hello.mp4", 1)[0]
+    still = shrink(hello, side)
+    h, w = still.shape[:2]
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(still + rng.normal(0, 1.5, still.shape), 0, 255).astype(np.uint8) for _ in range(frames)]
+    big = shrink(hello, int(side * 1.6))
+    bh, bw = big.shape[:2]
+    handheld = camera(big, frames, (w, h), lambda t: (bw / 2 + 1.5 * t - 30, bh / 2 + 0.6 * t - 12, 1.0 + 0.004 * t))
+
+    def fast_path(t: int):  # still, a fast pan (12 px a frame), still again
+        moved = min(max(t - frames // 3, 0), 8) * 12
+        return bw / 2 - 48 + moved, bh / 2, 1.0
+
+    fast = camera(big, frames, (w, h), fast_path, seed=1)
+    asl = read(footage / "asl/again.mkv", frames // 2, side)
+    car = [cv2.resize(f, asl[0].shape[1::-1]) for f in read(footage / "odd/carphone.mp4", frames - len(asl))]
+    book = read(footage / "asl/book.mkv", frames, side)
+    gains = 1.0 - 0.45 * np.sin(np.linspace(0, np.pi, len(book)))  # down to 0.55 and back
+    light = [np.clip(f * g, 0, 255).astype(np.uint8) for f, g in zip(book, gains)]
+    made = {"still": noisy, "handheld": handheld, "fast": fast, "cut": asl + car, "light": light}
+    clips = {name: write(folder / f"{name}.mp4", images) for name, images in made.items()}
+    for name in ("asl/again.mkv", "hello/movie-hello.mp4", "odd/iphone_rotated.mov", "odd/carphone.mp4"):
+        clips[name] = write(folder / f"{Path(name).stem}.mp4", read(footage / name, frames, side))
+    return clips
+
+
+FRAME_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "odd/iphone_rotated.mov", "fast", "cut",
+               "light", "odd/carphone.mp4"]  # fmt: skip
+FACE_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "light"]
+
+
+# --- judging -----------------------------------------------------------------------------
+
+
+def farneback_pair(gray_a: np.ndarray, gray_b: np.ndarray) -> FlowPair:
+    """The second judge: Farneback flow (a different method from the smoother's DIS)."""
+
+    def flow(a, b):
+        return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.1, 0)
+
+    forward = flow(gray_a, gray_b)
+    return FlowPair(forward, consistent(forward, flow(gray_b, gray_a)))
+
+
+def encoded(images: list[np.ndarray], folder: Path) -> list[np.ndarray]:
+    """`images` through apply's encoder (default settings) and back."""
+    return read(write(folder / "out.mp4", images), len(images))
 
 
 class Judge:
-    """Warping error and PSNR of candidate outputs of one clip, the flow computed once."""
+    """Warping error (two flow methods) and PSNR of candidate outputs of one clip, the flows
+    computed once. `regions` (face mode): the face region of each frame, where it is judged."""
 
-    def __init__(self, inputs: list[np.ndarray], truth: list[np.ndarray]):
-        flow = FlowEstimator(max_side=640, preset="medium")  # the measuring flow of vidswap eval
+    def __init__(self, inputs: list[np.ndarray], truth: list[np.ndarray], regions: list[np.ndarray] | None = None):
         grays = [to_gray(f) for f in inputs]
-        self.pairs = [flow.pair(a, b) for a, b in zip(grays, grays[1:])]
-        self.inputs, self.truth = inputs, truth
-        self.input_error = self._error(inputs)
+        dis = FlowEstimator(max_side=640, preset="medium")  # the measuring flow of vidswap eval
+        self.pairs = {
+            "dis": [dis.pair(a, b) for a, b in zip(grays, grays[1:])],
+            "farneback": [farneback_pair(a, b) for a, b in zip(grays, grays[1:])],
+        }
+        speed = [0.0] + [float(np.abs(p.flow).sum(-1).mean()) for p in self.pairs["dis"]]
+        self.after_fast = [t for t in range(len(inputs)) if max(speed[max(0, t - 3) : t + 1]) > FAST]
+        self.inputs, self.truth, self.regions = inputs, truth, regions
+        self.input_error = {k: self._error(inputs, k) for k in self.pairs}
 
-    def _error(self, frames: list[np.ndarray]) -> float:
-        terms = [pair_warping_error(a, b, p) for a, b, p in zip(frames, frames[1:], self.pairs)]
+    def _error(self, frames: list[np.ndarray], judge: str) -> float:
+        regions = self.regions or [None] * len(frames)
+        terms = [
+            pair_warping_error(a, b, p, region)
+            for a, b, p, region in zip(frames, frames[1:], self.pairs[judge], regions)
+        ]
         return float(np.mean([t for t in terms if t is not None]))
 
-    def __call__(self, frames: list[Frame], outputs: list[np.ndarray], folder: Path) -> tuple[float, float]:
-        outputs = encoded(frames, outputs, folder)
-        return self._error(outputs) / self.input_error, psnr(np.stack(outputs), np.stack(self.truth))
+    def psnrs(self, outputs: list[np.ndarray]) -> np.ndarray:
+        if self.regions is None:
+            return np.array([psnr(o, t) for o, t in zip(outputs, self.truth)])
+        return np.array([psnr(o[r], t[r]) for o, t, r in zip(outputs, self.truth, self.regions)])
+
+    def __call__(self, outputs: list[np.ndarray]) -> dict:
+        stack = np.stack(outputs)
+        if self.regions is None:
+            score = psnr(stack, np.stack(self.truth))
+        else:
+            mask = np.stack(self.regions)
+            score = psnr(stack[mask], np.stack(self.truth)[mask])
+        return {
+            "ratio": self._error(outputs, "dis") / self.input_error["dis"],
+            "farneback": self._error(outputs, "farneback") / self.input_error["farneback"],
+            "psnr": score,
+            "per_frame": self.psnrs(outputs),
+        }
 
 
-def frame_rows(name: str, frames: list[Frame], translator: Translator, folder: Path, strengths) -> list[tuple]:
-    inputs = [f.image for f in frames]
+# --- one model on one clip -----------------------------------------------------------------
+
+
+def run_case(judge: Judge, make_outputs, folder: Path, names: list[str]) -> list[dict]:
+    rows, base = [], None
+    for name in names:
+        outputs, smoother = make_outputs(name)
+        scores = judge(encoded(outputs, folder))
+        if base is None:
+            base = scores
+        delta = scores["per_frame"] - base["per_frame"]
+        kept = smoother.kept if smoother else []
+        rows.append({
+            **scores,
+            "smoother": name,
+            "dpsnr": scores["psnr"] - base["psnr"],
+            "ghost": float(delta[judge.after_fast].mean()) if judge.after_fast else None,
+            "kept": float(np.mean(kept)) if kept else None,
+            "cuts": smoother.cuts if smoother else 0,
+            "outputs": outputs,
+        })  # fmt: skip
+    return rows
+
+
+def frame_case(inputs, translator, folder, names):
     raw = [translator(im) for im in inputs]
     judge = Judge(inputs, [sepia(im) for im in inputs])
-    rows = []
-    for strength in strengths:
-        smoother = FlowSmoother(strength)
-        outputs = [smoother(i, o) for i, o in zip(inputs, raw)]
-        rows.append((name, "frame", strength, *judge(frames, outputs, folder)))
-    return rows
+
+    def outputs(name):
+        if SMOOTHERS[name] is None:
+            return raw, None
+        smoother = SMOOTHERS[name]()
+        return [smoother(i, o) for i, o in zip(inputs, raw)], smoother
+
+    return judge, run_case(judge, outputs, folder, names)
 
 
-def face_rows(
-    name: str, path: Path, frames: list[Frame], translator: Translator, folder: Path, strengths
-) -> list[tuple]:
+def face_case(frames: list[Frame], plan, translator, folder, names):
     size = translator.model.card.size
-    crop = aligned_size(size)
     settings = FaceSettings()
-    plan = plan_faces(path, crop, settings, end=frames[-1].time + 1e-3)
-    model = translator if crop == size else at_model_size(translator, size)
+    model = translator if aligned_size(size) == size else at_model_size(translator, size)
     inputs = [f.image for f in frames]
     truth = face_processor(lambda crops: [sepia(c) for c in crops], plan, settings)(frames)
-    judge = Judge(inputs, truth)
-    rows = []
-    for strength in strengths:
-        process = face_processor(model, plan, settings, CropSmoother(strength) if strength else None)
-        rows.append((name, "face", strength, *judge(frames, [out for f in frames for out in process([f])], folder)))
-    return rows
+    regions = [np.abs(t.astype(np.int16) - i).max(-1) > 2 for t, i in zip(truth, inputs)]
+    judge = Judge(inputs, truth, regions)
+
+    def outputs(name):
+        make = SMOOTHERS[name]
+        smooth = CropSmoother(make=make) if make and name != "flow" else None
+        process = face_processor(model, plan, settings, smooth)
+        pasted = [out for f in frames for out in process([f])]
+        if name != "flow":
+            return pasted, smooth
+        smooth = make()
+        return [smooth(f.image, out) for f, out in zip(frames, pasted)], smooth
+
+    return judge, run_case(judge, outputs, folder, names)
 
 
-def speed(model: str, footage: Path, rounds: int, seconds: float) -> None:
-    """Frames per second of `vidswap apply` with and without the default smoothing,
-    alternated in one run (the machine is shared: compare within a round)."""
-    cases = [("frame", footage / "hello/movie-hello.mp4"), ("face", footage / "asl/again.mkv")]
-    print("| clip | mode | round | fps, --smooth none | fps, --smooth auto |\n|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as tmp:
-        for mode, path in cases:
-            translators = {
-                s: Translator(TranslatorSettings(model=model, mode=mode, smooth=s)) for s in ("none", "auto")
-            }
-            for translator in translators.values():  # warm-up: backend export and checks
-                translator.apply(path, Path(tmp) / "warm.mp4", VideoSettings(end=0.5), overwrite=True)
-            for r in range(rounds):
-                fps = {}
-                for smooth, translator in translators.items():
-                    out = Path(tmp) / f"{smooth}.mp4"
-                    began = time.perf_counter()
-                    result = translator.apply(path, out, VideoSettings(end=seconds), overwrite=True)
-                    fps[smooth] = result.frames / (time.perf_counter() - began)
-                print(f"| {path.name} | {mode} | {r + 1} | {fps['none']:.2f} | {fps['auto']:.2f} |", flush=True)
+def fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def cost(model: str, footage: Path, frames: int, rounds: int) -> None:
+    """Per-frame seconds at 720p (movie-hello): the translation as apply runs it (default
+    backend) and the default smoother, alternated in one run on the same frames."""
+    inputs = read(footage / "hello/movie-hello.mp4", frames)
+    translator = Translator(TranslatorSettings(model=model, mode="frame"))
+    outputs = [translator(im) for im in inputs[:2]]  # warm-up: backend export and checks
+    print(f"{inputs[0].shape[1]}x{inputs[0].shape[0]}, {frames} frames a round")
+    print("| round | translation s/frame | smoother s/frame | smoother / translation |\n|---|---|---|---|")
+    for r in range(rounds):
+        began = time.perf_counter()
+        outputs = [translator(im) for im in inputs]
+        translate = (time.perf_counter() - began) / frames
+        smoother = FlowSmoother()
+        began = time.perf_counter()
+        for i, o in zip(inputs, outputs):
+            smoother(i, o)
+        smooth = (time.perf_counter() - began) / frames
+        print(f"| {r + 1} | {translate:.3f} | {smooth:.4f} | {smooth / translate:.3f} |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="a model folder that flickers, e.g. the demo's")
-    parser.add_argument("--footage", default=str(Path(__file__).resolve().parents[2] / "shared/footage"))
-    parser.add_argument("--frames", type=int, default=48, help="at most this many frames a clip")
-    parser.add_argument("--strengths", type=float, nargs="+", default=[0.0, 0.3, 0.6, 0.8])
-    parser.add_argument("--clips", nargs="*", help="only these (footage paths, or 'demo')")
-    parser.add_argument("--speed", action="store_true", help="measure apply's frames/s instead")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=4.0, help="--speed: seconds of each clip a run")
+    parser.add_argument("--model", nargs="+", required=True, help="model folders that flicker")
+    parser.add_argument("--footage", type=Path, default=Path(__file__).resolve().parents[2] / "shared/footage")
+    parser.add_argument("--frames", type=int, default=48, help="frames a clip")
+    parser.add_argument("--side", type=int, default=320, help="frame mode: clips shrunk to this longer side")
+    parser.add_argument("--face-side", type=int, default=640, help="face mode: clips shrunk to this longer side")
+    parser.add_argument("--smoothers", nargs="+", default=list(SMOOTHERS), choices=list(SMOOTHERS))
+    parser.add_argument("--clips", nargs="*", help="only these")
+    parser.add_argument("--modes", nargs="+", default=["frame", "face"], choices=["frame", "face"])
+    parser.add_argument("--sheet", type=Path, help="contact sheet of the worst ghost of the default smoother")
+    parser.add_argument("--cost", action="store_true", help="720p per-frame cost of smoother vs translation")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    footage = Path(args.footage)
-    if args.speed:
-        speed(args.model, footage, args.rounds, args.seconds)
+    if args.cost:
+        cost(args.model[0], args.footage, args.frames, args.rounds)
         return
-    frame_model = Translator(TranslatorSettings(model=args.model, backend="torch", mode="frame"))
-    face_model = Translator(TranslatorSettings(model=args.model, backend="torch", mode="face"))
-    print("| clip | mode | strength | warping error / input's | PSNR vs known answer (dB) |\n|---|---|---|---|---|")
+    names = ["none"] + [n for n in args.smoothers if n != "none"]
+    print(
+        "| model | clip | mode | smoother | ratio (DIS) | ratio (Farneback) | PSNR (change) | ghost dB | kept | cuts |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    worst = None
     with tempfile.TemporaryDirectory(prefix="bench_temporal.") as tmp:
         folder = Path(tmp)
-        jobs = [("demo", "frame", demo_clip(folder, 72))] + [(c, "frame", footage / c) for c in FRAME_CLIPS]
-        jobs += [(c, "face", footage / c) for c in FACE_CLIPS]
-        for name, mode, path in jobs:
-            if args.clips and name not in args.clips:
-                continue
-            frames = read(path, args.frames)
-            began = time.perf_counter()
-            if mode == "frame":
-                rows = frame_rows(name, frames, frame_model, folder, args.strengths)
-            else:
-                rows = face_rows(name, path, frames, face_model, folder, args.strengths)
-            for clip, m, strength, ratio, score in rows:
-                print(f"| {clip} | {m} | {strength:.1f} | {ratio:.2f} | {score:.2f} |", flush=True)
-            print(f"<!-- {name} {mode}: {len(frames)} frames, {time.perf_counter() - began:.0f} s -->", flush=True)
+        clips = {mode: make_clips(args.footage, folder / mode, args.frames, side)
+                 for mode, side in (("frame", args.side), ("face", args.face_side)) if mode in args.modes}  # fmt: skip
+        plans = {}
+        for model_path in args.model:
+            model = Path(model_path).name
+            translators = {m: Translator(TranslatorSettings(model=model_path, backend="torch", mode=m)) for m in clips}
+            for mode, paths in clips.items():
+                for clip in FRAME_CLIPS if mode == "frame" else FACE_CLIPS:
+                    if args.clips and clip not in args.clips:
+                        continue
+                    began = time.perf_counter()
+                    inputs = read(paths[clip], args.frames)
+                    if mode == "frame":
+                        judge, rows = frame_case(inputs, translators[mode], folder, names)
+                    else:
+                        crop = aligned_size(translators[mode].model.card.size)
+                        if clip not in plans:
+                            plans[clip] = plan_faces(paths[clip], crop, FaceSettings())
+                        frames = [Frame(index=i, pts=i, time=i / RATE, image=im) for i, im in enumerate(inputs)]
+                        judge, rows = face_case(frames, plans[clip], translators[mode], folder, names)
+                    for row in rows:
+                        print(
+                            f"| {model} | {clip} | {mode} | {row['smoother']} | {row['ratio']:.2f} | "
+                            f"{row['farneback']:.2f} | {row['psnr']:.2f} ({row['dpsnr']:+.2f}) | "
+                            f"{fmt(row['ghost'], '+.2f')} | {fmt(row['kept'], '.2f')} | {row['cuts']} |",
+                            flush=True,
+                        )
+                        if row["smoother"] == "auto" and row["ghost"] is not None:
+                            if worst is None or row["ghost"] < worst[0]:
+                                raw = rows[0]["outputs"]
+                                worst = (row["ghost"], f"{model} {clip} {mode}", judge, inputs, raw, row["outputs"])
+                    print(f"<!-- {model} {clip} {mode}: {len(inputs)} frames, {time.perf_counter() - began:.0f} s -->")
+    if args.sheet and worst:
+        ghost, name, judge, inputs, raw, smoothed = worst
+        picks = judge.after_fast[:6]
+        sheet = {"input": [inputs[t] for t in picks], "unsmoothed": [raw[t] for t in picks],
+                 "smoothed (auto)": [smoothed[t] for t in picks]}  # fmt: skip
+        contact_sheet(sheet, args.sheet, columns=len(picks))
+        print(f"contact sheet: {name}, frames {picks}, ghost {ghost:+.2f} dB -> {args.sheet}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from vidswap.choices import ApplyMode, BackendName, FaceSelection, Smoothing
 from vidswap.errors import ConfigError
 
 FACE_MARGIN = 0.35  # room around the face template, as a share of the tight face crop
-SMOOTH_STRENGTH = 0.6  # weight of the warped history in temporal smoothing, measured: docs/temporal.md
+SMOOTH_STRENGTH = 0.9  # the history's weight where the input is steady (temporal smoothing), measured: docs/temporal.md
 
 MIN_WORK_SIZE = 32  # the smallest shorter side a frame is translated at
 

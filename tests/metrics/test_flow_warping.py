@@ -7,7 +7,7 @@ import pytest
 from skimage.data import astronaut
 
 from vidswap.metrics.flow import FlowEstimator, consistent, to_gray, warp
-from vidswap.metrics.warping import WarpingError, warping_error
+from vidswap.metrics.warping import WarpingError, pair_warping_error, warping_error
 
 H, W = 128, 160
 
@@ -58,3 +58,16 @@ def test_nothing_to_measure_is_reported_as_none():
     assert report.pairs == 0 and report.to_dict()["output"] is None and report.to_dict()["ratio"] is None
     with pytest.raises(ValueError, match="frame sizes differ"):
         meter.add(frame, frame[:-2])
+
+
+def test_warping_error_on_a_region_counts_only_its_pixels():
+    a, b = pan(2)
+    pair = FlowEstimator().pair(to_gray(a), to_gray(b))
+    flickered = b.copy()
+    flickered[:, W // 2 :] = 255 - flickered[:, W // 2 :]  # the right half flickers
+    left = np.zeros((H, W), bool)
+    left[:, : W // 2 - 8] = True
+    steady_part = pair_warping_error(a, flickered, pair, left)
+    assert steady_part == pytest.approx(pair_warping_error(a, b, pair, left))
+    assert pair_warping_error(a, flickered, pair, ~left) > 10 * steady_part
+    assert pair_warping_error(a, b, pair, np.zeros((H, W), bool)) is None  # nothing to count

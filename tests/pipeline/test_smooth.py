@@ -12,7 +12,7 @@ from vidswap.faces.align import Alignment
 from vidswap.metrics import psnr
 from vidswap.metrics.warping import warping_error
 from vidswap.pipeline.faces import FacePlan, face_processor
-from vidswap.pipeline.smooth import CropSmoother, FlowSmoother, make_crop_smoother, make_smoother
+from vidswap.pipeline.smooth import CropSmoother, FlowSmoother, local_slope, make_crop_smoother, make_smoother
 from vidswap.pipeline.translator import Translator
 from vidswap.settings import FaceSettings, TranslatorSettings
 from vidswap.video import Frame
@@ -90,6 +90,64 @@ def test_modes_and_options():
 def test_translator_rejects_a_bad_strength_before_loading():
     with pytest.raises(ConfigError, match=r"\[0, 1\)"):
         Translator(TranslatorSettings(smooth_strength=1.5))
+
+
+# --- the input-guided filter ------------------------------------------------------------
+
+
+def steady_scene(n: int, seed: int = 0) -> list[np.ndarray]:
+    """A still camera on the astronaut, with a little sensor noise."""
+    rng = np.random.default_rng(seed)
+    still = astronaut()[40 : 40 + H, 100 : 100 + W].astype(np.float32)
+    return [np.clip(still + rng.normal(0, 1.0, still.shape), 0, 255).astype(np.uint8) for _ in range(n)]
+
+
+def mean_change(frames: list[np.ndarray]) -> float:
+    return float(np.mean([np.abs(b.astype(np.float32) - a).mean() for a, b in zip(frames, frames[1:])]))
+
+
+def test_a_steady_input_gives_a_steady_output_from_a_flickering_generator():
+    inputs = steady_scene(16)
+    raw = flickering_translation(inputs)  # gain flicker of +-25% and noise: far more change than the input's
+    smoothed = smooth_all(FlowSmoother(0.9), inputs, raw)
+    assert mean_change(raw) > 10 * mean_change(inputs)
+    assert mean_change(smoothed[8:]) < 2 * mean_change(inputs)  # once the history has built up
+    clean = [255 - f for f in inputs]
+    assert psnr(np.stack(smoothed[8:]), np.stack(clean[8:])) > psnr(np.stack(raw[8:]), np.stack(clean[8:])) + 6
+
+
+def test_new_content_passes_through_without_a_ghost():
+    inputs = steady_scene(10)
+    for frame in inputs[6:]:  # a bright card is held up in front of the camera
+        frame[40:90, 50:110] = 235
+    clean = [255 - f for f in inputs]
+    smoothed = smooth_all(FlowSmoother(0.9), inputs, clean)
+    card = (slice(45, 85), slice(55, 105))
+    # the first frame with the card already shows it as translated, not the old picture
+    assert np.abs(smoothed[6][card].astype(np.float32) - clean[6][card]).mean() < 6
+    assert np.abs(smoothed[2].astype(np.float32) - clean[2]).mean() < 3  # and the steady part is the translation
+
+
+def test_a_lighting_change_is_carried_without_lag():
+    base = steady_scene(1)[0].astype(np.float32)
+    inputs = [np.clip(base * (1.0 - 0.04 * t), 0, 255).astype(np.uint8) for t in range(12)]  # fades 4% a frame
+    clean = [255 - f for f in inputs]
+
+    def lag(carry: bool) -> float:
+        smoothed = smooth_all(FlowSmoother(0.9, carry=carry), inputs, clean)
+        return float(np.abs(smoothed[-1].astype(np.float32) - clean[-1]).mean())
+
+    assert lag(carry=True) < 3 < lag(carry=False)  # without the carried change the output trails the fade
+
+
+def test_local_slope_recovers_a_linear_map():
+    rng = np.random.default_rng(0)
+    guide = rng.uniform(0, 1, (40, 50)).astype(np.float32)
+    target = np.stack([0.5 * guide + 0.2, -0.8 * guide + 0.9, 0 * guide + 0.3], axis=-1).astype(np.float32)
+    slope = local_slope(guide, target, radius=4, eps=1e-4)
+    assert np.allclose(slope[10:-10, 10:-10].mean(axis=(0, 1)), [0.5, -0.8, 0.0], atol=0.02)
+    flat = np.full((40, 50), 0.4, np.float32)  # no texture: the whole frame's slope (0 here), not noise
+    assert np.allclose(local_slope(flat, target, radius=4, eps=1e-4), 0.0, atol=1e-3)
 
 
 # --- face mode ---------------------------------------------------------------------------

@@ -114,7 +114,8 @@ _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
             default=TranslatorSettings.smooth_strength,
             show_default=True,
             type=click.FloatRange(0, 1, max_open=True),
-            help="Weight of the warped previous output where it is not occluded.",
+            help="Weight of the previous output, warped along the flow, where the input is steady "
+            "(it falls where the input really changed).",
         ),
     ),
 ]

@@ -48,10 +48,27 @@ def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Sample `image` (frame b) at x + flow(x): b brought into the geometry of frame a."""
+    return warp_each([image], flow)[0]
+
+
+def warp_each(images: list[np.ndarray], flow: np.ndarray) -> list[np.ndarray]:
+    """`warp` of several images of frame b along one flow (the sampling maps made once)."""
     grid_x, grid_y = _grid(*flow.shape[:2])
-    return cv2.remap(
-        image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
+    map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
+    return [cv2.remap(im, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for im in images]
+
+
+def upscale_flow(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A flow computed on shrunk frames, brought to frames of `shape` (h, w)."""
+    h, w = shape
+    if flow.shape[:2] == (h, w):
+        return flow
+    # displacements grow with the image: rescale each axis by its own factor
+    fx, fy = w / flow.shape[1], h / flow.shape[0]
+    flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+    flow[..., 0] *= fx
+    flow[..., 1] *= fy
+    return flow
 
 
 def consistent(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
@@ -87,17 +104,6 @@ class FlowEstimator:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
-    def _upscale(self, flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        h, w = shape
-        if flow.shape[:2] == (h, w):
-            return flow
-        # displacements grow with the image: rescale each axis by its own factor
-        fx, fy = w / flow.shape[1], h / flow.shape[0]
-        flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        flow[..., 0] *= fx
-        flow[..., 1] *= fy
-        return flow
-
     def pair(self, gray_a: np.ndarray, gray_b: np.ndarray) -> FlowPair:
         """Flow a -> b and where it can be trusted (checked against b -> a). The check runs
         at the reduced resolution too; the mask is scaled up with the flow."""
@@ -107,4 +113,4 @@ class FlowEstimator:
         h, w = gray_a.shape
         if valid.shape != (h, w):
             valid = cv2.resize(valid.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-        return FlowPair(self._upscale(flow_ab, (h, w)), valid)
+        return FlowPair(upscale_flow(flow_ab, (h, w)), valid)

@@ -22,15 +22,19 @@ import numpy as np
 from vidswap.metrics.flow import FlowEstimator, FlowPair, to_gray, warp
 
 
-def pair_warping_error(prev: np.ndarray, cur: np.ndarray, pair: FlowPair) -> float | None:
-    """One term of E: frames uint8 RGB, `pair` from the input frame t-1 to t. None when
-    no pixel is trusted (a cut or a flow failure): such pairs say nothing about flicker."""
-    count = int(pair.valid.sum())
+def pair_warping_error(
+    prev: np.ndarray, cur: np.ndarray, pair: FlowPair, region: np.ndarray | None = None
+) -> float | None:
+    """One term of E: frames uint8 RGB, `pair` from the input frame t-1 to t; `region` (HxW
+    bool on frame t-1, e.g. the pasted face) limits it to those pixels. None when no pixel
+    is trusted (a cut or a flow failure): such pairs say nothing about flicker."""
+    counted = pair.valid if region is None else pair.valid & region
+    count = int(counted.sum())
     if count == 0:
         return None
     aligned = warp(cur, pair.flow).astype(np.float32)
     diff = (prev.astype(np.float32) - aligned) / 255.0
-    return float((diff[pair.valid] ** 2).sum() / count)
+    return float((diff[counted] ** 2).sum() / count)
 
 
 @dataclass

@@ -2,60 +2,81 @@
 
 A frame-by-frame generator flickers: the same surface comes out a little differently in
 each frame. FlowSmoother follows the INPUT video's motion to bring the previous smoothed
-output into the current frame's geometry and blends it in wherever the flow passes the
-forward-backward check, so surfaces keep their appearance while newly revealed pixels
-(and everything after a scene cut) take the generator's output as it is.
+output into the current frame's geometry and holds it where the input itself did not
+change there, so the output changes about as much as the input does (FlowSmoother's
+docstring has the formula). Newly revealed pixels, changes the flow missed and everything
+after a scene cut take the generator's output as it is.
 
 It is recursive: blending with the previous *smoothed* frame makes it an exponential
 moving average along motion paths, which damps flicker far more than blending with the
-previous raw output would. An EMA without flow was not added: on anything that moves it
-ghosts, and on static shots the flow version does the same thing.
+previous raw output would.
 
 `auto` (the default) smooths where the translation is: the whole frame in frame mode; in
 face mode each face track's translated crop (CropSmoother), along the flow between
-consecutive aligned input crops. The track is already One-Euro-smoothed, so that flow is
-small and mostly the face's own motion, and the background (the untouched input) is not
-blended at all. The default strength was measured (scripts/bench_temporal.py,
+consecutive aligned input crops, and the background (the untouched input) is not blended
+at all. The default strength and the filter were measured (scripts/bench_temporal.py,
 docs/temporal.md).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
 from vidswap.choices import ApplyMode, Smoothing, choices
 from vidswap.errors import ConfigError
-from vidswap.metrics.flow import FlowEstimator, to_gray, warp
+from vidswap.metrics.flow import FlowEstimator, to_gray, upscale_flow, warp, warp_each
 from vidswap.settings import SMOOTH_STRENGTH
 
 
 class FlowSmoother:
     """Feed (input_frame, output_frame) uint8 RGB pairs in order; get smoothed output frames.
 
-    strength: weight of the warped history where the flow is trusted, in [0, 1); 0 turns
-        smoothing off, 0.8 is strong (a memory of about 1 / (1 - 0.8) = 5 frames).
+    Each frame: O_t = w * (warp(O_t-1) + a * dx) + (1 - w) * G_t, where G_t is the
+    generator's output, dx the input's own change along the flow (its luminance minus the
+    previous one warped) and a the local slope of output on input luminance (a guided
+    filter's linear fit, leaning on the whole frame's slope where the input is flat). So the
+    history carries the changes the input really has (light, sub-pixel texture the warp
+    blurs) and holds everything else, the generator's flicker included.
+    The weight w is `strength` where the input is steady after motion compensation and falls
+    with the input's warped difference (exp(-r / (2 sigma^2)), Bonneel et al. 2015) and
+    where the forward-backward check fails, smoothed by a guided filter on the input so
+    it follows the input's edges and does not halo.
+
+    strength: the history's weight where the input is steady, in [0, 1); 0 turns smoothing
+        off, 0.9 is a memory of about 1 / (1 - 0.9) = 10 frames.
+    sigma: input difference (0-1 luminance) at which the weight has fallen to exp(-1/2).
+    carry: add the input's change to the history (off only to measure what it buys).
     cut_threshold: mean absolute difference (0-255) of thumbnails of consecutive input
         frames above which a scene cut is assumed and the history dropped.
     min_valid: the history is also dropped when less than this fraction of the frame has
         trusted flow (a cut the thumbnails missed, a flash, a flow failure).
-    max_side: flow is computed on frames shrunk to this longer side (speed).
+    max_side: flow, weights and slopes are computed on frames shrunk to this longer side
+        (they are smooth fields); the warp and the blend run at full size.
     """
 
     def __init__(
         self,
         strength: float = SMOOTH_STRENGTH,
         *,
+        sigma: float = 0.05,
+        carry: bool = True,
         cut_threshold: float = 30.0,
         min_valid: float = 0.3,
         max_side: int = 320,
         preset: str = "fast",
     ):
         self.strength = _checked_strength(strength)
+        self.sigma = sigma
+        self.carry = carry
         self.cut_threshold = cut_threshold
         self.min_valid = min_valid
+        self.max_side = max_side
         self.flow = FlowEstimator(max_side=max_side, preset=preset)
         self.cuts = 0  # scene cuts seen (for reports and tests)
+        self.kept: list[float] = []  # a frame's share of pixels keeping at least half the full weight
         self.reset()
 
     def reset(self) -> None:
@@ -73,35 +94,115 @@ class FlowSmoother:
         if self._prev_gray is not None and self.strength > 0:
             if np.abs(thumb - self._prev_thumb).mean() > self.cut_threshold:
                 self.cuts += 1
+                self.kept.append(0.0)
             else:
                 result = self._blend(gray, output_frame)
         self._prev_gray, self._prev_thumb, self._prev_out = gray, thumb, result
         return result
 
     def _blend(self, gray: np.ndarray, output_frame: np.ndarray) -> np.ndarray:
-        pair = self.flow.pair(gray, self._prev_gray)  # current -> previous frame
+        # flow, weights and slopes on the shrunk frames; only the warp and the blend at full size
+        h, w = gray.shape
+        size = _shrunk(w, h, self.max_side)
+        cur, prev = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in (gray, self._prev_gray))
+        pair = self.flow.pair(cur, prev)  # current -> previous frame
         if pair.valid_fraction < self.min_valid:
             self.cuts += 1
+            self.kept.append(0.0)
             return output_frame
-        history = warp(self._prev_out, pair.flow)
-        # feather the mask so occlusion borders do not show as seams
-        weight = cv2.blur(pair.valid.astype(np.float32), (9, 9)) * self.strength
-        return cv2.blendLinear(output_frame, history, 1.0 - weight, weight)  # one pass, uint8 in and out
+        guide, prev = cur.astype(np.float32) / 255, prev.astype(np.float32) / 255
+        flow = _held_still(guide, prev, pair.flow)
+        # Trust comes from the input itself: where the warped previous frame matches the
+        # current one. Not from the forward-backward check: it fails by a fraction of a pixel
+        # on flat and blurred areas, where a wrong flow does no harm, and dropped the history
+        # on a third of a hand-held frame (docs/temporal.md); a real occlusion or a change
+        # the flow missed shows as a difference here.
+        residual = cv2.blur((guide - warp(prev, flow)) ** 2, (5, 5))
+        weight = self.strength * np.exp(-residual / (2 * self.sigma**2))
+        weight = np.clip(guided_filter(guide, weight, radius=4, eps=1e-3), 0.0, self.strength)
+        self.kept.append(float((weight >= 0.5 * self.strength).mean()))
+        history, prev_gray = warp_each([self._prev_out, self._prev_gray], upscale_flow(flow, (h, w)))
+        full_weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
+        blended = cv2.blendLinear(output_frame, history, 1.0 - full_weight, full_weight)  # uint8 in and out
+        if not self.carry:
+            return blended
+        small_out = cv2.resize(output_frame, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        # at most the input's own change: a generator that sharpens would otherwise carry its
+        # amplified noise into the history
+        slope = np.clip(local_slope(guide, small_out, radius=8, eps=1e-3), -1.0, 1.0)
+        carried = cv2.resize(weight[..., None] * slope, (w, h), interpolation=cv2.INTER_LINEAR)
+        change = cv2.subtract(gray, prev_gray, dtype=cv2.CV_32F)  # the input's own change, 0-255
+        return cv2.add(blended, carried * change[..., None], dtype=cv2.CV_8U)
+
+
+def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """The flow, zeroed where the input is explained at least as well without motion. A
+    still background gets a flow of a few hundredths to tenths of a pixel of noise, and
+    resampling the history along it each frame would make the output wobble where the
+    input does not."""
+    moved = cv2.blur((cur - warp(prev, flow)) ** 2, (5, 5))
+    stayed = cv2.blur((cur - prev) ** 2, (5, 5))
+    still = cv2.blur((stayed <= moved + 1.5e-5).astype(np.float32), (5, 5))
+    return flow * (1.0 - still[..., None])
+
+
+def _shrunk(w: int, h: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _mean(image: np.ndarray, radius: int) -> np.ndarray:
+    return cv2.blur(image, (2 * radius + 1, 2 * radius + 1))
+
+
+def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He et al. 2010: `source` (HxW float32) smoothed so its edges follow the guide's (HxW, 0-1)."""
+    mean_i, mean_p = _mean(guide, radius), _mean(source, radius)
+    var_i = _mean(guide * guide, radius) - mean_i * mean_i
+    a = (_mean(guide * source, radius) - mean_i * mean_p) / (var_i + eps)
+    b = mean_p - a * mean_i
+    return _mean(a, radius) * guide + _mean(b, radius)
+
+
+def local_slope(guide: np.ndarray, target: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Slope of each channel of `target` (HxWxC) on `guide` (HxW) in a local least-squares fit
+    (a guided filter's coefficient): how much the output changes per unit of input. Where
+    the guide is flat the fit leans on the whole frame's slope instead of falling to 0."""
+    mean_i, mean_p = _mean(guide, radius), _mean(target, radius)
+    var_i = _mean(guide * guide, radius) - mean_i * mean_i
+    cov = _mean(guide[..., None] * target, radius) - mean_i[..., None] * mean_p
+    centred = guide - guide.mean()
+    overall = (centred[..., None] * (target - target.mean(axis=(0, 1)))).mean(axis=(0, 1)) / (centred.var() + 1e-6)
+    slope = (cov + eps * overall) / (var_i[..., None] + eps)
+    return np.clip(_mean(slope, radius), -2.0, 2.0)
 
 
 class CropSmoother:
     """Face mode: one FlowSmoother per face track, fed the aligned input crop and its
     translation. A track's history is dropped when it skips a frame (a gap the tracker did
-    not fill, or the start of a time window)."""
+    not fill, or the start of a time window). `make` builds a track's smoother (default:
+    FlowSmoother(strength))."""
 
-    def __init__(self, strength: float = SMOOTH_STRENGTH):
+    def __init__(self, strength: float = SMOOTH_STRENGTH, make: Callable[[], FlowSmoother] | None = None):
         self.strength = _checked_strength(strength)
+        self.make = make or (lambda: FlowSmoother(self.strength))
         self._tracks: dict[int, tuple[FlowSmoother, int]] = {}  # track -> (its smoother, last frame index)
+
+    @property
+    def cuts(self) -> int:
+        return sum(s.cuts for s in self._smoothers())
+
+    @property
+    def kept(self) -> list[float]:
+        return [k for s in self._smoothers() for k in s.kept]
+
+    def _smoothers(self) -> list[FlowSmoother]:
+        return [s for s, _ in self._tracks.values()]
 
     def __call__(self, track: int, index: int, input_crop: np.ndarray, output_crop: np.ndarray) -> np.ndarray:
         smoother, last = self._tracks.get(track, (None, None))
         if smoother is None:
-            smoother = FlowSmoother(self.strength)
+            smoother = self.make()
         elif last != index - 1:
             smoother.reset()
         self._tracks[track] = (smoother, index)
