@@ -14,6 +14,7 @@ DataMode = Literal["face", "frame"]
 Smoothing = Literal["none", "flow", "auto"]  # auto: along the flow, on the whole frame or on the face crops
 FaceSelection = Literal["largest", "all"]  # apply also takes a track number
 Amp = Literal["auto", "bf16", "fp16", "off"]
+DistBackend = Literal["auto", "nccl", "gloo"]
 GeneratorNorm = Literal["instance", "batch", "none", "instance_affine"]
 DiscriminatorNorm = Literal["instance", "none"]
 WeightInit = Literal["normal", "xavier"]

@@ -111,6 +111,23 @@ def test_synchronised_batch_norm_networks_train_and_export_plain_ones():
     assert torch.equal(translator.generator.convs[0].weight, method.modules["G"].convs[0].weight)
 
 
+def test_gloo_lets_two_processes_share_one_gpu(two_fake_gpus, monkeypatch):
+    # NCCL refuses two ranks on one GPU; with train.dist_backend=gloo rank 1 shares GPU 0 and
+    # batch norm is still synchronised (torch's SyncBatchNorm gathers through gloo)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    backends = []
+    monkeypatch.setattr(trainer.runtime.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(trainer.runtime.dist, "init_process_group", backends.append)
+    rt = make_runtime("auto", dist_backend="gloo")
+    assert backends == ["gloo"] and two_fake_gpus == [torch.device("cuda", 0)]
+    assert (rt.device, rt.rank, rt.world_size, rt.sync_batch_norm) == (torch.device("cuda", 0), 1, 2, True)
+    with pytest.raises(ConfigError, match="LOCAL_RANK 1 but only 1 GPU.*train.dist_backend=gloo"):
+        make_runtime("auto")  # NCCL: one process a GPU
+
+
 def test_on_cpu_under_torchrun_batch_norm_is_left_alone(monkeypatch):
     # torch's SyncBatchNorm forward refuses CPU tensors, so gloo runs keep per-process batch norm
     monkeypatch.setenv("WORLD_SIZE", "2")
