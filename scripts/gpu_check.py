@@ -322,7 +322,7 @@ def plan(work: Path, device: str, machine: Machine, profile: Profile) -> list[li
         inference.append(Step(f"export --format tensorrt{' --fp16' if fp16 else ''}", argv, 300, ("tensorrt",),
                               after=after_cut))  # fmt: skip
     argv = [*CLI, "export", "--model", model, "--format", "onnx", "--device", device]
-    inference.append(Step("export --format onnx", argv, 120, after=after_cut))
+    inference.append(Step("export --format onnx", argv, 240, after=after_cut))
     # face detection (MTCNN and its ONet refinement) on the device, apart from any generator
     faces = work / "faces"
     extract = [*CLI, "extract", str(clip), "-o", str(faces), "--mode", "face", "--size", "64", "--device", device]

@@ -61,7 +61,10 @@ class Runtime:
         if not self.distributed:
             return net
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(net, device_ids=ids)
+        # broadcast_buffers=False: methods call a network more than once before backward, and
+        # rank 0's batch-norm statistics copied in place at the second call invalidate what the
+        # first saved for its backward (torch 2.11 refuses; synchronised batch norm keeps them equal)
+        return DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False)
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)

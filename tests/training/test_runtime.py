@@ -164,3 +164,20 @@ def test_fp16_loss_scale_is_updated_once_an_iteration(tmp_path, tiny_domains, mo
     result = train(cfg, *images, tmp_path / "run", show_progress=False)
     assert result.runtime.scaler is not None and result.runtime.amp_dtype == torch.float16
     assert calls == {"step": 6, "update": 3}  # two optimizers a step, one update after both
+
+
+def test_ddp_leaves_batch_norm_buffers_unbroadcast(tmp_path):
+    # methods call a network twice before backward; rank 0's buffers copied in at the second call
+    # modify in place what the first call saved for backward: torch 2.11 then refuses FastCUT with
+    # net.norm=batch under torchrun ("modified by an inplace operation"), seen with real torchrun + gloo
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        rt = Runtime(device=torch.device("cpu"), world_size=2)
+        net = rt.wrap(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)))
+        assert isinstance(net, nn.parallel.DistributedDataParallel) and not net.broadcast_buffers
+        x = torch.rand(2, 3, 8, 8)
+        (net(x).sum() + net(x).sum()).backward()  # two calls, one backward
+    finally:
+        dist.destroy_process_group()
