@@ -51,6 +51,7 @@ class Step:
     env: dict[str, str] = field(default_factory=dict)
     check: Callable[[], str | None] | None = None  # after a pass: what is wrong with the result, or None
     output_check: Callable[[str], str | None] | None = None  # the same, read from the step's output
+    fails_on_purpose: bool = False  # passes only by exiting non-zero, its output judged by output_check
 
 
 @dataclass
@@ -204,6 +205,11 @@ def ranks_took_part(run_dir: Path, ranks: int) -> str | None:
     return f"rank {missing} left no state in the checkpoint" if missing else None
 
 
+def both_ranks_stopped(output: str) -> str | None:
+    lines = [line for line in output.splitlines() if "a loss became non-finite on rank 1 at step 2" in line]
+    return None if len(lines) == 2 else f"{len(lines)} of the 2 ranks said the loss became non-finite at step 2"
+
+
 def fell_back(output: str) -> str | None:
     return None if "backend tensorrt failed" in output else "no fallback from the broken TensorRT was logged"
 
@@ -277,6 +283,13 @@ def plan(work: Path, device: str, machine: Machine, profile: Profile) -> list[li
             check=lambda: ranks_took_part(store / ".runs" / "ddp", 2),
         )
     )
+
+    # rank 1's batch at step 2 is NaN: both ranks must stop at that step with the same one line
+    nan = train("nan", "cut", "off", True, "--set", "train.dist_backend=gloo")
+    nan_run = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--no-python", sys.executable,
+               str(ROOT / "tests" / "training" / "nan_on_rank.py"), "1:2", *nan[3:]]  # fmt: skip
+    training.append(Step("torchrun 2 processes, a NaN on rank 1 at step 2: both stop", nan_run, 240, DATA,
+                         output_check=both_ranks_stopped, fails_on_purpose=True))  # fmt: skip
 
     model = str(store / "cut-off")
     after_cut = train_label("cut", "off", True)
@@ -402,7 +415,9 @@ def run(step: Step, env: dict[str, str], deadline: float, passed: dict[str, bool
         return Row(step.name, "fail", detail=f"timed out after {timeout:.0f} s", output=output)
     seconds = time.monotonic() - start
     output = proc.stdout + proc.stderr
-    if proc.returncode != 0:
+    if step.fails_on_purpose and proc.returncode == 0:
+        return Row(step.name, "fail", detail="it was meant to stop with an error and exited 0", output=output)
+    if proc.returncode != 0 and not step.fails_on_purpose:
         return Row(step.name, "fail", detail=f"exit {proc.returncode}: {error_line(proc.stderr or proc.stdout)}",
                    output=output)  # fmt: skip
     figure = ""

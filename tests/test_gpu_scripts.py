@@ -71,7 +71,7 @@ def test_quick_plan_covers_every_path(tmp_path):
     for wanted in ("train fastcut amp fp16", "resume", "torchrun 2 processes on one GPU (gloo)",
                    "apply face mode, two faces, tensorrt, fp16", "apply --backend auto",
                    "TensorRT broken: falls back", "tensorrt fp16: a batch larger than made for, a second frame size",
-                   "export --format tensorrt --fp16", "extract --mode face"):  # fmt: skip
+                   "export --format tensorrt --fp16", "extract --mode face", "a NaN on rank 1 at step 2"):  # fmt: skip
         assert any(wanted in name for name in names), wanted
     torchrun = next(s for phase in phases for s in phase if s.name.startswith("torchrun"))
     assert torchrun.argv[3:5] == ["--nproc_per_node", "2"] and "train.dist_backend=gloo" in torchrun.argv
@@ -96,3 +96,14 @@ def test_backend_probe_checks_chunks_and_a_second_size_against_torch(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "batch 5 (made for 2): shape (5, 3, 64, 96), PSNR inf dB" in proc.stdout
     assert "a second size, 48x128: shape (2, 3, 48, 128)" in proc.stdout
+
+
+@pytest.mark.slow
+def test_the_nan_row_passes_when_both_ranks_stop_together(tmp_path):
+    gpu_check.make_data(tmp_path)
+    phases = gpu_check.plan(tmp_path, "cpu", machine(), gpu_check.QUICK)
+    nan = next(s for s in phases[0] if "a NaN on rank 1" in s.name)
+    env = gpu_check.os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "VIDSWAP_HOME": str(tmp_path)}
+    row = gpu_check.run(nan, env, time.monotonic() + 300, {}, machine())
+    assert (row.result, row.detail) == ("pass", ""), row.output[-3000:]
+    assert gpu_check.both_ranks_stopped("vidswap: error: a loss became non-finite on rank 1 at step 2") is not None
