@@ -272,7 +272,7 @@ def plan(work: Path, device: str, machine: Machine, profile: Profile) -> list[li
     # two processes on one device: gloo (NCCL refuses two ranks on one GPU); FastCUT with batch
     # norm, which torch synchronises across the ranks on a GPU, and flipped steps all ranks agree on
     ddp = train("ddp", "fastcut", "off", True, "--set", "net.norm=batch", "--set", "train.dist_backend=gloo")
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", *ddp[1:]]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *ddp[1:]]
     training.append(
         Step(
             f"torchrun 2 processes on one {'GPU' if on_gpu else 'CPU'} (gloo), FastCUT, batch norm"
@@ -285,9 +285,11 @@ def plan(work: Path, device: str, machine: Machine, profile: Profile) -> list[li
     )
 
     # rank 1's batch at step 2 is NaN: both ranks must stop at that step with the same one line
+    # (--standalone: each torchrun on a free port, as the two of this phase run at once)
     nan = train("nan", "cut", "off", True, "--set", "train.dist_backend=gloo")
-    nan_run = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--no-python", sys.executable,
-               str(ROOT / "tests" / "training" / "nan_on_rank.py"), "1:2", *nan[3:]]  # fmt: skip
+    nan_run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "--no-python", sys.executable, str(ROOT / "tests" / "training" / "nan_on_rank.py"), "1:2",
+               *nan[3:]]  # fmt: skip
     training.append(Step("torchrun 2 processes, a NaN on rank 1 at step 2: both stop", nan_run, 240, DATA,
                          output_check=both_ranks_stopped, fails_on_purpose=True))  # fmt: skip
 
@@ -426,6 +428,8 @@ def run(step: Step, env: dict[str, str], deadline: float, passed: dict[str, bool
         failure = failure or (step.output_check and step.output_check(output)) or (step.check and step.check())
     except Exception as exc:  # noqa: BLE001 (a missing file, a shape: the row fails, the table goes on)
         failure = f"checking the result: {type(exc).__name__}: {exc}"
+    if failure and step.fails_on_purpose:
+        failure += f" (exit {proc.returncode}: {error_line(output)})"
     return Row(step.name, "fail" if failure else "pass", figure, failure or "", output)
 
 

@@ -74,7 +74,9 @@ def test_quick_plan_covers_every_path(tmp_path):
                    "export --format tensorrt --fp16", "extract --mode face", "a NaN on rank 1 at step 2"):  # fmt: skip
         assert any(wanted in name for name in names), wanted
     torchrun = next(s for phase in phases for s in phase if s.name.startswith("torchrun"))
-    assert torchrun.argv[3:5] == ["--nproc_per_node", "2"] and "train.dist_backend=gloo" in torchrun.argv
+    assert (
+        torchrun.argv[3:6] == ["--standalone", "--nproc_per_node", "2"] and "train.dist_backend=gloo" in torchrun.argv
+    )
 
 
 @pytest.mark.slow
