@@ -5,12 +5,14 @@
 
 Frames/s of backend(x) on a random batch, after one untimed call (which for `compile`
 includes compiling: reported apart as setup time). Results are printed as a Markdown
-table for docs/bench_runtime.md.
+table for docs/bench_runtime.md. A backend that fails gets a row saying so, the others run on;
+the exit code is then 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
@@ -35,7 +37,7 @@ def measure(backend, x: torch.Tensor, seconds: float) -> float:
     return calls * x.shape[0] / (time.perf_counter() - start)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["256x256", "720x1280"], help="HEIGHTxWIDTH")
     parser.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
@@ -47,6 +49,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, batch {args.batch}")
+    failed = False
     print("| generator | size | backend | setup s | frames/s |")
     print("|---|---|---|---|---|")
     for net_name in args.nets:
@@ -56,14 +59,21 @@ def main() -> None:
             height, width = (int(v) for v in size.split("x"))
             x = (torch.rand(args.batch, 3, height, width) * 2 - 1).to(args.device)
             for name in args.backends:
-                start = time.perf_counter()
-                backend = create_backend(generator, name, device=args.device, fp16=args.fp16, verify=False,
-                                         batch_sizes=(args.batch,), image_size=(height, width))  # fmt: skip
-                backend(x)  # first call: compiles / allocates
-                setup = time.perf_counter() - start
-                fps = measure(backend, x, args.seconds)
+                try:
+                    start = time.perf_counter()
+                    backend = create_backend(generator, name, device=args.device, fp16=args.fp16, verify=False,
+                                             batch_sizes=(args.batch,), image_size=(height, width))  # fmt: skip
+                    backend(x)  # first call: compiles / allocates
+                    setup = time.perf_counter() - start
+                    fps = measure(backend, x, args.seconds)
+                except Exception as exc:  # noqa: BLE001 (one backend's failure is its row's, the table goes on)
+                    failed = True
+                    error = f"{type(exc).__name__}: {exc}".splitlines()[0].replace("|", "/")
+                    print(f"| {net_name} | {height}x{width} | {name} | failed: {error} | |", flush=True)
+                    continue
                 print(f"| {net_name} | {height}x{width} | {backend.describe()} | {setup:.1f} | {fps:.2f} |", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

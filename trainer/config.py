@@ -18,7 +18,16 @@ import yaml
 import vidswap
 from trainer.methods import METHODS, method_spec
 from trainer.methods.base import require
-from vidswap.choices import Amp, DataMode, DiscriminatorNorm, GeneratorNorm, TemporalMode, WeightInit, choices
+from vidswap.choices import (
+    Amp,
+    DataMode,
+    DiscriminatorNorm,
+    DistBackend,
+    GeneratorNorm,
+    TemporalMode,
+    WeightInit,
+    choices,
+)
 from vidswap.errors import ConfigError
 
 # installed wheels carry configs/ inside the vidswap package; a source checkout has it at the top
@@ -47,6 +56,7 @@ class TrainConfig:
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     amp: Amp = "auto"  # auto (bf16 where the GPU has it, else fp16; off on CPU) | bf16 | fp16 | off
     channels_last: bool = True  # on GPU only
+    dist_backend: DistBackend = "auto"  # under torchrun: auto (NCCL on GPU, gloo on CPU) | nccl | gloo (GPUs shared)
     threads: int = 0  # CPU threads for torch; 0 keeps torch's default
     log_every: int = 10
     sample_every: int = 500

@@ -216,7 +216,7 @@ def train(
     method)` runs on the first process after each checkpoint short of the end (the train command
     stores a partial model there)."""
     t = cfg.train
-    rt = make_runtime(t.device, t.amp, t.channels_last, t.threads)
+    rt = make_runtime(t.device, t.amp, t.channels_last, t.threads, t.dist_backend)
     torch.manual_seed(t.seed)  # identical initial weights on every rank
     spec = method_spec(cfg.method)
     method = spec.build(cfg, rt)

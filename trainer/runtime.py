@@ -61,7 +61,10 @@ class Runtime:
         if not self.distributed:
             return net
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(net, device_ids=ids)
+        # broadcast_buffers=False: methods call a network more than once before backward, and
+        # rank 0's batch-norm statistics copied in place at the second call invalidate what the
+        # first saved for its backward (torch 2.11 refuses; synchronised batch norm keeps them equal)
+        return DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False)
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
@@ -98,13 +101,17 @@ class Runtime:
             self.scaler.update()
 
 
-def make_runtime(device: str = "auto", amp: str = "auto", channels_last: bool = True, threads: int = 0) -> Runtime:
-    """Pick the device (CUDA when present), precision and, under torchrun, join the process group."""
+def make_runtime(
+    device: str = "auto", amp: str = "auto", channels_last: bool = True, threads: int = 0, dist_backend: str = "auto"
+) -> Runtime:
+    """Pick the device (CUDA when present), precision and, under torchrun, join the process group:
+    NCCL on GPUs, gloo on CPUs or when asked (gloo lets processes share a GPU, which NCCL refuses)."""
     if threads > 0:
         torch.set_num_threads(threads)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    dev = select_device(device, int(os.environ.get("LOCAL_RANK", "0")), world_size)
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = select_device(device, local_rank, world_size, share_gpus=dist_backend == "gloo")
     if dev.type == "cpu":
         torch.set_flush_denormal(True)  # GAN gradients drift into denormals, which are very slow on x86
     if dev.type == "cuda":
@@ -113,7 +120,7 @@ def make_runtime(device: str = "auto", amp: str = "auto", channels_last: bool = 
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        dist.init_process_group("nccl" if dev.type == "cuda" and dist_backend != "gloo" else "gloo")
     amp_dtype = None
     if amp == "bf16" or (amp == "auto" and dev.type == "cuda" and torch.cuda.is_bf16_supported()):
         amp_dtype = torch.bfloat16

@@ -14,6 +14,7 @@ DataMode = Literal["face", "frame"]
 Smoothing = Literal["none", "flow", "auto"]  # auto: along the flow, on the whole frame or on the face crops
 FaceSelection = Literal["largest", "all"]  # apply also takes a track number
 Amp = Literal["auto", "bf16", "fp16", "off"]
+DistBackend = Literal["auto", "nccl", "gloo"]
 GeneratorNorm = Literal["instance", "batch", "none", "instance_affine"]
 # an imported generator's norm may also be instance norm using its saved statistics (track_running_stats)
 ImportedNorm = Literal["instance", "batch", "none", "instance_affine", "instance_running"]

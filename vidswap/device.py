@@ -21,10 +21,15 @@ def _parse(requested: str) -> tuple[str, int | None]:
 
 
 def select_device(
-    requested: str = "auto", local_rank: int = 0, world_size: int = 1, gpu_count: int | None = None
+    requested: str = "auto",
+    local_rank: int = 0,
+    world_size: int = 1,
+    gpu_count: int | None = None,
+    share_gpus: bool = False,
 ) -> torch.device:
     """auto: CUDA when there is a GPU, else CPU. cuda (and auto) take GPU `local_rank`, so each
-    torchrun process gets its own; cuda:N takes GPU N (one process only)."""
+    torchrun process gets its own, or with `share_gpus` (gloo) GPU `local_rank` modulo the
+    count; cuda:N takes GPU N (one process only)."""
     kind, index = _parse(requested)
     if gpu_count is None:
         gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -33,12 +38,13 @@ def select_device(
     if gpu_count == 0:
         raise ConfigError(f"device {requested!r}: no CUDA GPU is available (use cpu or auto)")
     if index is None:
-        if local_rank >= gpu_count:
+        if local_rank >= gpu_count and not share_gpus:
             raise ConfigError(
                 f"LOCAL_RANK {local_rank} but only {gpu_count} GPU(s) are visible: "
-                f"start at most {gpu_count} processes a machine (torchrun --nproc_per_node)"
+                f"start at most {gpu_count} processes a machine (torchrun --nproc_per_node), "
+                "or let them share with train.dist_backend=gloo"
             )
-        return torch.device("cuda", local_rank)
+        return torch.device("cuda", local_rank % gpu_count)
     if index >= gpu_count:
         raise ConfigError(f"device {requested!r}: only {gpu_count} GPU(s) are visible (cuda:0 to cuda:{gpu_count - 1})")
     if world_size > 1:

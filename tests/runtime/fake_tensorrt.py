@@ -17,7 +17,10 @@ Sources checked (search tool, 2026-12-01):
   Builder, create_network, OnnxParser(network, logger).parse(bytes), create_builder_config,
   build_serialized_network.
 - "Optimizing Builder Performance" (10.16.1) and ITimingCache (python_api/infer/Core/TimingCache.html):
-  create_timing_cache(buffer; empty = new cache), set_timing_cache(cache, ignore_mismatch), serialize().
+  create_timing_cache(buffer; empty = new cache), set_timing_cache(cache, ignore_mismatch) -> bool,
+  serialize(). A cache carries a verification header: one from another TensorRT version is refused, one from
+  another device too unless ignore_mismatch (ITimingCache.combine's documented rule; set_timing_cache
+  returns False and sets nothing).
 - ICudaEngine / IExecutionContext (python_api/infer/Core/Engine.html, ExecutionContext.html): num_io_tensors,
   get_tensor_name, get_tensor_mode (TensorIOMode), get_tensor_dtype, get_tensor_profile_shape,
   create_execution_context, set_input_shape (False outside the profile), get_tensor_shape,
@@ -69,6 +72,9 @@ def make_tensorrt(major: int) -> types.ModuleType:
     def current_device() -> int:
         return torch.cuda.current_device()  # the fake CUDA's, in tests
 
+    def this_device() -> dict:
+        return {"version": trt.__version__, "device": torch.cuda.get_device_name(current_device())}
+
     class Logger:
         VERBOSE, INFO, WARNING, ERROR, INTERNAL_ERROR = 4, 3, 2, 1, 0
 
@@ -101,11 +107,14 @@ def make_tensorrt(major: int) -> types.ModuleType:
             return True
 
     class ITimingCache:
-        def __init__(self, entries: list[str]):
+        """Entries plus the verification header (TensorRT version, device) they were timed under."""
+
+        def __init__(self, entries: list[str], header: dict | None = None):
             self.entries = entries
+            self.header = header or this_device()
 
         def serialize(self) -> bytes:
-            return CACHE_MAGIC + json.dumps({"version": trt.__version__, "entries": self.entries}).encode()
+            return CACHE_MAGIC + json.dumps(self.header | {"entries": self.entries}).encode()
 
     class IOptimizationProfile:
         def __init__(self):
@@ -130,10 +139,15 @@ def make_tensorrt(major: int) -> types.ModuleType:
         def create_timing_cache(self, serialized: bytes) -> ITimingCache:
             if not serialized:
                 return ITimingCache([])
-            header = json.loads(bytes(serialized)[len(CACHE_MAGIC) :])
-            return ITimingCache(header["entries"])
+            saved = json.loads(bytes(serialized)[len(CACHE_MAGIC) :])
+            return ITimingCache(saved.pop("entries"), saved)
 
         def set_timing_cache(self, cache: ITimingCache, ignore_mismatch: bool) -> bool:
+            """False, and no cache set, for a cache timed by another TensorRT, or on another
+            device unless ignore_mismatch (ITimingCache.combine's rule, which the docs give)."""
+            mine = this_device()
+            if cache.header["version"] != mine["version"] or (cache.header != mine and not ignore_mismatch):
+                return False
             self.timing_cache = cache
             return True
 

@@ -97,6 +97,20 @@ def test_a_new_size_gets_its_own_engine_and_a_later_backend_loads_it(exported_mo
     assert not calls(fake_trt, "build")
 
 
+def test_a_timing_cache_from_another_device_is_replaced_not_kept(exported_model, fake_trt, monkeypatch):
+    tensorrt(exported_model)
+    (cache_file,) = exported_model.folder.glob("tensorrt.*.timing-cache")
+    # a card with the same name but other properties timed it (or the file was copied from one)
+    cache_file.write_bytes(cache_file.read_bytes().replace(b'"Fake GPU"', b'"Fake GPU, other clocks"'))
+    fake_trt.calls.clear()
+    backend = tensorrt(exported_model, batch_sizes=(2,))
+    backend(sample_batch(2, 64, 96))  # a second size: a second build, whose timings the cache now keeps
+    backend(sample_batch(2, 32, 48))
+    builds = calls(fake_trt, "build")
+    assert len(builds) == 3 and builds[2][4]  # the third build found the second's timings
+    assert b"other clocks" not in cache_file.read_bytes()
+
+
 def test_an_engine_whose_range_covers_the_frames_is_reused(exported_model, fake_trt):
     exported = tensorrt(exported_model, batch_sizes=(4,), image_size=(64, 64), size_range=((32, 32), (128, 160)))
     assert exported.engine_file.name.endswith(".b4_32x32_64x64_128x160.engine")

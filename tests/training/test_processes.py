@@ -20,6 +20,7 @@ from vidswap.video import open_source
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "160"}
 NAN_ON_RANK = Path(__file__).with_name("nan_on_rank.py")
+GENERATOR_CALLS = Path(__file__).with_name("generator_calls.py")
 pytestmark = pytest.mark.slow  # every test starts vidswap (and torchrun) processes that train
 
 
@@ -58,6 +59,26 @@ def test_two_process_gloo_ddp_trains(method, tmp_path, tiny_domains):
     _, tensors = read_checkpoint(tmp_path / ".runs" / "ddp" / CHECKPOINT)
     assert {"rng/torch/0", "rng/torch/1"} <= set(tensors)  # both processes took part
     assert (tmp_path / "ddp" / "model.json").is_file()
+
+
+@pytest.mark.slow
+def test_fastcut_ranks_flip_the_same_steps(tmp_path, tiny_domains):
+    # a flipped step runs one more generator pass (no-grad keys); with batch norm synchronised on
+    # GPUs, ranks that disagree about flipping wait on each other's collectives for ever
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    args = train_args(tiny_domains, tmp_path, "fastcut", "flip", "--steps", "8", "--set", "train.bn_refresh=0")
+    cmd = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--no-python", sys.executable, str(GENERATOR_CALLS), *args]
+    proc = subprocess.run(cmd, env=ENV | {"GENERATOR_CALLS": str(calls)}, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # encoder-only passes: the step's queries (with gradient) and a flipped step's keys (without);
+    # the first process alone also runs whole no-grad passes for sample grids
+    rank0, rank1 = (
+        [c for c in (calls / f"rank{r}.txt").read_text().splitlines() if c.startswith("True")] for r in (0, 1)
+    )
+    assert rank0 == rank1
+    no_grad_keys = rank0.count("True False")  # the flipped steps' extra encoder pass
+    assert 0 < no_grad_keys < 8  # some steps flipped, some not
 
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_domains):

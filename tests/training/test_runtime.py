@@ -111,6 +111,23 @@ def test_synchronised_batch_norm_networks_train_and_export_plain_ones():
     assert torch.equal(translator.generator.convs[0].weight, method.modules["G"].convs[0].weight)
 
 
+def test_gloo_lets_two_processes_share_one_gpu(two_fake_gpus, monkeypatch):
+    # NCCL refuses two ranks on one GPU; with train.dist_backend=gloo rank 1 shares GPU 0 and
+    # batch norm is still synchronised (torch's SyncBatchNorm gathers through gloo)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    backends = []
+    monkeypatch.setattr(trainer.runtime.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(trainer.runtime.dist, "init_process_group", backends.append)
+    rt = make_runtime("auto", dist_backend="gloo")
+    assert backends == ["gloo"] and two_fake_gpus == [torch.device("cuda", 0)]
+    assert (rt.device, rt.rank, rt.world_size, rt.sync_batch_norm) == (torch.device("cuda", 0), 1, 2, True)
+    with pytest.raises(ConfigError, match="LOCAL_RANK 1 but only 1 GPU.*train.dist_backend=gloo"):
+        make_runtime("auto")  # NCCL: one process a GPU
+
+
 def test_on_cpu_under_torchrun_batch_norm_is_left_alone(monkeypatch):
     # torch's SyncBatchNorm forward refuses CPU tensors, so gloo runs keep per-process batch norm
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -147,3 +164,20 @@ def test_fp16_loss_scale_is_updated_once_an_iteration(tmp_path, tiny_domains, mo
     result = train(cfg, *images, tmp_path / "run", show_progress=False)
     assert result.runtime.scaler is not None and result.runtime.amp_dtype == torch.float16
     assert calls == {"step": 6, "update": 3}  # two optimizers a step, one update after both
+
+
+def test_ddp_leaves_batch_norm_buffers_unbroadcast(tmp_path):
+    # methods call a network twice before backward; rank 0's buffers copied in at the second call
+    # modify in place what the first call saved for backward: torch 2.11 then refuses FastCUT with
+    # net.norm=batch under torchrun ("modified by an inplace operation"), seen with real torchrun + gloo
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        rt = Runtime(device=torch.device("cpu"), world_size=2)
+        net = rt.wrap(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)))
+        assert isinstance(net, nn.parallel.DistributedDataParallel) and not net.broadcast_buffers
+        x = torch.rand(2, 3, 8, 8)
+        (net(x).sum() + net(x).sum()).backward()  # two calls, one backward
+    finally:
+        dist.destroy_process_group()

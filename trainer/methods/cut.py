@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -79,7 +80,9 @@ class CUT:
         layers = c.nce_layers
         real_A, real_B = rt.inputs(batch["A"]), rt.inputs(batch["B"])
         b = real_A.shape[0]
-        flipped = c.flip_equivariance and bool(torch.rand(()) < 0.5)
+        # every process of a DDP run must flip alike: a flipped step makes one more generator
+        # pass, and on GPUs batch norms synchronised in some ranks' passes only would hang them
+        flipped = c.flip_equivariance and bool(np.random.default_rng([self.cfg.train.seed, step]).random() < 0.5)
         src = real_A.flip(3) if flipped else real_A
         with rt.autocast():
             out, feats = t["G"](torch.cat([src, real_B]) if c.nce_idt else src, layers)

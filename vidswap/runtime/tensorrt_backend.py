@@ -109,7 +109,12 @@ def build_engine(trt, graph: Path, profile: Profile, timing_cache: Path) -> byte
         raise ModelError(f"TensorRT cannot parse {graph.name}: {errors}")
     config = builder.create_builder_config()
     cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.is_file() else b"")
-    config.set_timing_cache(cache, False)  # ignore_mismatch=False: entries timed on another GPU are not used
+    # ignore_mismatch=False: a cache timed by another TensorRT or GPU is refused; a new one replaces it
+    if not config.set_timing_cache(cache, False):
+        log.info("the TensorRT timing cache %s was made by another TensorRT or GPU: starting a new one", timing_cache)
+        cache = config.create_timing_cache(b"")
+        if not config.set_timing_cache(cache, False):
+            raise ModelError("TensorRT refuses a new, empty timing cache")
     shapes = builder.create_optimization_profile()
     shapes.set_shape(INPUT_NAME, *profile.shapes())
     config.add_optimization_profile(shapes)
