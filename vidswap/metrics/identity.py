@@ -92,6 +92,14 @@ def face_sharpness(output: np.ndarray, reference: np.ndarray, box: tuple[int, in
     return high_frequency_energy(output[top:bottom, left:right]) / ref if ref > 0 else math.nan
 
 
+def _overlap(a, b) -> float:
+    """Intersection over union of two boxes."""
+    w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
+
+
 def _clip_box(box, shape) -> tuple[int, int, int, int]:
     left, top, right, bottom = box
     return max(0, left), max(0, top), min(shape[1], right), min(shape[0], bottom)
@@ -236,7 +244,9 @@ def judge_identity(
         box = judge.find(frame.image)
         if box is None:
             continue
-        rows.append((judge.read(out, box), judge.read(frame.image, box), face_sharpness(out, frame.image, box)))
+        out_box = judge.find(out)  # the output's own face where it sits on the input's, else the input's box
+        out_box = out_box if out_box is not None and _overlap(out_box, box) > 0.3 else box
+        rows.append((judge.read(out, out_box), judge.read(frame.image, box), face_sharpness(out, frame.image, box)))
     if not inputs:
         raise InputError(f"{input_path}: no frames to judge")
 
