@@ -78,6 +78,7 @@ def convert_file(app: App, input: str, output: str | None, settings: TranslatorS
         # the face pass knows no frame count of its own: the header's (an estimate) sizes its bar
         expected = None if image or video.start is not None or video.end is not None \
             else source.info.main_video.frame_count  # fmt: skip
+        told: list[str] = []  # warnings printed before the frames were translated
         with make_progress(app) as progress:
             faces = progress.add_task("finding faces", total=expected, visible=translator.mode == "face" and not image)
             task = progress.add_task(Path(input).name, total=None)
@@ -89,11 +90,13 @@ def convert_file(app: App, input: str, output: str | None, settings: TranslatorS
                 on_start=lambda total: progress.update(task, total=total),
                 on_frame=lambda _: progress.advance(task),
                 on_plan_frame=lambda _: progress.advance(faces),
+                on_warning=lambda note: (told.append(note), app.warn(note)),
             )
             progress.update(task, total=result.frames, completed=result.frames)
             progress.update(faces, total=result.frames, completed=result.frames)
     for warning in result.warnings:
-        app.warn(warning)
+        if warning not in told:
+            app.warn(warning)
     copied = "" if image else f", {result.audio_streams} audio stream(s) copied"
     app.info(f"wrote {result.output} ({result.frames} frame(s), {result.fps:.1f} frames/s{copied})"
              + (f"; preview {video.preview}" if video.preview else ""))  # fmt: skip
