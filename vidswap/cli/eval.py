@@ -44,9 +44,20 @@ from vidswap.fsutil import atomic_write_text
     type=click.Path(),
     help="Clips, photos or folders of the person OUTPUT should show (repeatable).",
 )
-@click.option("--faces", "face_samples", default=40, show_default=True, help="Frames of OUTPUT to judge faces in.")
 @click.option(
-    "--person-faces", default=60, show_default=True, help="Frames of each person's clips to describe them with."
+    "--faces",
+    "face_samples",
+    default=40,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Frames of OUTPUT to judge faces in.",
+)
+@click.option(
+    "--person-faces",
+    default=60,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Frames of each person's clips to describe them with.",
 )
 @pass_app
 def command(
