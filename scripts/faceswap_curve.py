@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -67,21 +68,21 @@ def main() -> None:
             translator.apply(clip, output, overwrite=True)
             rows.append(judge_identity(judge, clip, output, source, target, args.faces))
         faces = sum(r.faces for r in rows)
-        point = {
-            "steps": steps,
-            "train_seconds": round(trained, 1),
-            "faces": faces,
-            "target_share": round(sum(r.target_share * r.faces for r in rows) / max(faces, 1), 3),
-            "target_distance": round(sum(r.target_distance * r.faces for r in rows) / max(faces, 1), 3),
-            "source_distance": round(sum(r.source_distance * r.faces for r in rows) / max(faces, 1), 3),
-            "pose_error_deg": round(sum(r.pose_error * r.faces for r in rows) / max(faces, 1), 2),
-            "sharpness": round(sum(r.sharpness * r.faces for r in rows) / max(faces, 1), 3),
-        }
+        point = {"steps": steps, "train_seconds": round(trained, 1), "faces": faces}
+        for key in ("target_share", "target_distance", "source_distance", "pose_error", "sharpness",
+                    "input_target_share"):  # fmt: skip
+            point[key] = round(_weighted(rows, key), 3)
         curve.append(point)
         print(json.dumps(point), flush=True)
     if args.out:
         args.out.write_text(json.dumps({"args": vars(args) | {"models_dir": str(args.models_dir)}, "curve": curve},
                                        indent=2, default=str))  # fmt: skip
+
+
+def _weighted(rows, key: str) -> float:
+    """A measure over all clips: each clip's weighted by its judged faces."""
+    judged = [r for r in rows if r.faces]
+    return sum(getattr(r, key) * r.faces for r in judged) / sum(r.faces for r in judged) if judged else math.nan
 
 
 if __name__ == "__main__":
