@@ -69,7 +69,7 @@ def main() -> None:
             rows.append(judge_identity(judge, clip, output, source, target, args.faces))
         faces = sum(r.faces for r in rows)
         point = {"steps": steps, "train_seconds": round(trained, 1), "faces": faces}
-        for key in ("target_share", "target_distance", "source_distance", "pose_error", "sharpness",
+        for key in ("target_share", "target_match", "target_distance", "source_distance", "pose_error", "sharpness",
                     "input_target_share"):  # fmt: skip
             point[key] = round(_weighted(rows, key), 3)
         curve.append(point)

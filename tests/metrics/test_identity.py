@@ -153,6 +153,7 @@ def test_eval_takes_a_swapped_face_for_the_target_and_its_own_for_the_source(peo
     identity = json.loads(out)["identity"]
     assert (identity["frames"], identity["faces"]) == (4, 4)
     assert identity["target_share"] == 1.0 and identity["input_target_share"] == 0.0
+    assert identity["target_match"] == 1.0
     assert identity["target_distance"] < SAME_PERSON_DISTANCE < identity["source_distance"]
     assert identity["person_faces"] == {"source": 1, "target": 1}
 
@@ -165,6 +166,7 @@ def test_eval_of_a_copy_keeps_all_motion_and_a_blur_shows_as_lost_sharpness(peop
     assert code == 0, err
     identity = json.loads(out)["identity"]
     assert identity["target_share"] == 0.0 and identity["person_faces"]["source"] == 4  # the video's frames
+    assert identity["target_match"] == 0.0
     assert identity["pose_error"] == 0 and identity["motion"]["mouth"] == 0
     assert identity["sharpness"] == pytest.approx(1.0)
     code, out, _ = run_cli(["eval", str(eileen), str(blurred), *persons], capsys)

@@ -146,11 +146,12 @@ def _identity_table(identity) -> Table:
         f"0.6 apart = different people)",
         title_justify="left",
     )
-    for col in ("", "target share", "distance to target", "distance to source"):
+    for col in ("", "target share", "within 0.6 of target", "distance to target", "distance to source"):
         table.add_column(col, justify="right")
-    table.add_row("output", _num(identity.target_share), _num(identity.target_distance), _num(identity.source_distance))
+    table.add_row("output", _num(identity.target_share), _num(identity.target_match), _num(identity.target_distance),
+                  _num(identity.source_distance))  # fmt: skip
     table.add_row(
-        "input", _num(identity.input_target_share), _num(identity.input_target_distance),
+        "input", _num(identity.input_target_share), "", _num(identity.input_target_distance),
         _num(identity.input_source_distance),
     )  # fmt: skip
     motion = identity.motion

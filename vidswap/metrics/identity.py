@@ -192,6 +192,7 @@ class IdentityReport:
     frames: int  # frame pairs looked at
     faces: int  # of them, with a face in the input
     target_share: float  # output faces nearer the target person than the source person
+    target_match: float  # of them, those also within SAME_PERSON_DISTANCE of the target (a blur can be "nearer")
     target_distance: float  # output faces' mean distance to the target person's mean descriptor
     source_distance: float
     input_target_share: float  # the same for the input faces: the baseline (0 for a source clip)
@@ -258,6 +259,7 @@ def judge_identity(
         frames=len(inputs),
         faces=len(rows),
         target_share=math.nan,
+        target_match=math.nan,
         target_distance=math.nan,
         source_distance=math.nan,
         input_target_share=math.nan,
@@ -274,6 +276,7 @@ def judge_identity(
         distances(ins, source),
     )
     report.target_share, report.input_target_share = float(np.mean(out_t < out_s)), float(np.mean(in_t < in_s))
+    report.target_match = float(np.mean((out_t < out_s) & (out_t < SAME_PERSON_DISTANCE)))
     report.target_distance, report.source_distance = float(out_t.mean()), float(out_s.mean())
     report.input_target_distance, report.input_source_distance = float(in_t.mean()), float(in_s.mean())
     for i, name in enumerate(("yaw", "pitch", "roll")):
