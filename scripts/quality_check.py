@@ -1,15 +1,19 @@
 """A training check with a known answer.
 
 Domain B is a fixed transform T of photos like domain A's (by default red and blue
-swapped; also the demo's sepia grade or a colour negative), but the two sets are unpaired:
-independent random crops. After a short CPU run, a method's translation of held-out A
-crops (from a photo used by neither domain) should be much closer to T(x) (PSNR) than the
-untranslated input x is, and than a flat grey guess.
+swapped; also the demo's sepia grade, a colour negative, or a cartoon filter: flattened
+colours with ink lines on the edges, which no colour lookup can fake), but the two sets are
+unpaired: independent random crops, each transformed at the size the loader shows it. After a
+short CPU run, a method's translation of held-out A crops (from a photo used by neither
+domain) should be much closer to T(x) (PSNR, SSIM) than the untranslated input x is, and than
+a flat grey guess; its high-frequency energy against T(x)'s says whether it drew the lines
+(near 1), blurred them (below) or added a grid (above).
 
 With --faces DATASET (from `vidswap extract`), the images are aligned face crops instead:
 A and B from alternate clips, the held-out crops from every fourth clip, used by neither.
 
     uv run python scripts/quality_check.py [--methods cyclegan cut fastcut acgan] [--steps N] [--transform T]
+    uv run python scripts/quality_check.py --transform cartoon --seed 1
     uv run python scripts/quality_check.py --faces DATASET --transform sepia
     uv run python scripts/quality_check.py --no-antialias   # transposed-convolution generators (the papers')
 """
@@ -23,9 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
+from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -48,11 +54,30 @@ def negative(x: np.ndarray) -> np.ndarray:
     return 255 - swap(x)
 
 
+def cartoon(x: np.ndarray) -> np.ndarray:
+    """Colours flattened by a bilateral filter, black where the grey image's local contrast marks
+    an edge (an adaptive threshold): texture and lines, scaled for 32 px crops (uint8 HWC)."""
+    grey = cv2.medianBlur(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), 3)
+    lines = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 7, 4)
+    flat = cv2.bilateralFilter(np.ascontiguousarray(x), 5, 60, 5)
+    return cv2.bitwise_and(flat, flat, mask=lines)
+
+
 TRANSFORMS = {  # name: (T, description)
     "swap": (swap, "red and blue swapped"),
     "sepia": (sepia, SEPIA),
     "negative": (negative, "colour negative, red and blue swapped"),
+    "cartoon": (cartoon, "cartoon: bilateral-flattened colours, black ink on adaptive-threshold edges"),
 }
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean structural similarity (Wang et al. 2004) of two stacks of uint8 RGB images."""
+    return float(np.mean([structural_similarity(x, y, channel_axis=-1, data_range=255) for x, y in zip(a, b)]))
+
+
+def at_size(images: list[np.ndarray], size: int) -> list[np.ndarray]:
+    return [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images]
 
 
 def to_tensor(batch: list[np.ndarray]) -> torch.Tensor:
@@ -116,6 +141,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("quality_check"))
     p.add_argument("--transform", choices=TRANSFORMS, default="swap")
     p.add_argument("--faces", type=Path, help="a face dataset from `vidswap extract` instead of the photos")
+    p.add_argument("--seed", type=int, default=0, help="the training runs' seed (the images stay the same)")
     p.add_argument(
         "--no-antialias",
         dest="antialias",
@@ -140,24 +166,35 @@ def main() -> None:
         train_photos, held_out = photos()
         images_a, images_b = (crops(train_photos, args.crops, 64, rng, 0.3) for _ in "AB")
         test = crops([held_out], 64, 32, rng, 0.15)
+    # T at the size the loader shows (its load size): a structural T does not commute with resizing
+    load_size = load_config("cyclegan", [], SETTINGS["common"]).data.load_size
+    images_a, images_b = at_size(images_a, load_size), at_size(images_b, load_size)
     work = Path(tempfile.mkdtemp(prefix="vidswap-quality-"))
     for name, images in (("A", images_a), ("B", [transform(c) for c in images_b])):
         (work / name).mkdir()
         for i, im in enumerate(images):
             Image.fromarray(im).save(work / name / f"{i:04d}.png")
     expected = np.stack([transform(t) for t in test])
-    baseline = psnr(np.stack(test), expected)
+    baseline, baseline_ssim = psnr(np.stack(test), expected), ssim(np.stack(test), expected)
     grey = psnr(np.full_like(expected, 128), expected)  # what a flat mid-grey guess scores
     args.out.mkdir(parents=True, exist_ok=True)
     sampling = [f"net.antialias={str(args.antialias).lower()}", f"cut.nce_layers={NCE_LAYERS[args.antialias]}"]
     results = {
         "transform": description,
         "antialias": args.antialias,
+        "seed": args.seed,
         "baseline_psnr": round(baseline, 2),
+        "baseline_ssim": round(baseline_ssim, 3),
+        "baseline_high_frequency_ratio": round(
+            high_frequency_energy(np.stack(test)) / high_frequency_energy(expected), 3
+        ),
         "mid_grey_psnr": round(grey, 2),
         "methods": {},
     }
-    print(f"untranslated input vs T(input): {baseline:.2f} dB; flat mid-grey: {grey:.2f} dB")
+    print(
+        f"untranslated input vs T(input): {baseline:.2f} dB, SSIM {baseline_ssim:.3f}, energy above half Nyquist "
+        f"{results['baseline_high_frequency_ratio']:.2f} x the truth's; flat mid-grey: {grey:.2f} dB"
+    )
     for method in args.methods:
         cfg = load_config(
             method,
@@ -166,7 +203,7 @@ def main() -> None:
             + sampling
             + SETTINGS.get(method, [])
             + args.overrides
-            + [f"train.steps={args.steps}", f"train.threads={args.threads}"],
+            + [f"train.steps={args.steps}", f"train.threads={args.threads}", f"train.seed={args.seed}"],
         )
         start = time.perf_counter()
         result = train(
@@ -180,18 +217,20 @@ def main() -> None:
         gen = result.method.export()["AtoB"].eval()
         with torch.no_grad():
             out = to_uint8(gen(to_tensor(test)))
-        score = psnr(out, expected)
+        score, structure = psnr(out, expected), ssim(out, expected)
         high = high_frequency_energy(out) / high_frequency_energy(expected)  # a grid: above 1; a blur: below
         results["methods"][method] = {
             "psnr": round(score, 2),
             "gain_db": round(score - baseline, 2),
+            "ssim": round(structure, 3),
             "high_frequency_ratio": round(high, 3),
             "steps": args.steps,
             "seconds": round(seconds, 1),
             "size": cfg.data.size,
         }
         print(
-            f"{method}: {score:.2f} dB ({score - baseline:+.2f}), energy above half Nyquist {high:.2f} x the truth's, "
+            f"{method}: {score:.2f} dB ({score - baseline:+.2f}), SSIM {structure:.3f}, energy above half Nyquist "
+            f"{high:.2f} x the truth's, "
             f"after {args.steps} steps, {seconds:.0f} s",
             flush=True,
         )

@@ -9,7 +9,7 @@ from scripts.import_graph import LAYERS, ROOT, cycles, import_graph, layer_of, l
 
 # optional packages (and the modules wrapping them) that stay lazy; everything else is
 # imported at the top of a file
-LAZY_ALLOWED = {"onnxruntime", "tensorrt", "ray", "decord", "facenet_pytorch", "vidswap.video.decord_reader"}
+LAZY_ALLOWED = {"onnxruntime", "tensorrt", "ray", "decord", "facenet_pytorch", "dlib", "vidswap.video.decord_reader"}
 # packages whose files keep every import at the top (the CLI defers its heavy imports into
 # command bodies for a fast --help; the rest belongs to the other layers' owners)
 EAGER_PACKAGES = ("vidswap.api", "vidswap.pipeline", "vidswap.video", "vidswap.faces", "vidswap.metrics",

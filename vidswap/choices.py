@@ -13,6 +13,7 @@ ApplyMode = Literal["auto", "face", "frame"]  # auto: what the model was trained
 DataMode = Literal["face", "frame"]
 Smoothing = Literal["none", "flow", "auto"]  # auto: along the flow, on the whole frame or on the face crops
 FaceSelection = Literal["largest", "all"]  # apply also takes a track number
+FaceDetail = Literal["none", "restore"]  # restore: the frame's own detail finer than the model's crop, after pasting
 Amp = Literal["auto", "bf16", "fp16", "off"]
 DistBackend = Literal["auto", "nccl", "gloo"]
 GeneratorNorm = Literal["instance", "batch", "none", "instance_affine"]

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vidswap.choices import ApplyMode, BackendName, FaceSelection, Smoothing
+from vidswap.choices import ApplyMode, BackendName, FaceDetail, FaceSelection, Smoothing
 from vidswap.errors import ConfigError
 
 FACE_MARGIN = 0.35  # room around the face template, as a share of the tight face crop
@@ -70,6 +70,7 @@ class FaceSettings:
     erode: float = 0.05  # mask: untouched band at the crop's edge (share of its side)
     blur: float = 0.1  # mask: width of the feathered ramp
     color_match: bool = True  # match the translated face's Lab mean/std to the frame
+    detail: FaceDetail = "none"  # restore: add back the frame's detail finer than the model's crop
     keep_faceless: bool = False  # a clip with no face at all is copied through instead of failing
 
 

@@ -1,9 +1,22 @@
+import cv2
 import numpy as np
 import pytest
 
 from vidswap.errors import ConfigError
-from vidswap.faces import align_face, crop_mask, fit_frame, match_color, paste_back, warp_to_crop, warp_to_frame
+from vidswap.faces import (
+    Alignment,
+    align_face,
+    crop_mask,
+    fit_frame,
+    match_color,
+    paste_back,
+    warp_to_crop,
+    warp_to_frame,
+)
 from vidswap.metrics import psnr
+from vidswap.metrics.identity import face_sharpness
+from vidswap.pipeline.faces import FacePlan, enlargement_note
+from vidswap.settings import FaceSettings
 
 
 # The crop must be at least as sharp as the face in the frame (here 2x or more); at
@@ -95,3 +108,36 @@ def test_paste_back_blends_only_where_the_crop_reaches_as_a_whole_frame_blend_wo
     out = paste_back(frame, [(crop, alignment)])
     assert np.abs(out.astype(int) - expected).max() <= 1 and (m > 0).sum() > 500
     assert np.array_equal(out[m[..., 0] == 0], frame[m[..., 0] == 0])
+
+
+def enlarged_face(grace):
+    """Grace Hopper's face as a 32 px model would give it back, colours changed (red and blue
+    swapped), brought up to a 256 px crop over a 256 px square of the frame."""
+    alignment = Alignment.from_matrix(np.array([[1.0, 0, -150], [0, 1, -110]]), (256, 256), grace.shape[1::-1])
+    small = cv2.resize(warp_to_crop(grace, alignment), (32, 32), interpolation=cv2.INTER_AREA)[..., ::-1]
+    return cv2.resize(small, (256, 256), interpolation=cv2.INTER_LINEAR), alignment
+
+
+def test_restored_detail_makes_an_enlarged_face_as_sharp_as_the_frame_and_keeps_its_colours(grace):
+    crop, alignment = enlarged_face(grace)
+    box = (190, 150, 366, 326)  # inside the mask's full strength
+    plain = paste_back(grace, [(crop, alignment)])
+    restored = paste_back(grace, [(crop, alignment)], detail_from=32)
+    assert face_sharpness(plain, grace, box) < 0.2
+    assert 0.7 < face_sharpness(restored, grace, box) < 1.3
+    x0, y0, x1, y1 = box
+    coarse = [cv2.GaussianBlur(im, (0, 0), 8)[y0:y1, x0:x1] for im in (plain, restored, grace)]
+    assert psnr(coarse[1], coarse[0]) > 35  # the model's colours and shapes
+    assert psnr(coarse[1], coarse[2]) < 25  # not the frame's
+    assert np.array_equal(paste_back(grace, [(crop, alignment)], detail_from=256), plain)  # no enlargement
+
+
+def test_the_enlargement_note_names_what_works_and_is_quiet_when_it_is_not_needed(grace):
+    _, alignment = enlarged_face(grace)
+    plan = FacePlan(faces={0: [(0, alignment)]}, frames=1, tracks=1, warnings=[])
+    note = enlargement_note(plan, 32, FaceSettings(), "clip.mp4")
+    assert note.startswith("clip.mp4: the face crops are about 256 px on screen, 8.0x the model's 32 px")
+    assert "--size 128 or 256" in note and "--face-detail restore" in note and "\n" not in note
+    assert enlargement_note(plan, 128, FaceSettings(), "clip.mp4") is None  # 2x: sharp enough
+    assert enlargement_note(plan, 32, FaceSettings(detail="restore"), "clip.mp4") is None
+    assert enlargement_note(FacePlan({}, 1, 0, []), 32, FaceSettings(), "clip.mp4") is None

@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import astronaut, audio_packets, make_video, run_cli, tiny_model
 from vidswap.api import Translator, TranslatorSettings, VideoSettings
-from vidswap.metrics import psnr
+from vidswap.metrics import high_frequency_energy, psnr
 from vidswap.models import ModelCard, read_card
 from vidswap.pipeline.translate import ImageTranslator
 from vidswap.video import open_video
@@ -149,6 +149,25 @@ def test_face_mode_with_a_model_below_the_aligners_smallest_crop(face_clip, tmp_
         np.abs(a.image.astype(int) - b.image.astype(int)).max() for a, b in zip(frames_of(face_clip), frames_of(out))
     ]
     assert min(changed) > 40  # the face was replaced in every frame
+
+
+@pytest.mark.slow
+def test_a_face_much_larger_than_the_model_is_named_before_the_run_and_detail_can_be_restored(
+    face_clip, tmp_path, capsys
+):
+    model = tiny_model(tmp_path / "tiny32", "face", size=32)
+    plain, restored = tmp_path / "plain.mp4", tmp_path / "restored.mp4"
+    code, _, err = run_cli(["apply", str(face_clip), "-m", str(model), "-o", str(plain)], capsys)
+    assert code == 0
+    notes = [line for line in err.splitlines() if "the model's 32 px" in line]
+    assert len(notes) == 1 and "--face-detail restore" in notes[0]  # said once, not again at the end
+    assert err.index("the model's 32 px") < err.index("wrote")
+    code, _, err = run_cli(["apply", str(face_clip), "-m", str(model), "-o", str(restored), "--face-detail",
+                            "restore"], capsys)  # fmt: skip
+    assert code == 0 and "the model's 32 px" not in err
+    detail = [high_frequency_energy(f.image) for f in frames_of(restored)]
+    soft = [high_frequency_energy(f.image) for f in frames_of(plain)]
+    assert np.mean(detail) > 1.5 * np.mean(soft)
 
 
 def test_no_face_is_one_clear_error(models, clips, tmp_path):

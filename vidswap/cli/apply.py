@@ -83,6 +83,7 @@ def convert_file(app: App, input: str, output: str | None, settings: TranslatorS
             else source.info.main_video.frame_count  # fmt: skip
         written = f"{output} and its preview were" if preview else f"{output} was"
         stop_line = f"{written} not written (the partial file removed); the input is unchanged"
+        told: list[str] = []  # warnings printed before the frames were translated
         with explained(lambda: stop_line), make_progress(app) as progress:
             faces = progress.add_task("finding faces", total=expected, visible=translator.mode == "face" and not image)
             task = progress.add_task(Path(input).name, total=None)
@@ -94,11 +95,13 @@ def convert_file(app: App, input: str, output: str | None, settings: TranslatorS
                 on_start=lambda total: progress.update(task, total=total),
                 on_frame=lambda _: progress.advance(task),
                 on_plan_frame=lambda _: progress.advance(faces),
+                on_warning=lambda note: (told.append(note), app.warn(note)),
             )
             progress.update(task, total=result.frames, completed=result.frames)
             progress.update(faces, total=result.frames, completed=result.frames)
     for warning in result.warnings:
-        app.warn(warning)
+        if warning not in told:
+            app.warn(warning)
     copied = "" if image else f", {result.audio_streams} audio stream(s) copied"
     app.info(f"wrote {result.output} ({result.frames} frame(s), {result.fps:.1f} frames/s{copied})"
              + (f"; preview {video.preview}" if video.preview else ""))  # fmt: skip

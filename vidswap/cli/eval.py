@@ -1,6 +1,7 @@
 """`vidswap eval INPUT OUTPUT`: how much a translation flickers compared with its source
 (warping error, overall and as a per-second flicker curve drawn to a PNG), and whether it
-kept the source's frames, timing, size and audio."""
+kept the source's frames, timing, size and audio. With --source-person and --target-person,
+also whose face the output shows and how well it kept the input's motion (the faces-eval extra)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from rich.table import Table
 
 from vidswap.cli.app import App, pass_app
 from vidswap.cli.stops import explained
-from vidswap.errors import OutputError
+from vidswap.errors import ConfigError, OutputError
 from vidswap.fsutil import atomic_write_text
 
 
@@ -29,24 +30,78 @@ from vidswap.fsutil import atomic_write_text
     help="Where to draw the flicker curve (PNG). Default: next to the --report file, else next to OUTPUT "
     "as OUTPUT_NAME.flicker.png.",
 )
+@click.option(
+    "--source-person",
+    "source_person",
+    multiple=True,
+    type=click.Path(),
+    help="Clips, photos or folders of the person in INPUT (repeatable). With --target-person: judge whose "
+    "face OUTPUT shows (dlib face descriptors; needs the faces-eval extra).",
+)
+@click.option(
+    "--target-person",
+    "target_person",
+    multiple=True,
+    type=click.Path(),
+    help="Clips, photos or folders of the person OUTPUT should show (repeatable).",
+)
+@click.option(
+    "--faces",
+    "face_samples",
+    default=40,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Frames of OUTPUT to judge faces in.",
+)
+@click.option(
+    "--person-faces",
+    default=60,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Frames of each person's clips to describe them with.",
+)
 @pass_app
-def command(app: App, input_path: str, output_path: str, as_json: bool, report: str | None, plot: str | None) -> None:
+def command(
+    app: App,
+    input_path: str,
+    output_path: str,
+    as_json: bool,
+    report: str | None,
+    plot: str | None,
+    source_person: tuple[str, ...],
+    target_person: tuple[str, ...],
+    face_samples: int,
+    person_faces: int,
+) -> None:
     """Warping error of OUTPUT and of INPUT (Lai et al. 2018) and frame, timestamp, size
     and audio checks between them. Lower warping error is steadier; a ratio near 1 means
     the translation flickers no more than its source. The flicker curve (warping error
-    second by second, output against input) shows where the video shimmers."""
+    second by second, output against input) shows where the video shimmers.
+
+    With --source-person and --target-person: the share of OUTPUT's faces taken for the
+    target person (nearer its mean face descriptor than the source person's), and how far
+    head yaw, pitch, roll, mouth and eye opening moved from INPUT's face in each frame."""
     from vidswap.metrics.compare import evaluate  # PyAV and OpenCV: not for --help
     from vidswap.metrics.plot import plot_flicker
 
+    if bool(source_person) != bool(target_person):
+        raise ConfigError("--source-person and --target-person go together: give both")
     if plot is None:
         plot = Path(report).with_suffix(".png") if report else Path(output_path).with_suffix(".flicker.png")
     for path, suffix in ((plot, ".png"), (report, ".json")):
         if path is not None:
             _check_writable(Path(path), suffix)  # before the work, not after
+    identity = None
     with explained(lambda: "nothing was written (the report and the flicker plot come once both files are read)"):
+        if source_person:
+            identity = _judge_identity(
+                input_path, output_path, source_person, target_person, face_samples, person_faces
+            )
         result = evaluate(input_path, output_path)
     plot_flicker(result.flicker, plot, title=f"flicker of {Path(output_path).name}: warping error per second")
     data = {**result.to_dict(), "flicker_plot": str(plot)}
+    if identity is not None:
+        data["identity"] = identity.to_dict()
     if report:
         atomic_write_text(report, json.dumps(data, indent=2) + "\n")
     if as_json:
@@ -73,8 +128,45 @@ def command(app: App, input_path: str, output_path: str, as_json: bool, report: 
     for c in result.checks:
         checks.add_row(c.name, "[green]ok[/]" if c.ok else "[red]FAIL[/]", _text(c.input), _text(c.output), c.detail)
     app.out.print(checks)
+    if identity is not None:
+        app.out.print(_identity_table(identity))
     for warning in result.warnings:
         app.warn(warning)
+
+
+def _judge_identity(input_path, output_path, source_person, target_person, samples, person_samples):
+    from vidswap.extract import find_sources
+    from vidswap.metrics.identity import FaceJudge, describe_person, judge_identity, sample_images
+
+    judge = FaceJudge()  # first: a missing extra is reported before any work
+    source = describe_person(judge, sample_images(find_sources(source_person), person_samples), "--source-person")
+    target = describe_person(judge, sample_images(find_sources(target_person), person_samples), "--target-person")
+    return judge_identity(judge, input_path, output_path, source, target, samples)
+
+
+def _identity_table(identity) -> Table:
+    table = Table(
+        title=f"whose face (faces in {identity.faces} of {identity.frames} frames judged; "
+        f"0.6 apart = different people)",
+        title_justify="left",
+    )
+    for col in ("", "target share", "within 0.6 of target", "distance to target", "distance to source"):
+        table.add_column(col, justify="right")
+    table.add_row("output", _num(identity.target_share), _num(identity.target_match), _num(identity.target_distance),
+                  _num(identity.source_distance))  # fmt: skip
+    table.add_row(
+        "input", _num(identity.input_target_share), "", _num(identity.input_target_distance),
+        _num(identity.input_source_distance),
+    )  # fmt: skip
+    motion = identity.motion
+    table.caption = (
+        f"motion kept (mean |output - input|): yaw {_num(motion.get('yaw', math.nan))}, pitch "
+        f"{_num(motion.get('pitch', math.nan))}, roll {_num(motion.get('roll', math.nan))} degrees; mouth "
+        f"{_num(motion.get('mouth', math.nan))}, eyes {_num(motion.get('eyes', math.nan))}; face sharpness "
+        f"(output / input high frequencies) {_num(identity.sharpness)}"
+    )
+    table.caption_justify = "left"
+    return table
 
 
 def _check_writable(path: Path, suffix: str) -> None:

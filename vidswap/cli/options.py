@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import click
 
-from vidswap.choices import ApplyMode, BackendName, Smoothing, choices
+from vidswap.choices import ApplyMode, BackendName, FaceDetail, Smoothing, choices
 from vidswap.cli.completion import complete_model
 from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings, parse_time, parse_work_size
 
@@ -177,6 +177,16 @@ _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (
         ("--color-match/--no-color-match", "color_match"),
         dict(default=True, show_default=True, help="Match the face's colour to the frame (Lab)."),
+    ),
+    (
+        ("--face-detail", "detail"),
+        dict(
+            default="none",
+            show_default=True,
+            type=click.Choice(choices(FaceDetail)),
+            help="restore: after pasting, add back the input's own detail finer than the model's crop (for faces "
+            "on screen much larger than the model's size).",
+        ),
     ),
     (
         ("--keep-faceless", "keep_faceless"),

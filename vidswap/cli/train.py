@@ -36,7 +36,7 @@ from vidswap.cli.options import models_dir_option
     "configs",
     multiple=True,
     metavar="YAML",
-    help="A YAML file or a preset in configs/ (face128, face256, frame256, tiny); repeatable.",
+    help="A YAML file or a preset in configs/ (face128, face256, faceswap, frame256, tiny); repeatable.",
 )
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Any setting, e.g. train.lr=1e-4.")
 @click.option("--resume", is_flag=True, help="Continue the run NAME; an error if it has no checkpoint.")

@@ -49,6 +49,19 @@ def match_color(crop: np.ndarray, reference: np.ndarray, mask: np.ndarray | None
     return cv2.cvtColor(np.clip(out + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
+def frame_pixels_per_model_pixel(alignment: Alignment, model_size: int) -> float:
+    """How many frame pixels one pixel of a `model_size` crop covers: above 1, the pasted face
+    is an enlargement, softer than the frame around it."""
+    scale = float(np.sqrt(abs(np.linalg.det(alignment.matrix[:, :2]))))  # crop pixels per frame pixel
+    return alignment.size[0] / model_size / max(scale, 1e-9)
+
+
+def frame_detail(region: np.ndarray, pixels_per_model_pixel: float) -> np.ndarray:
+    """The part of `region` (float32) finer than a model pixel: the region less its blur over half
+    a model pixel (a Gaussian that keeps the band the model's crop can carry)."""
+    return region - cv2.GaussianBlur(region, (0, 0), pixels_per_model_pixel / 2)
+
+
 def paste_back(
     frame: np.ndarray,
     crops: Sequence[tuple[np.ndarray, Alignment]],
@@ -56,8 +69,11 @@ def paste_back(
     erode: float = 0.05,
     blur: float = 0.1,
     color_match: bool = False,
+    detail_from: int = 0,
 ) -> np.ndarray:
-    """`frame` with each (translated crop, its alignment) blended back in.
+    """`frame` with each (translated crop, its alignment) blended back in. With `detail_from` (a
+    model's crop side), the frame's own detail finer than that crop can carry is added back
+    under the mask, so a face enlarged from a small model's crop is as sharp as the frame.
 
     With no crops (no face in this frame) the frame itself is returned untouched."""
     if not crops:
@@ -76,6 +92,10 @@ def paste_back(
             continue
         m = np.clip(warp_to_frame(mask, alignment, window), 0.0, 1.0)[..., None]  # bicubic overshoots
         face = warp_to_frame(crop, alignment, window).astype(np.float32)
-        blended = out[y0:y1, x0:x1].astype(np.float32) * (1.0 - m) + face * m
+        region = out[y0:y1, x0:x1].astype(np.float32)
+        blended = region * (1.0 - m) + face * m
+        enlargement = frame_pixels_per_model_pixel(alignment, detail_from) if detail_from else 0.0
+        if enlargement > 1.5:  # nearer 1 the crop carries (almost) the frame's detail itself
+            blended += m * frame_detail(region, enlargement)
         out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     return out

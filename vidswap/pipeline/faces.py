@@ -24,6 +24,7 @@ from vidswap.faces import (
     track_faces,
     warp_to_crop,
 )
+from vidswap.faces.blend import frame_pixels_per_model_pixel
 from vidswap.pipeline.smooth import CropSmoother
 from vidswap.pipeline.stream import run_pipeline
 from vidswap.settings import FaceSettings
@@ -133,15 +134,37 @@ def at_model_size(
     return run
 
 
+SOFT_ENLARGEMENT = 2.0  # frame pixels per model pixel above which a pasted face looks soft
+
+
+def enlargement_note(plan: FacePlan, model_size: int, settings: FaceSettings, name: str) -> str | None:
+    """A warning when the faces on screen are much larger than the model's crop (the median
+    face's enlargement above SOFT_ENLARGEMENT) and no detail is restored: what works instead."""
+    factors = [frame_pixels_per_model_pixel(a, model_size) for faces in plan.alignments.values() for a in faces]
+    if not factors or settings.detail == "restore":
+        return None
+    factor = float(np.median(factors))
+    if factor <= SOFT_ENLARGEMENT:
+        return None
+    return (
+        f"{name}: the face crops are about {factor * model_size:.0f} px on screen, {factor:.1f}x the model's "
+        f"{model_size} px: the pasted face will look softer than the frame; use a model trained at a larger size "
+        f"(--size 128 or 256), or --face-detail restore"
+    )
+
+
 def face_processor(
     translate: Callable[[list[np.ndarray]], list[np.ndarray]],
     plan: FacePlan,
     settings: FaceSettings,
     smooth: CropSmoother | None = None,
+    model_size: int = 0,
 ) -> Callable[[list[Frame]], list[np.ndarray]]:
     """Translate the planned faces of a batch of frames together; frames with no face
     pass through untouched. `smooth` steadies each track's translated crop before it is
-    pasted (batches must come in frame order)."""
+    pasted (batches must come in frame order). `model_size`: the model's crop side, for
+    settings.detail."""
+    detail_from = model_size if settings.detail == "restore" else 0
 
     def process(frames: list[Frame]) -> list[np.ndarray]:
         jobs = [(i, track, a) for i, f in enumerate(frames) for track, a in plan.faces.get(f.index, [])]
@@ -159,6 +182,7 @@ def face_processor(
                 erode=settings.erode,
                 blur=settings.blur,
                 color_match=settings.color_match,
+                detail_from=detail_from,
             )  # fmt: skip
             for i, f in enumerate(frames)
         ]

@@ -19,7 +19,7 @@ from vidswap.faces import FaceDetector
 from vidswap.faces.align import aligned_size
 from vidswap.models import load_model
 from vidswap.pipeline.apply import ApplyResult, apply_video
-from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces
+from vidswap.pipeline.faces import at_model_size, enlargement_note, face_processor, plan_faces
 from vidswap.pipeline.images import apply_image, check_image, image_output_path, is_image, plan_still_faces
 from vidswap.pipeline.smooth import check_smoothing, make_crop_smoother, make_smoother
 from vidswap.pipeline.translate import ImageTranslator, to_images, to_tensor
@@ -66,11 +66,13 @@ class Translator:
         on_frame: Callable[[int], None] | None = None,
         on_start: Callable[[int | None], None] | None = None,
         on_plan_frame: Callable[[int], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> ApplyResult:
         """Translate a video file (a path, or a Source the caller opened and closes) or an
         image file (a path: JPEG, PNG, WebP; `video`'s time window does not apply); returns
         what was written. In face mode a first pass over the clip finds the faces
-        (`on_plan_frame` reports its progress)."""
+        (`on_plan_frame` reports its progress); its warnings go to `on_warning` before the
+        frames are translated (and into the result's warnings)."""
         video = video or VideoSettings()
         if not isinstance(source, Source) and is_image(source):
             out_path = check_image_job(source, output, overwrite)
@@ -80,6 +82,8 @@ class Translator:
             out_path = check_job(source, output, video, overwrite)
             began = time.perf_counter()
             process, notes = self._frame_process(source, video, on_plan_frame)
+            for note in notes if on_warning else []:
+                on_warning(note)
             result = apply_video(
                 source,
                 out_path,
@@ -108,17 +112,19 @@ class Translator:
         warnings of the face pass."""
         if self.mode == "frame":
             return (lambda frames: self._translate([f.image for f in frames])), []
-        translate, crop = self._face_translate()
-        plan = plan_faces(source, crop, self.settings.face, device=self.device,
+        translate, crop, size = self._face_translate()
+        face = self.settings.face
+        plan = plan_faces(source, crop, face, device=self.device,
                           start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
         smooth = make_crop_smoother(self._smoothing, self.settings.smooth_strength, self.mode)
-        return face_processor(translate, plan, self.settings.face, smooth), plan.warnings
+        notes = plan.warnings + [n for n in [enlargement_note(plan, size, face, source.path.name)] if n]
+        return face_processor(translate, plan, face, smooth, size), notes
 
     def _face_translate(self):
-        """Face mode's translation of aligned crops, and the crops' side."""
+        """Face mode's translation of aligned crops, the crops' side and the model's."""
         size = self.model.card.size or 256
         crop = aligned_size(size)
-        return (self._translate if crop == size else at_model_size(self._translate, size)), crop
+        return (self._translate if crop == size else at_model_size(self._translate, size)), crop, size
 
     def _translate_still(self, image: np.ndarray, name: str) -> tuple[np.ndarray, list[str]]:
         if self.mode == "frame":
@@ -126,9 +132,10 @@ class Translator:
         face = self.settings.face
         if self._detector is None:
             self._detector = FaceDetector(device=self.device, min_prob=face.min_prob, min_size=face.min_size)
-        translate, crop = self._face_translate()
+        translate, crop, size = self._face_translate()
         plan = plan_still_faces(image, self._detector, crop, face, name)
-        return face_processor(translate, plan, face)([Frame(0, None, 0.0, image)])[0], plan.warnings
+        notes = plan.warnings + [n for n in [enlargement_note(plan, size, face, name)] if n]
+        return face_processor(translate, plan, face, model_size=size)([Frame(0, None, 0.0, image)])[0], notes
 
 
 def check_job(source: Source, output: str | os.PathLike | None, video: VideoSettings,
