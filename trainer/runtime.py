@@ -5,6 +5,7 @@ loop creates it. Nothing here knows about a particular method."""
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 from dataclasses import dataclass, field
 
@@ -63,8 +64,12 @@ class Runtime:
         ids = [self.device.index] if self.device.type == "cuda" else None
         # broadcast_buffers=False: methods call a network more than once before backward, and
         # rank 0's batch-norm statistics copied in place at the second call invalidate what the
-        # first saved for its backward (torch 2.11 refuses; synchronised batch norm keeps them equal)
-        return DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False)
+        # first saved for its backward (torch 2.11 refuses; synchronised batch norm keeps them equal).
+        # torch 2.15 renamed the switch forward_sync_buffers (the old name warns); both keep the
+        # one broadcast at start-up
+        renamed = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+        no_forward_sync = {"forward_sync_buffers" if renamed else "broadcast_buffers": False}
+        return DistributedDataParallel(net, device_ids=ids, **no_forward_sync)
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
