@@ -41,9 +41,10 @@ class FlowSmoother:
     history carries the changes the input really has (light, sub-pixel texture the warp
     blurs) and holds everything else, the generator's flicker included.
     The weight w is `strength` where the input is steady after motion compensation and falls
-    with the input's warped difference (exp(-r / (2 sigma^2)), Bonneel et al. 2015) and
-    where the forward-backward check fails, smoothed by a guided filter on the input so
-    it follows the input's edges and does not halo.
+    with the input's warped difference (exp(-r / (2 sigma^2)), Bonneel et al. 2015),
+    smoothed by a guided filter on the input so it follows the input's edges and does not
+    halo. The forward-backward check only decides whether the history is kept at all
+    (min_valid).
 
     strength: the history's weight where the input is steady, in [0, 1); 0 turns smoothing
         off, 0.9 is a memory of about 1 / (1 - 0.9) = 10 frames.
