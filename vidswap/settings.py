@@ -89,7 +89,7 @@ class TranslatorSettings:
     # frame mode: translate with the frame's shorter side at this many pixels and bring the result
     # back to the frame's size ("full": at the frame's own size; None: the model card's work_size)
     work_size: WorkSize = None
-    smooth: Smoothing = "auto"  # frame mode: the whole frame; face mode: each face's crop
+    smooth: Smoothing = "auto"  # frame mode: the whole frame; face mode: the pasted faces
     smooth_strength: float = SMOOTH_STRENGTH
     face: FaceSettings = field(default_factory=FaceSettings)
 

@@ -105,7 +105,7 @@ _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
             default=TranslatorSettings.smooth,
             show_default=True,
             help="Temporal smoothing along the input's optical flow: auto smooths the whole frame in frame mode "
-            "and each translated face in face mode; flow always smooths the whole frame.",
+            "and the pasted faces in face mode; flow always smooths the whole frame.",
         ),
     ),
     (

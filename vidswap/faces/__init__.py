@@ -3,7 +3,7 @@ between) -> track (link, fill gaps, smooth) -> align (crop to a template) -> ble
 a translated crop back). facenet-pytorch (slow to import) loads when a FaceDetector is made."""
 
 from vidswap.faces.align import Alignment, align_face, face_template, fit_frame, umeyama, warp_to_crop, warp_to_frame
-from vidswap.faces.blend import crop_mask, match_color, paste_back
+from vidswap.faces.blend import crop_mask, match_color, paste_back, paste_region
 from vidswap.faces.detect import Detection, FaceDetector
 from vidswap.faces.follow import FaceFollower
 from vidswap.faces.track import (
@@ -31,6 +31,7 @@ __all__ = [
     "fit_frame",
     "match_color",
     "paste_back",
+    "paste_region",
     "select_tracks",
     "smooth_track",
     "track_faces",

@@ -31,6 +31,21 @@ def crop_mask(size: tuple[int, int], erode: float = 0.05, blur: float = 0.1) -> 
     return (t * t * (3 - 2 * t)).astype(np.float32)  # smoothstep: no kink where it meets 1
 
 
+def paste_region(alignments: Sequence[Alignment], erode: float = 0.05, blur: float = 0.1) -> np.ndarray | None:
+    """HxW bool: the frame pixels paste_back can change for these alignments (its masks
+    above 0); None without alignments."""
+    if not alignments:
+        return None
+    width, height = alignments[0].frame_size
+    region = np.zeros((height, width), bool)
+    for alignment in alignments:
+        x0, y0, x1, y1 = window = reach(alignment)
+        if x1 > x0 and y1 > y0:
+            mask = warp_to_frame(crop_mask(alignment.size, erode, blur), alignment, window)
+            region[y0:y1, x0:x1] |= mask > 0
+    return region
+
+
 def match_color(crop: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """`crop` with its Lab mean and spread moved to those of `reference` (both uint8
     RGB, same size), measured where `mask` (weights) is set."""

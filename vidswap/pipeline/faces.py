@@ -19,13 +19,14 @@ from vidswap.faces import (
     Track,
     align_face,
     paste_back,
+    paste_region,
     select_tracks,
     smooth_track,
     track_faces,
     warp_to_crop,
 )
 from vidswap.faces.blend import frame_pixels_per_model_pixel
-from vidswap.pipeline.smooth import CropSmoother
+from vidswap.pipeline.smooth import FlowSmoother
 from vidswap.pipeline.stream import run_pipeline
 from vidswap.settings import FaceSettings
 from vidswap.video import Frame, Source, open_video, use_source
@@ -157,25 +158,28 @@ def face_processor(
     translate: Callable[[list[np.ndarray]], list[np.ndarray]],
     plan: FacePlan,
     settings: FaceSettings,
-    smooth: CropSmoother | None = None,
+    smooth: FlowSmoother | None = None,
     model_size: int = 0,
 ) -> Callable[[list[Frame]], list[np.ndarray]]:
     """Translate the planned faces of a batch of frames together; frames with no face
-    pass through untouched. `smooth` steadies each track's translated crop before it is
-    pasted (batches must come in frame order). `model_size`: the model's crop side, for
-    settings.detail."""
+    pass through untouched. `smooth` steadies the pasted faces in frame coordinates, only
+    where they were pasted (batches must come in frame order; a frame without a face drops
+    its history). `model_size`: the model's crop side, for settings.detail."""
     detail_from = model_size if settings.detail == "restore" else 0
 
+    def steady(frame: Frame, pasted: np.ndarray, alignments: list) -> np.ndarray:
+        if not alignments:
+            smooth.reset()
+            return pasted
+        return smooth(frame.image, pasted, region=paste_region(alignments, settings.erode, settings.blur))
+
     def process(frames: list[Frame]) -> list[np.ndarray]:
-        jobs = [(i, track, a) for i, f in enumerate(frames) for track, a in plan.faces.get(f.index, [])]
-        inputs = [warp_to_crop(frames[i].image, a) for i, _, a in jobs]
-        crops = translate(inputs) if jobs else []
+        jobs = [(i, a) for i, f in enumerate(frames) for _, a in plan.faces.get(f.index, [])]
+        crops = translate([warp_to_crop(frames[i].image, a) for i, a in jobs]) if jobs else []
         per_frame: dict[int, list] = {}
-        for (i, track, alignment), source, crop in zip(jobs, inputs, crops):
-            if smooth:
-                crop = smooth(track, frames[i].index, source, crop)
+        for (i, alignment), crop in zip(jobs, crops):
             per_frame.setdefault(i, []).append((crop, alignment))
-        return [
+        pasted = [
             paste_back(
                 f.image,
                 per_frame.get(i, []),
@@ -186,5 +190,8 @@ def face_processor(
             )  # fmt: skip
             for i, f in enumerate(frames)
         ]
+        if not smooth:
+            return pasted
+        return [steady(f, out, [a for _, a in per_frame.get(i, [])]) for i, (f, out) in enumerate(zip(frames, pasted))]
 
     return process

@@ -12,15 +12,16 @@ moving average along motion paths, which damps flicker far more than blending wi
 previous raw output would.
 
 `auto` (the default) smooths where the translation is: the whole frame in frame mode; in
-face mode each face track's translated crop (CropSmoother), along the flow between
-consecutive aligned input crops, and the background (the untouched input) is not blended
-at all. The default strength and the filter were measured (scripts/bench_temporal.py,
-docs/temporal.md).
+face mode the pasted faces, in frame coordinates (the background, the untouched input, is
+not blended). Smoothing each face's aligned crop along the flow between consecutive crops
+was the face-mode default before: the aligned crop moves a tenth of a pixel or more a
+frame under a still face (landmark noise), the generator's texture moves with the crop's
+grid, and that crop-to-crop flow is too small to follow (docs/temporal.md: 27.6x the
+input's warping error on a still face against 9.3x in frame coordinates). The default
+strength and the filter were measured (scripts/bench_temporal.py, docs/temporal.md).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -86,7 +87,11 @@ class FlowSmoother:
         self._prev_thumb: np.ndarray | None = None
         self._prev_out: np.ndarray | None = None
 
-    def __call__(self, input_frame: np.ndarray, output_frame: np.ndarray) -> np.ndarray:
+    def __call__(
+        self, input_frame: np.ndarray, output_frame: np.ndarray, region: np.ndarray | None = None
+    ) -> np.ndarray:
+        """`region` (HxW bool): smooth only there; elsewhere the output is taken as it is
+        (face mode: the pasted faces; the rest of the frame is the input's own)."""
         if input_frame.shape[:2] != output_frame.shape[:2]:
             raise ValueError(f"frame sizes differ: input {input_frame.shape}, output {output_frame.shape}")
         gray = to_gray(input_frame)
@@ -98,6 +103,8 @@ class FlowSmoother:
                 self.kept.append(0.0)
             else:
                 result = self._blend(gray, output_frame)
+                if region is not None:
+                    result = np.where(region[..., None], result, output_frame)
         self._prev_gray, self._prev_thumb, self._prev_out = gray, thumb, result
         return result
 
@@ -178,38 +185,6 @@ def local_slope(guide: np.ndarray, target: np.ndarray, radius: int, eps: float) 
     return np.clip(_mean(slope, radius), -2.0, 2.0)
 
 
-class CropSmoother:
-    """Face mode: one FlowSmoother per face track, fed the aligned input crop and its
-    translation. A track's history is dropped when it skips a frame (a gap the tracker did
-    not fill, or the start of a time window). `make` builds a track's smoother (default:
-    FlowSmoother(strength))."""
-
-    def __init__(self, strength: float = SMOOTH_STRENGTH, make: Callable[[], FlowSmoother] | None = None):
-        self.strength = _checked_strength(strength)
-        self.make = make or (lambda: FlowSmoother(self.strength))
-        self._tracks: dict[int, tuple[FlowSmoother, int]] = {}  # track -> (its smoother, last frame index)
-
-    @property
-    def cuts(self) -> int:
-        return sum(s.cuts for s in self._smoothers())
-
-    @property
-    def kept(self) -> list[float]:
-        return [k for s in self._smoothers() for k in s.kept]
-
-    def _smoothers(self) -> list[FlowSmoother]:
-        return [s for s, _ in self._tracks.values()]
-
-    def __call__(self, track: int, index: int, input_crop: np.ndarray, output_crop: np.ndarray) -> np.ndarray:
-        smoother, last = self._tracks.get(track, (None, None))
-        if smoother is None:
-            smoother = self.make()
-        elif last != index - 1:
-            smoother.reset()
-        self._tracks[track] = (smoother, index)
-        return smoother(input_crop, output_crop)
-
-
 def _checked_strength(strength: float) -> float:
     if not 0.0 <= strength < 1.0:
         raise ValueError(f"smoothing strength must be in [0, 1), got {strength}")
@@ -235,7 +210,7 @@ def make_smoother(mode: Smoothing, strength: float = SMOOTH_STRENGTH, apply_mode
     return None
 
 
-def make_crop_smoother(mode: Smoothing, strength: float = SMOOTH_STRENGTH, apply_mode: ApplyMode = "face"):
-    """The per-face smoother: "auto" in face mode; None otherwise."""
+def make_face_smoother(mode: Smoothing, strength: float = SMOOTH_STRENGTH, apply_mode: ApplyMode = "face"):
+    """The smoother of the pasted faces (face_processor): "auto" in face mode; None otherwise."""
     check_smoothing(mode, strength)
-    return CropSmoother(strength) if mode == "auto" and apply_mode == "face" else None
+    return FlowSmoother(strength) if mode == "auto" and apply_mode == "face" else None

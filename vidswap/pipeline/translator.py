@@ -21,7 +21,7 @@ from vidswap.models import load_model
 from vidswap.pipeline.apply import ApplyResult, apply_video
 from vidswap.pipeline.faces import at_model_size, enlargement_note, face_processor, plan_faces
 from vidswap.pipeline.images import apply_image, check_image, image_output_path, is_image, plan_still_faces
-from vidswap.pipeline.smooth import check_smoothing, make_crop_smoother, make_smoother
+from vidswap.pipeline.smooth import check_smoothing, make_face_smoother, make_smoother
 from vidswap.pipeline.translate import ImageTranslator, to_images, to_tensor
 from vidswap.runtime import check_choice
 from vidswap.settings import TranslatorSettings, VideoSettings
@@ -116,7 +116,7 @@ class Translator:
         face = self.settings.face
         plan = plan_faces(source, crop, face, device=self.device,
                           start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
-        smooth = make_crop_smoother(self._smoothing, self.settings.smooth_strength, self.mode)
+        smooth = make_face_smoother(self._smoothing, self.settings.smooth_strength, self.mode)
         notes = plan.warnings + [n for n in [enlargement_note(plan, size, face, source.path.name)] if n]
         return face_processor(translate, plan, face, smooth, size), notes
 
