@@ -14,7 +14,8 @@ For each model x clip x mode the raw translation is made once, then run through 
 smoother and encoded as `vidswap apply` encodes it (libx264, CRF 18). Reported:
 - ratio: warping error of the decoded output over the input's own (flow and occlusion from
   the input; DIS medium at 640 px, as `vidswap eval`), and the same judged by Farneback
-  flow (a second method, not the one the smoother uses); face mode: on the face region;
+  flow (a second method, not the one the smoother uses); face mode: on the face region
+  (where a face is pasted in both frames of a pair);
   on the synthetic clips (still, handheld, fast) also by the true motion: the camera path
   they were made along, so no flow estimate's error counts (`consistent`, with
   --consistent: the generator's translation of the whole still moved along that path, an
@@ -237,7 +238,9 @@ class Judge:
         self.input_error = {k: self._error(inputs, k) for k in self.pairs}
 
     def _error(self, frames: list[np.ndarray], judge: str) -> float:
-        regions = self.regions or [None] * len(frames)
+        # face mode: where a face is pasted in both frames of a pair (a track's start or end
+        # is not flicker)
+        regions = [a & b for a, b in zip(self.regions, self.regions[1:])] if self.regions else [None] * len(frames)
         terms = [
             pair_warping_error(a, b, p, region)
             for a, b, p, region in zip(frames, frames[1:], self.pairs[judge], regions)
