@@ -68,13 +68,14 @@ class PlainBlend(FlowSmoother):
     """The smoother before issue 23: the warped history blended in wherever the flow passes the
     forward-backward check, at a fixed weight, whatever the input did there."""
 
-    def _blend(self, gray: np.ndarray, output_frame: np.ndarray) -> np.ndarray:
-        pair = self.flow.pair(gray, self._prev_gray)
+    def _blend(self, gray: np.ndarray, output_frame: np.ndarray, prev_gray: np.ndarray, prev_out: np.ndarray,
+               scale: float) -> np.ndarray:  # fmt: skip
+        pair = self.flow.pair(gray, prev_gray)
         if pair.valid_fraction < self.min_valid:
             self.cuts += 1
             self.kept.append(0.0)
             return output_frame
-        history = warp(self._prev_out, pair.flow)
+        history = warp(prev_out, pair.flow)
         weight = cv2.blur(pair.valid.astype(np.float32), (9, 9)) * self.strength
         self.kept.append(float((weight >= 0.5 * self.strength).mean()))
         return cv2.blendLinear(output_frame, history, 1.0 - weight, weight)

@@ -55,7 +55,8 @@ class FlowSmoother:
         frames above which a scene cut is assumed and the history dropped.
     min_valid: the history is also dropped when less than this fraction of the frame has
         trusted flow (a cut the thumbnails missed, a flash, a flow failure).
-    max_side: flow, weights and slopes are computed on frames shrunk to this longer side
+    max_side: flow, weights and slopes are computed on frames shrunk to this longer side (a
+        region's window by the same factor as its frame)
         (they are smooth fields); the warp and the blend run at full size.
     """
 
@@ -91,28 +92,36 @@ class FlowSmoother:
         self, input_frame: np.ndarray, output_frame: np.ndarray, region: np.ndarray | None = None
     ) -> np.ndarray:
         """`region` (HxW bool): smooth only there; elsewhere the output is taken as it is
-        (face mode: the pasted faces; the rest of the frame is the input's own)."""
+        (face mode: the pasted faces; the rest of the frame is the input's own). The flow
+        and the blend are then computed in a window around the region only."""
         if input_frame.shape[:2] != output_frame.shape[:2]:
             raise ValueError(f"frame sizes differ: input {input_frame.shape}, output {output_frame.shape}")
         gray = to_gray(input_frame)
         thumb = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
         result = output_frame
+        scale = min(1.0, self.max_side / max(gray.shape))
         if self._prev_gray is not None and self.strength > 0:
             if np.abs(thumb - self._prev_thumb).mean() > self.cut_threshold:
                 self.cuts += 1
                 self.kept.append(0.0)
-            else:
-                result = self._blend(gray, output_frame)
-                if region is not None:
-                    result = np.where(region[..., None], result, output_frame)
+            elif region is None:
+                result = self._blend(gray, output_frame, self._prev_gray, self._prev_out, scale)
+            elif region.any():
+                y, x = _around(region)
+                blended = self._blend(
+                    gray[y, x], output_frame[y, x], self._prev_gray[y, x], self._prev_out[y, x], scale
+                )
+                result = output_frame.copy()
+                result[y, x] = np.where(region[y, x, None], blended, output_frame[y, x])
         self._prev_gray, self._prev_thumb, self._prev_out = gray, thumb, result
         return result
 
-    def _blend(self, gray: np.ndarray, output_frame: np.ndarray) -> np.ndarray:
-        # flow, weights and slopes on the shrunk frames; only the warp and the blend at full size
+    def _blend(self, gray: np.ndarray, output_frame: np.ndarray, prev_gray: np.ndarray, prev_out: np.ndarray,
+               scale: float) -> np.ndarray:  # fmt: skip
+        # flow, weights and slopes on the frames shrunk by `scale`; only the warp and the blend at full size
         h, w = gray.shape
-        size = _shrunk(w, h, self.max_side)
-        cur, prev = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in (gray, self._prev_gray))
+        size = max(1, round(w * scale)), max(1, round(h * scale))
+        cur, prev = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in (gray, prev_gray))
         pair = self.flow.pair(cur, prev)  # current -> previous frame
         if pair.valid_fraction < self.min_valid:
             self.cuts += 1
@@ -129,7 +138,7 @@ class FlowSmoother:
         weight = self.strength * np.exp(-residual / (2 * self.sigma**2))
         weight = np.clip(guided_filter(guide, weight, radius=4, eps=1e-3), 0.0, self.strength)
         self.kept.append(float((weight >= 0.5 * self.strength).mean()))
-        history, prev_gray = warp_each([self._prev_out, self._prev_gray], upscale_flow(flow, (h, w)))
+        history, prev_gray = warp_each([prev_out, prev_gray], upscale_flow(flow, (h, w)))
         full_weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
         blended = cv2.blendLinear(output_frame, history, 1.0 - full_weight, full_weight)  # uint8 in and out
         if not self.carry:
@@ -154,9 +163,14 @@ def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray) -> np.ndarr
     return flow * (1.0 - still[..., None])
 
 
-def _shrunk(w: int, h: int, max_side: int) -> tuple[int, int]:
-    scale = min(1.0, max_side / max(w, h))
-    return max(1, round(w * scale)), max(1, round(h * scale))
+def _around(region: np.ndarray) -> tuple[slice, slice]:
+    """Rows and columns of a window around a (non-empty) region, with a margin of a quarter
+    of its size (at least 16 px) so the flow sees the region's surroundings."""
+    rows, cols = np.flatnonzero(region.any(1)), np.flatnonzero(region.any(0))
+    margin = max(16, (max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1) // 4)
+    h, w = region.shape
+    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin)),
+            slice(max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)))  # fmt: skip
 
 
 def _mean(image: np.ndarray, radius: int) -> np.ndarray:
