@@ -17,7 +17,7 @@ not blended). Smoothing each face's aligned crop along the flow between consecut
 was the face-mode default before: the aligned crop moves a tenth of a pixel or more a
 frame under a still face (landmark noise), the generator's texture moves with the crop's
 grid, and that crop-to-crop flow is too small to follow (docs/temporal.md: 27.6x the
-input's warping error on a still face against 9.3x in frame coordinates). The default
+input's warping error on a still face against 6.9x in frame coordinates). The default
 strength and the filter were measured (scripts/bench_temporal.py, docs/temporal.md).
 """
 
