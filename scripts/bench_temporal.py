@@ -21,6 +21,11 @@ smoother and encoded as `vidswap apply` encodes it (libx264, CRF 18). Reported:
   3 px a frame in one of the 3 pairs before), where a smoother that drags history shows;
 - kept: the share of pixels that keep at least half the history's full weight.
 
+`--holds H ...` (frame mode) adds, for each weight H, the translation with the generator's
+instance-norm statistics held along the clip (vidswap.nets.held_norm, as `--hold-norm`
+runs it: torch backend, reset at the scene cuts the smoother finds): `held-H` alone and
+`held-H+S` followed by each smoother S.
+
     uv run python scripts/flicker_models.py -o /work/bench-models
     uv run python scripts/bench_temporal.py --model /work/bench-models/cyclegan-tconv ... [--sheet docs/x.png]
     uv run python scripts/bench_temporal.py --model MODEL --cost   # 720p: smoother vs translation, per frame
@@ -48,7 +53,8 @@ from vidswap.metrics import psnr  # noqa: E402
 from vidswap.metrics.flow import FlowEstimator, FlowPair, consistent, to_gray, warp  # noqa: E402
 from vidswap.metrics.warping import pair_warping_error  # noqa: E402
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces  # noqa: E402
-from vidswap.pipeline.smooth import CropSmoother, FlowSmoother  # noqa: E402
+from vidswap.pipeline.smooth import CropSmoother, FlowSmoother, SceneCuts  # noqa: E402
+from vidswap.pipeline.translate import ImageTranslator  # noqa: E402
 from vidswap.settings import SMOOTH_STRENGTH, FaceSettings  # noqa: E402
 from vidswap.video import Frame, VideoWriter, open_video  # noqa: E402
 
@@ -243,14 +249,38 @@ def run_case(judge: Judge, make_outputs, folder: Path, names: list[str]) -> list
     return rows
 
 
+def held_name(hold: float, smoother: str) -> str:
+    return f"held-{hold:g}" + ("" if smoother == "none" else f"+{smoother}")
+
+
+def parse_name(name: str) -> tuple[float, str]:
+    """'held-0.9+auto' -> (0.9, 'auto'); 'auto' -> (0.0, 'auto')."""
+    if not name.startswith("held-"):
+        return 0.0, name
+    hold, _, smoother = name[len("held-") :].partition("+")
+    return float(hold), smoother or "none"
+
+
+def held_translation(translator, inputs: list[np.ndarray], hold: float) -> list[np.ndarray]:
+    """The clip's frames translated in order with the instance-norm statistics held."""
+    translate = ImageTranslator(translator.model, translator.device, "torch", work_size=translator.work_size,
+                                hold=hold)  # fmt: skip
+    scenes = SceneCuts()
+    return [translate([im], [scenes(im)])[0] for im in inputs]
+
+
 def frame_case(inputs, translator, folder, names):
-    raw = [translator(im) for im in inputs]
+    raws = {0.0: [translator(im) for im in inputs]}
     judge = Judge(inputs, [sepia(im) for im in inputs])
 
     def outputs(name):
-        if SMOOTHERS[name] is None:
+        hold, smoother_name = parse_name(name)
+        if hold not in raws:
+            raws[hold] = held_translation(translator, inputs, hold)
+        raw = raws[hold]
+        if SMOOTHERS[smoother_name] is None:
             return raw, None
-        smoother = SMOOTHERS[name]()
+        smoother = SMOOTHERS[smoother_name]()
         return [smoother(i, o) for i, o in zip(inputs, raw)], smoother
 
     return judge, run_case(judge, outputs, folder, names)
@@ -310,6 +340,9 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=320, help="frame mode: clips shrunk to this longer side")
     parser.add_argument("--face-side", type=int, default=640, help="face mode: clips shrunk to this longer side")
     parser.add_argument("--smoothers", nargs="+", default=list(SMOOTHERS), choices=list(SMOOTHERS))
+    parser.add_argument("--holds", nargs="*", type=float, default=[],
+                        help="frame mode: also these weights of held instance-norm statistics, alone and "
+                        "before each smoother")  # fmt: skip
     parser.add_argument("--clips", nargs="*", help="only these")
     parser.add_argument("--modes", nargs="+", default=["frame", "face"], choices=["frame", "face"])
     parser.add_argument("--sheet", type=Path, help="contact sheet of the worst ghost of the default smoother")
@@ -320,6 +353,7 @@ def main() -> None:
         cost(args.model[0], args.footage, args.frames, args.rounds)
         return
     names = ["none"] + [n for n in args.smoothers if n != "none"]
+    held = [held_name(h, s) for h in args.holds for s in ["none", *names[1:]]]
     print(
         "| model | clip | mode | smoother | ratio (DIS) | ratio (Farneback) | PSNR (change) | ghost dB | kept | cuts |"
     )
@@ -340,7 +374,7 @@ def main() -> None:
                     began = time.perf_counter()
                     inputs = read(paths[clip], args.frames)
                     if mode == "frame":
-                        judge, rows = frame_case(inputs, translators[mode], folder, names)
+                        judge, rows = frame_case(inputs, translators[mode], folder, names + held)
                     else:
                         crop = aligned_size(translators[mode].model.card.size)
                         if clip not in plans:
