@@ -72,14 +72,15 @@ class HeldInstanceNorm(nn.Module):
 class HeldNorms(nn.Module):
     """A copy of `generator` with its per-image instance norms held along the clip.
 
-    hold: the history's weight in the average, in [0, 1); 0 is plain instance norm.
+    hold: the history's weight in the average, in [0, 1]; 0 is plain instance norm, 1 keeps
+        the statistics of the scene's first frame.
     Call `restart(starts)` before each batch of a clip's frames (in order); a call without
     it normalises each image alone."""
 
     def __init__(self, generator: nn.Module, hold: float):
         super().__init__()
-        if not 0.0 <= hold < 1.0:
-            raise ValueError(f"the held statistics' weight must be in [0, 1), got {hold}")
+        if not 0.0 <= hold <= 1.0:
+            raise ValueError(f"the held statistics' weight must be in [0, 1], got {hold}")
         self.generator = copy.deepcopy(generator)
         self.norms: list[HeldInstanceNorm] = []
         for parent in list(self.generator.modules()):
