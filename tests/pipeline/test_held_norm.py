@@ -10,11 +10,16 @@ import pytest
 import torch
 from skimage.data import astronaut
 
+from tests.helpers import make_video, run_cli
+from vidswap.errors import ConfigError
 from vidswap.models import ModelCard, load_model, save_model
 from vidswap.nets.generators import ResnetGenerator
 from vidswap.nets.held_norm import HeldNorms, holds
 from vidswap.pipeline.smooth import SceneCuts
 from vidswap.pipeline.translate import ImageTranslator, to_tensor
+from vidswap.pipeline.translator import Translator, held_norm
+from vidswap.settings import HOLD_NORM, EncodeOptions, VideoSettings
+from vidswap.video import open_video
 
 SIDE = 64
 
@@ -138,3 +143,45 @@ def test_holding_off_translates_exactly_as_before(tmp_path):
     # a clip's first frame: its own statistics (computed apart from torch's kernel: rounding)
     assert np.abs(held[0].astype(int) - out[0]).max() <= 1
     assert np.abs(held[1].astype(int) - out[1]).max() > 10
+
+
+def test_hold_norm_choice_picks_the_torch_backend_or_stays_off():
+    assert held_norm("auto", "torch", "cpu", True) == (HOLD_NORM, "torch")
+    assert held_norm("on", "auto", "cpu", True) == (HOLD_NORM, "torch")
+    assert held_norm("off", "torch", "cpu", True) == (0.0, "torch")
+    assert held_norm("on", "torch", "cpu", False) == (0.0, "torch")  # face mode, or no instance norm
+    # auto on this CPU: ONNX Runtime is installed and runs first, which cannot hold them
+    assert held_norm("auto", "auto", "cpu", True) == (0.0, "auto")
+    with pytest.raises(ConfigError, match="needs the torch backend"):
+        held_norm("on", "onnx", "cpu", True)
+
+
+@pytest.mark.slow
+def test_apply_holds_the_statistics_along_the_clip_and_restarts_at_a_cut(tmp_path):
+    """A whole `apply` in frame mode: with --hold-norm on, frames after a scene's first are
+    translated with held statistics (they differ from per-frame instance norm); each scene's
+    first frame, the clip's and the one after the cut, is translated as before."""
+    saved(tmp_path / "inorm")
+    other = np.ascontiguousarray(255 - scene()[::-1])
+    frames = [scene()] * 3 + [with_patch(scene()), other, with_patch(other)]
+    clip = make_video(tmp_path / "clip.mp4", frames)
+    outputs = {}
+    for choice in ("off", "on"):
+        translator = Translator(model=str(tmp_path / "inorm"), mode="frame", hold_norm=choice, smooth="none")
+        out = translator.apply(clip, tmp_path / f"{choice}.mp4", VideoSettings(encode=EncodeOptions(crf=0)))
+        outputs[choice] = [f.image.astype(int) for f in open_video(out.output)]
+    off, on = outputs["off"], outputs["on"]
+    diff = [np.abs(a - b).mean() for a, b in zip(on, off)]
+    assert diff[0] < 1.0 and diff[4] < 1.0, diff  # a scene's first frame: its own statistics
+    assert diff[3] > 3 * max(diff[0], diff[4]) and diff[5] > 3 * max(diff[0], diff[4]), diff
+
+
+def test_hold_norm_on_with_a_backend_that_cannot_hold_is_refused_in_one_line(tmp_path, capsys):
+    saved(tmp_path / "inorm")
+    clip = make_video(tmp_path / "clip.mp4", [scene()] * 2)
+    argv = ["apply", str(clip), "--model", str(tmp_path / "inorm"), "--mode", "frame", "--hold-norm", "on",
+            "--backend", "onnx", "-o", str(tmp_path / "out.mp4")]  # fmt: skip
+    code, _, err = run_cli(argv, capsys)
+    assert code != 0 and "needs the torch backend" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.mp4").exists()
