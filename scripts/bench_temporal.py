@@ -29,6 +29,7 @@ runs it: torch backend, reset at the scene cuts the smoother finds): `held-H` al
     uv run python scripts/flicker_models.py -o /work/bench-models
     uv run python scripts/bench_temporal.py --model /work/bench-models/cyclegan-tconv ... [--sheet docs/x.png]
     uv run python scripts/bench_temporal.py --model MODEL --cost   # 720p: smoother vs translation, per frame
+    uv run python scripts/bench_temporal.py --model MODEL --shifts # statistics' share of a shift's change
 """
 
 from __future__ import annotations
@@ -332,6 +333,30 @@ def cost(model: str, footage: Path, frames: int, rounds: int) -> None:
         print(f"| {r + 1} | {translate:.3f} | {smooth:.4f} | {smooth / translate:.3f} |", flush=True)
 
 
+def shifts(models: list[str], footage: Path) -> None:
+    """Crops of one still shifted by k px, each translation shifted back and compared with the
+    unshifted one's (mean absolute difference on the interior, 0-255): plain instance norm,
+    and with the statistics of the unshifted crop (held, weight 1). What is left with the
+    statistics held is the generator's own aliasing; the rest is its normalisation."""
+    big = shrink(read(footage / "hello/movie-hello.mp4", 1)[0], 512)
+    height, width, margin = 180, 320, 20
+    crops = {k: np.ascontiguousarray(big[40 : 40 + height, 60 + k : 60 + k + width]) for k in (0, 1, 2, 3, 4, 8)}
+
+    def change(outputs: dict[int, np.ndarray], k: int) -> float:
+        moved = outputs[k][margin:-margin, margin : -margin - k].astype(np.float32)
+        return float(np.abs(moved - outputs[0][margin:-margin, margin + k : -margin]).mean())
+
+    print("| model | statistics | " + " | ".join(f"k = {k}" for k in crops) + " |")
+    print("|---|---|" + "---|" * len(crops))
+    for model in models:
+        translator = Translator(TranslatorSettings(model=model, backend="torch", mode="frame"))
+        held = ImageTranslator(translator.model, translator.device, "torch", hold=1.0)
+        outputs = {"own": {k: translator(c) for k, c in crops.items()},
+                   "of k = 0": {k: held([c], [k == 0])[0] for k, c in crops.items()}}  # fmt: skip
+        for name, out in outputs.items():
+            print(f"| {Path(model).name} | {name} | " + " | ".join(f"{change(out, k):.2f}" for k in crops) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", nargs="+", required=True, help="model folders that flicker")
@@ -348,7 +373,11 @@ def main() -> None:
     parser.add_argument("--sheet", type=Path, help="contact sheet of the worst ghost of the default smoother")
     parser.add_argument("--cost", action="store_true", help="720p per-frame cost of smoother vs translation")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--shifts", action="store_true", help="instance-norm statistics' share of a shift's change")
     args = parser.parse_args()
+    if args.shifts:
+        shifts(args.model, args.footage)
+        return
     if args.cost:
         cost(args.model[0], args.footage, args.frames, args.rounds)
         return
