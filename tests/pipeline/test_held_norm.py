@@ -167,7 +167,9 @@ def test_apply_holds_the_statistics_along_the_clip_and_restarts_at_a_cut(tmp_pat
     clip = make_video(tmp_path / "clip.mp4", frames)
     outputs = {}
     for choice in ("off", "on"):
-        translator = Translator(model=str(tmp_path / "inorm"), mode="frame", hold_norm=choice, smooth="none")
+        translator = Translator(
+            model=str(tmp_path / "inorm"), mode="frame", backend="torch", hold_norm=choice, smooth="none"
+        )
         out = translator.apply(clip, tmp_path / f"{choice}.mp4", VideoSettings(encode=EncodeOptions(crf=0)))
         outputs[choice] = [f.image.astype(int) for f in open_video(out.output)]
     off, on = outputs["off"], outputs["on"]
