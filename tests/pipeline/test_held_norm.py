@@ -14,7 +14,7 @@ from tests.helpers import make_video, run_cli
 from vidswap.errors import ConfigError
 from vidswap.models import ModelCard, load_model, save_model
 from vidswap.nets.generators import ResnetGenerator
-from vidswap.nets.held_norm import HeldNorms, holds
+from vidswap.nets.held_norm import HeldInstanceNorm, HeldNorms, holds
 from vidswap.pipeline.smooth import SceneCuts
 from vidswap.pipeline.translate import ImageTranslator, to_tensor
 from vidswap.pipeline.translator import Translator, held_norm
@@ -187,3 +187,13 @@ def test_hold_norm_on_with_a_backend_that_cannot_hold_is_refused_in_one_line(tmp
     assert code != 0 and "needs the torch backend" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_half_precision_features_are_normalised_in_float32():
+    """As under fp16 autocast on a GPU: large activations whose squares overflow fp16."""
+    norm = HeldInstanceNorm(torch.nn.InstanceNorm2d(4), 0.9)
+    x = (torch.randn(2, 4, 16, 16) * 300 + 50).half()
+    norm.starts = [True, False]
+    y = norm(x)
+    assert y.dtype == torch.float16 and torch.isfinite(y).all()
+    assert float(y[0].float().std()) == pytest.approx(1.0, abs=0.02)  # the scene's first frame: its own statistics

@@ -48,13 +48,15 @@ class HeldInstanceNorm(nn.Module):
         self._var: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        var, mean = torch.var_mean(x, dim=(2, 3), unbiased=False)  # N x C each
+        # in float32 under fp16 autocast too, as torch's instance norm is
+        x32 = x.float()
+        var, mean = torch.var_mean(x32, dim=(2, 3), unbiased=False)  # N x C each
         if self.starts is not None:
             mean, var = self._held(mean, var)
-        y = (x - mean[..., None, None]) * torch.rsqrt(var[..., None, None] + self.eps)
+        y = (x32 - mean[..., None, None]) * torch.rsqrt(var[..., None, None] + self.eps)
         if self.weight is not None:
             y = y * self.weight[:, None, None] + self.bias[:, None, None]
-        return y
+        return y.to(x.dtype)
 
     def _held(self, mean: torch.Tensor, var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         means, variances = [], []

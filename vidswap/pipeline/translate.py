@@ -47,6 +47,8 @@ class ImageTranslator:
         self.work_size = work_size
         self.identity = isinstance(model.generator, IdentityGenerator)
         self.holding = hold > 0 and holds(model.generator)
+        if self.holding and backend != "torch":
+            raise ValueError(f"held statistics run on the torch backend only, not {backend}")
         self.hold = hold
         self.backend = None
         # fully convolutional generators run at any size; others only at the model's
