@@ -41,10 +41,7 @@ class HeldInstanceNorm(nn.Module):
         self.eps = norm.eps
         self.weight, self.bias = norm.weight, norm.bias  # None without affine
         self.starts: Sequence[bool] | None = None  # set by HeldNorms for each batch
-        self.forget()
-
-    def forget(self) -> None:
-        self._mean: torch.Tensor | None = None
+        self._mean: torch.Tensor | None = None  # the held statistics (C each), from the scene's first frame on
         self._var: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
