@@ -13,8 +13,9 @@ from vidswap.choices import ApplyMode, BackendName, FaceDetail, FaceSelection, H
 from vidswap.errors import ConfigError
 
 FACE_MARGIN = 0.35  # room around the face template, as a share of the tight face crop
-# the held instance-norm statistics' history weight (1: the scene's first frame's), measured: docs/temporal.md
-HOLD_NORM = 1.0
+# the held instance-norm statistics' history weight: about 100 frames of memory. 1 (the scene's first
+# frame's) gained more on 24-frame clips but would freeze a long take's statistics (docs/temporal.md)
+HOLD_NORM = 0.99
 SMOOTH_STRENGTH = 0.9  # the history's weight where the input is steady (temporal smoothing), measured: docs/temporal.md
 
 MIN_WORK_SIZE = 32  # the smallest shorter side a frame is translated at
