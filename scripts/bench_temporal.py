@@ -26,9 +26,15 @@ smoother and encoded as `vidswap apply` encodes it (libx264, CRF 18). Reported:
   3 px a frame in one of the 3 pairs before), where a smoother that drags history shows;
 - kept: the share of pixels that keep at least half the history's full weight.
 
+`--holds H ...` (frame mode) adds, for each weight H, the translation with the generator's
+instance-norm statistics held along the clip (vidswap.nets.held_norm, as `--hold-norm`
+runs it: torch backend, reset at the scene cuts the smoother finds): `held-H` alone and
+`held-H+S` followed by each smoother S.
+
     uv run python scripts/flicker_models.py -o /work/bench-models
     uv run python scripts/bench_temporal.py --model /work/bench-models/cyclegan-tconv ... [--sheet docs/x.png]
     uv run python scripts/bench_temporal.py --model MODEL --cost   # 720p: smoother vs translation, per frame
+    uv run python scripts/bench_temporal.py --model MODEL --shifts # statistics' share of a shift's change
 """
 
 from __future__ import annotations
@@ -56,7 +62,8 @@ from vidswap.metrics import psnr  # noqa: E402
 from vidswap.metrics.flow import FlowEstimator, FlowPair, consistent, to_gray, warp  # noqa: E402
 from vidswap.metrics.warping import pair_warping_error  # noqa: E402
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces  # noqa: E402
-from vidswap.pipeline.smooth import FlowSmoother  # noqa: E402
+from vidswap.pipeline.smooth import FlowSmoother, SceneCuts  # noqa: E402
+from vidswap.pipeline.translate import ImageTranslator  # noqa: E402
 from vidswap.settings import SMOOTH_STRENGTH, FaceSettings  # noqa: E402
 from vidswap.video import Frame, VideoWriter, open_video  # noqa: E402
 
@@ -300,19 +307,43 @@ def run_case(judge: Judge, make_outputs, folder: Path, names: list[str]) -> list
     return rows
 
 
+def held_name(hold: float, smoother: str) -> str:
+    return f"held-{hold:g}" + ("" if smoother == "none" else f"+{smoother}")
+
+
+def parse_name(name: str) -> tuple[float, str]:
+    """'held-0.9+auto' -> (0.9, 'auto'); 'auto' -> (0.0, 'auto')."""
+    if not name.startswith("held-"):
+        return 0.0, name
+    hold, _, smoother = name[len("held-") :].partition("+")
+    return float(hold), smoother or "none"
+
+
+def held_translation(translator, inputs: list[np.ndarray], hold: float) -> list[np.ndarray]:
+    """The clip's frames translated in order with the instance-norm statistics held."""
+    translate = ImageTranslator(translator.model, translator.device, "torch", work_size=translator.work_size,
+                                hold=hold)  # fmt: skip
+    scenes = SceneCuts()
+    return [translate([im], [scenes(im)])[0] for im in inputs]
+
+
 def frame_case(inputs, translator, folder, names, scene: Scene | None):
-    raw = [translator(im) for im in inputs]
+    raws = {0.0: [translator(im) for im in inputs]}
     judge = Judge(inputs, [sepia(im) for im in inputs], true_pairs=scene.true_pairs() if scene else None)
 
     def outputs(name):
         if name == "consistent":
             return scene.render(translator(scene.source)), None
-        if SMOOTHERS[name] is None:
+        hold, smoother_name = parse_name(name)
+        if hold not in raws:
+            raws[hold] = held_translation(translator, inputs, hold)
+        raw = raws[hold]
+        if SMOOTHERS[smoother_name] is None:
             return raw, None
-        smoother = SMOOTHERS[name]()
+        smoother = SMOOTHERS[smoother_name]()
         return [smoother(i, o) for i, o in zip(inputs, raw)], smoother
 
-    names = [n for n in names if n not in FACE_ONLY and (scene or n != "consistent")]
+    names = [n for n in names if parse_name(n)[1] not in FACE_ONLY and (scene or n != "consistent")]
     return judge, run_case(judge, outputs, folder, names)
 
 
@@ -383,6 +414,30 @@ def cost(model: str, footage: Path, frames: int, rounds: int) -> None:
         print(f"| {r + 1} | {translate:.3f} | {smooth:.4f} | {smooth / translate:.3f} |", flush=True)
 
 
+def shifts(models: list[str], footage: Path) -> None:
+    """Crops of one still shifted by k px, each translation shifted back and compared with the
+    unshifted one's (mean absolute difference on the interior, 0-255): plain instance norm,
+    and with the statistics of the unshifted crop (held, weight 1). What is left with the
+    statistics held is the generator's own aliasing; the rest is its normalisation."""
+    big = shrink(read(footage / "hello/movie-hello.mp4", 1)[0], 512)
+    height, width, margin = 180, 320, 20
+    crops = {k: np.ascontiguousarray(big[40 : 40 + height, 60 + k : 60 + k + width]) for k in (0, 1, 2, 3, 4, 8)}
+
+    def change(outputs: dict[int, np.ndarray], k: int) -> float:
+        moved = outputs[k][margin:-margin, margin : -margin - k].astype(np.float32)
+        return float(np.abs(moved - outputs[0][margin:-margin, margin + k : -margin]).mean())
+
+    print("| model | statistics | " + " | ".join(f"k = {k}" for k in crops) + " |")
+    print("|---|---|" + "---|" * len(crops))
+    for model in models:
+        translator = Translator(TranslatorSettings(model=model, backend="torch", mode="frame"))
+        held = ImageTranslator(translator.model, translator.device, "torch", hold=1.0)
+        outputs = {"own": {k: translator(c) for k, c in crops.items()},
+                   "of k = 0": {k: held([c], [k == 0])[0] for k, c in crops.items()}}  # fmt: skip
+        for name, out in outputs.items():
+            print(f"| {Path(model).name} | {name} | " + " | ".join(f"{change(out, k):.2f}" for k in crops) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", nargs="+", required=True, help="model folders that flicker")
@@ -392,16 +447,25 @@ def main() -> None:
     parser.add_argument("--face-side", type=int, default=640, help="face mode: clips shrunk to this longer side")
     parser.add_argument("--smoothers", nargs="+", default=list(SMOOTHERS), choices=list(SMOOTHERS))
     parser.add_argument("--consistent", action="store_true", help="frame mode: a flicker-free output's row too")
+    parser.add_argument("--holds", nargs="*", type=float, default=[],
+                        help="frame mode: also these weights of held instance-norm statistics, alone and "
+                        "before each smoother")  # fmt: skip
     parser.add_argument("--clips", nargs="*", help="only these")
     parser.add_argument("--modes", nargs="+", default=["frame", "face"], choices=["frame", "face"])
     parser.add_argument("--sheet", type=Path, help="contact sheet of the worst ghost of the default smoother")
     parser.add_argument("--cost", action="store_true", help="720p per-frame cost of smoother vs translation")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--shifts", action="store_true", help="instance-norm statistics' share of a shift's change")
     args = parser.parse_args()
+    if args.shifts:
+        shifts(args.model, args.footage)
+        return
     if args.cost:
         cost(args.model[0], args.footage, args.frames, args.rounds)
         return
-    names = ["none"] + [n for n in args.smoothers if n != "none"] + ["consistent"] * args.consistent
+    names = ["none"] + [n for n in args.smoothers if n != "none"]
+    held = [held_name(h, s) for h in args.holds for s in names]
+    frame_names = names + held + ["consistent"] * args.consistent
     print(
         "| model | clip | mode | smoother | ratio (DIS) | ratio (Farneback) | ratio (true motion) | PSNR (change) "
         "| ghost dB | kept | cuts |"
@@ -423,7 +487,7 @@ def main() -> None:
                     began = time.perf_counter()
                     inputs = read(paths[clip], args.frames)
                     if mode == "frame":
-                        judge, rows = frame_case(inputs, translators[mode], folder, names, scenes.get(clip))
+                        judge, rows = frame_case(inputs, translators[mode], folder, frame_names, scenes.get(clip))
                     else:
                         crop = aligned_size(translators[mode].model.card.size)
                         if clip not in plans:

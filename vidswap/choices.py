@@ -12,6 +12,8 @@ BackendName = Literal["auto", "torch", "compile", "onnx", "tensorrt"]
 ApplyMode = Literal["auto", "face", "frame"]  # auto: what the model was trained on
 DataMode = Literal["face", "frame"]
 Smoothing = Literal["none", "flow", "auto"]  # auto: along the flow, on the whole frame or on the face crops
+# instance-norm statistics held along a clip (frame mode); auto: where the backend can (torch)
+HoldNorm = Literal["auto", "on", "off"]
 FaceSelection = Literal["largest", "all"]  # apply also takes a track number
 FaceDetail = Literal["none", "restore"]  # restore: the frame's own detail finer than the model's crop, after pasting
 Amp = Literal["auto", "bf16", "fp16", "off"]

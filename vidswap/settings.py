@@ -9,10 +9,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vidswap.choices import ApplyMode, BackendName, FaceDetail, FaceSelection, Smoothing
+from vidswap.choices import ApplyMode, BackendName, FaceDetail, FaceSelection, HoldNorm, Smoothing
 from vidswap.errors import ConfigError
 
 FACE_MARGIN = 0.35  # room around the face template, as a share of the tight face crop
+# the held instance-norm statistics' history weight: about 100 frames of memory. 1 (the scene's first
+# frame's) gained more on 24-frame clips but would freeze a long take's statistics (docs/temporal.md)
+HOLD_NORM = 0.99
 SMOOTH_STRENGTH = 0.9  # the history's weight where the input is steady (temporal smoothing), measured: docs/temporal.md
 
 MIN_WORK_SIZE = 32  # the smallest shorter side a frame is translated at
@@ -91,6 +94,7 @@ class TranslatorSettings:
     work_size: WorkSize = None
     smooth: Smoothing = "auto"  # frame mode: the whole frame; face mode: the pasted faces
     smooth_strength: float = SMOOTH_STRENGTH
+    hold_norm: HoldNorm = "auto"  # frame mode: instance-norm statistics held along the clip (torch backend)
     face: FaceSettings = field(default_factory=FaceSettings)
 
     def __post_init__(self) -> None:

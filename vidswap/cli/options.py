@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import click
 
-from vidswap.choices import ApplyMode, BackendName, FaceDetail, Smoothing, choices
+from vidswap.choices import ApplyMode, BackendName, FaceDetail, HoldNorm, Smoothing, choices
 from vidswap.cli.completion import complete_model
 from vidswap.settings import EncodeOptions, FaceSettings, TranslatorSettings, parse_time, parse_work_size
 
@@ -116,6 +116,17 @@ _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
             type=click.FloatRange(0, 1, max_open=True),
             help="Weight of the previous output, warped along the flow, where the input is steady "
             "(it falls where the input really changed).",
+        ),
+    ),
+    (
+        ("--hold-norm",),
+        dict(
+            type=click.Choice(choices(HoldNorm)),
+            default=TranslatorSettings.hold_norm,
+            show_default=True,
+            help="Frame mode, instance-norm generators: normalise each frame with the statistics of its scene's "
+            "first frame, so a change in one place does not shift the whole picture; auto: where the backend "
+            "allows it (torch), on: use the torch backend for it.",
         ),
     ),
 ]

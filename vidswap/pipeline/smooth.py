@@ -74,10 +74,10 @@ class FlowSmoother:
         self.strength = _checked_strength(strength)
         self.sigma = sigma
         self.carry = carry
-        self.cut_threshold = cut_threshold
         self.min_valid = min_valid
         self.max_side = max_side
         self.flow = FlowEstimator(max_side=max_side, preset=preset)
+        self.scenes = SceneCuts(cut_threshold)
         self.cuts = 0  # scene cuts seen (for reports and tests)
         self.kept: list[float] = []  # a frame's share of pixels keeping at least half the full weight
         self.reset()
@@ -85,8 +85,8 @@ class FlowSmoother:
     def reset(self) -> None:
         """Forget the history (call between unrelated clips)."""
         self._prev_gray: np.ndarray | None = None
-        self._prev_thumb: np.ndarray | None = None
         self._prev_out: np.ndarray | None = None
+        self.scenes.reset()
 
     def __call__(
         self, input_frame: np.ndarray, output_frame: np.ndarray, region: np.ndarray | None = None
@@ -97,14 +97,14 @@ class FlowSmoother:
         if input_frame.shape[:2] != output_frame.shape[:2]:
             raise ValueError(f"frame sizes differ: input {input_frame.shape}, output {output_frame.shape}")
         gray = to_gray(input_frame)
-        thumb = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
         result = output_frame
-        scale = min(1.0, self.max_side / max(gray.shape))
-        if self._prev_gray is not None and self.strength > 0:
-            if np.abs(thumb - self._prev_thumb).mean() > self.cut_threshold:
+        if self.scenes(gray):
+            if self._prev_gray is not None and self.strength > 0:
                 self.cuts += 1
                 self.kept.append(0.0)
-            elif region is None:
+        elif self.strength > 0:
+            scale = min(1.0, self.max_side / max(gray.shape))
+            if region is None:
                 result = self._blend(gray, output_frame, self._prev_gray, self._prev_out, scale)
             elif region.any():
                 y, x = _around(region)
@@ -113,7 +113,7 @@ class FlowSmoother:
                 )
                 result = output_frame.copy()
                 result[y, x] = np.where(region[y, x, None], blended, output_frame[y, x])
-        self._prev_gray, self._prev_thumb, self._prev_out = gray, thumb, result
+        self._prev_gray, self._prev_out = gray, result
         return result
 
     def _blend(self, gray: np.ndarray, output_frame: np.ndarray, prev_gray: np.ndarray, prev_out: np.ndarray,
@@ -150,6 +150,26 @@ class FlowSmoother:
         carried = cv2.resize(weight[..., None] * slope, (w, h), interpolation=cv2.INTER_LINEAR)
         change = cv2.subtract(gray, prev_gray, dtype=cv2.CV_32F)  # the input's own change, 0-255
         return cv2.add(blended, carried * change[..., None], dtype=cv2.CV_8U)
+
+
+class SceneCuts:
+    """Feed a clip's grey (or RGB) frames in order: True for a frame that begins a scene (the
+    first one, and one after a cut: the mean absolute difference, 0-255, of 32x32
+    thumbnails of consecutive frames above `threshold`). Both the smoother and the held
+    normalisation statistics (vidswap.nets.held_norm) start again there."""
+
+    def __init__(self, threshold: float = 30.0):
+        self.threshold = threshold
+        self.reset()
+
+    def reset(self) -> None:
+        self._prev: np.ndarray | None = None
+
+    def __call__(self, frame: np.ndarray) -> bool:
+        gray = frame if frame.ndim == 2 else to_gray(frame)
+        thumb = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+        prev, self._prev = self._prev, thumb
+        return prev is None or float(np.abs(thumb - prev).mean()) > self.threshold
 
 
 def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Running a model's generator on RGB uint8 images: full frames (at their own size, tiled
 when large, or at a work size and brought back) or aligned face crops, through the chosen
-inference backend."""
+inference backend. With `hold`, an instance-normalised generator's statistics are held
+along a clip's frames (vidswap.nets.held_norm) on the torch backend."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 
 from vidswap.models import Model
 from vidswap.nets import IdentityGenerator
+from vidswap.nets.held_norm import HeldNorms, holds
 from vidswap.pipeline.upsample import guided_upsample, shrink
 from vidswap.runtime import create_backend
 
@@ -30,10 +32,12 @@ def to_images(batch: torch.Tensor) -> list[np.ndarray]:
 class ImageTranslator:
     """Translates batches of same-sized images. The backend is made on the first batch,
     when the image size it must be exported/checked for is known. With a `work_size`, images
-    whose shorter side is larger are translated with it at that size (see vidswap.pipeline.upsample)."""
+    whose shorter side is larger are translated with it at that size (see vidswap.pipeline.upsample).
+    hold: the weight of the clip's history in the held instance-norm statistics (0: off); it
+    applies to batches given `starts` (a clip's frames in order), and not to tiles."""
 
     def __init__(self, model: Model, device: str = "cpu", backend: str = "auto", fp16: bool = False,
-                 batch: int = 1, tile: int = 0, work_size: int | None = None):  # fmt: skip
+                 batch: int = 1, tile: int = 0, work_size: int | None = None, hold: float = 0.0):  # fmt: skip
         self.model = model
         self.device = device
         self.backend_name = backend
@@ -42,16 +46,22 @@ class ImageTranslator:
         self.tile = tile
         self.work_size = work_size
         self.identity = isinstance(model.generator, IdentityGenerator)
+        self.holding = hold > 0 and holds(model.generator)
+        if self.holding and backend != "torch":
+            raise ValueError(f"held statistics run on the torch backend only, not {backend}")
+        self.hold = hold
         self.backend = None
         # fully convolutional generators run at any size; others only at the model's
         self.fixed_size = None if model.card.fully_convolutional else (model.card.size, model.card.size)
 
-    def __call__(self, images: list[np.ndarray]) -> list[np.ndarray]:
+    def __call__(self, images: list[np.ndarray], starts: list[bool] | None = None) -> list[np.ndarray]:
+        """Translate `images`; `starts`: they are a clip's next frames, and which of them begin
+        a scene (what the held statistics need; None: unrelated images)."""
         if self.identity or not images:
             return images
         height, width = images[0].shape[:2]
         if self.work_size and not self.fixed_size and min(height, width) > self.work_size:
-            return self._at_work_size(images)
+            return self._at_work_size(images, starts)
         size = self.fixed_size or (_round_up(height), _round_up(width))
         if self.tile and not self.fixed_size and max(size) > self.tile:
             return [self._tiled(image) for image in images]
@@ -59,12 +69,12 @@ class ImageTranslator:
             x = to_tensor(images, self.device)
             if size != (height, width):
                 x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-            y = self._run(x)
+            y = self._run(x, starts)
             if size != (height, width):
                 y = F.interpolate(y.float(), size=(height, width), mode="bilinear", align_corners=False)
         return to_images(y)
 
-    def _at_work_size(self, images: list[np.ndarray]) -> list[np.ndarray]:
+    def _at_work_size(self, images: list[np.ndarray], starts: list[bool] | None) -> list[np.ndarray]:
         height, width = images[0].shape[:2]
         scale = self.work_size / min(height, width)  # sides to the nearest multiple: the aspect barely changes
         size = tuple(max(1, round(side * scale / SIZE_MULTIPLE)) * SIZE_MULTIPLE for side in (height, width))
@@ -74,13 +84,13 @@ class ImageTranslator:
             if self.tile and max(size) > self.tile:
                 translated = to_tensor([self._tiled(image) for image in to_images(small)], self.device)
             else:
-                translated = self._run(small)
+                translated = self._run(small, starts)
             return to_images(guided_upsample(x, small, translated))
 
-    def _run(self, x):
+    def _run(self, x, starts: list[bool] | None = None):
         if self.backend is None:
             self.backend = create_backend(
-                self.model.generator,
+                HeldNorms(self.model.generator, self.hold) if self.holding else self.model.generator,
                 self.backend_name,
                 device=self.device,
                 fp16=self.fp16,
@@ -89,6 +99,8 @@ class ImageTranslator:
                 model_folder=self.model.folder,
                 generator_name=self.model.card.default_generator,
             )
+        if self.holding and starts is not None:
+            self.backend.module.restart(starts)
         return self.backend(x)
 
     def _tiled(self, image: np.ndarray) -> np.ndarray:

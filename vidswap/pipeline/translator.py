@@ -12,19 +12,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidswap.choices import ApplyMode, Smoothing, choices
+from vidswap.choices import ApplyMode, HoldNorm, Smoothing, choices
 from vidswap.device import pick_device
 from vidswap.errors import ConfigError
 from vidswap.faces import FaceDetector
 from vidswap.faces.align import aligned_size
 from vidswap.models import load_model
+from vidswap.nets.held_norm import holds
 from vidswap.pipeline.apply import ApplyResult, apply_video
 from vidswap.pipeline.faces import at_model_size, enlargement_note, face_processor, plan_faces
 from vidswap.pipeline.images import apply_image, check_image, image_output_path, is_image, plan_still_faces
-from vidswap.pipeline.smooth import check_smoothing, make_face_smoother, make_smoother
+from vidswap.pipeline.smooth import SceneCuts, check_smoothing, make_face_smoother, make_smoother
 from vidswap.pipeline.translate import ImageTranslator, to_images, to_tensor
-from vidswap.runtime import check_choice
-from vidswap.settings import TranslatorSettings, VideoSettings
+from vidswap.runtime import auto_order, check_choice
+from vidswap.settings import HOLD_NORM, TranslatorSettings, VideoSettings
 from vidswap.video import Frame, Source, default_output_path, use_source
 
 
@@ -44,7 +45,12 @@ class Translator:
         self.work_size = (
             None if self.mode == "face" or s.work_size == "full" else s.work_size or self.model.card.work_size
         )
-        self._translate = ImageTranslator(self.model, self.device, s.backend, s.fp16, s.batch, s.tile, self.work_size)
+        hold, backend = held_norm(
+            s.hold_norm, s.backend, self.device, self.mode == "frame" and holds(self.model.generator)
+        )
+        self._translate = ImageTranslator(
+            self.model, self.device, backend, s.fp16, s.batch, s.tile, self.work_size, hold
+        )
         self._detector: FaceDetector | None = None  # face mode on images: made by the first one
 
     def __call__(self, images):
@@ -111,7 +117,10 @@ class Translator:
         """What the streaming pass does to each batch of frames in this mode, and the
         warnings of the face pass."""
         if self.mode == "frame":
-            return (lambda frames: self._translate([f.image for f in frames])), []
+            if not self._translate.holding:
+                return (lambda frames: self._translate([f.image for f in frames])), []
+            scenes = SceneCuts()  # the held statistics start again at each scene
+            return (lambda frames: self._translate([f.image for f in frames], [scenes(f.image) for f in frames])), []
         translate, crop, size = self._face_translate()
         face = self.settings.face
         plan = plan_faces(source, crop, face, device=self.device,
@@ -136,6 +145,23 @@ class Translator:
         plan = plan_still_faces(image, self._detector, crop, face, name)
         notes = plan.warnings + [n for n in [enlargement_note(plan, size, face, name)] if n]
         return face_processor(translate, plan, face, model_size=size)([Frame(0, None, 0.0, image)])[0], notes
+
+
+def held_norm(choice: HoldNorm, backend: str, device, applies: bool) -> tuple[float, str]:
+    """The held instance-norm statistics' weight (0: off) and the backend to run, for
+    `--hold-norm` (`applies`: frame mode and a generator with per-image instance norm).
+    Only the torch backend can hold them: auto holds where that is the backend anyway, on
+    asks for it."""
+    if choice not in choices(HoldNorm):
+        raise ConfigError(f"unknown hold_norm {choice!r} (known: {', '.join(choices(HoldNorm))})")
+    if not applies or choice == "off":
+        return 0.0, backend
+    runs = auto_order(torch.device(device))[0] if backend == "auto" else backend
+    if choice == "on" and backend not in ("auto", "torch"):
+        raise ConfigError(f"--hold-norm on needs the torch backend, not {backend} (it cannot hold the statistics)")
+    if choice == "on" or runs == "torch":
+        return HOLD_NORM, "torch"
+    return 0.0, backend
 
 
 def check_job(source: Source, output: str | os.PathLike | None, video: VideoSettings,

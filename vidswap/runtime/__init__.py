@@ -36,7 +36,7 @@ from vidswap.runtime.tensorrt_backend import TensorRTBackend
 from vidswap.runtime.torch_backends import CompiledBackend, TorchBackend
 from vidswap.runtime.verify import sample_batch, verify_backend
 
-__all__ = ["REGISTRY", "Backend", "check_choice", "create_backend", "export_onnx", "onnx_path"]
+__all__ = ["REGISTRY", "Backend", "auto_order", "check_choice", "create_backend", "export_onnx", "onnx_path"]
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,103 @@
+"""Instance-norm statistics held steady along a clip (issue 23, `--hold-norm`).
+
+An instance-normalised generator normalises each feature map by its own per-channel mean
+and variance, so a change anywhere in the picture (a hand entering, a pan revealing new
+content) moves the statistics and with them the whole output: flicker far from where the
+input changed. HeldNorms copies a generator and swaps each InstanceNorm2d that uses
+per-image statistics for HeldInstanceNorm, whose statistics are an exponential average
+over the clip's frames so far: mean_t = hold * mean_t-1 + (1 - hold) * this frame's mean
+(the variance likewise). The frames of a batch are taken in order.
+
+Which frames start a scene (the first of a clip, the first after a cut) is given per batch
+with `restart`; such a frame is normalised by its own statistics, as instance norm does.
+A batch without `restart` is a batch of unrelated images: each is normalised alone, exactly
+as the plain generator does.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def holds(generator: nn.Module) -> bool:
+    """Whether `generator` has instance norms with per-image statistics (what holding changes)."""
+    return any(_per_image(m) for m in generator.modules())
+
+
+def _per_image(module: nn.Module) -> bool:
+    return isinstance(module, nn.InstanceNorm2d) and not module.track_running_stats
+
+
+class HeldInstanceNorm(nn.Module):
+    """InstanceNorm2d whose statistics are averaged over the frames before (see the module)."""
+
+    def __init__(self, norm: nn.InstanceNorm2d, hold: float):
+        super().__init__()
+        self.hold = hold
+        self.eps = norm.eps
+        self.weight, self.bias = norm.weight, norm.bias  # None without affine
+        self.starts: Sequence[bool] | None = None  # set by HeldNorms for each batch
+        self._mean: torch.Tensor | None = None  # the held statistics (C each), from the scene's first frame on
+        self._var: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # in float32 under fp16 autocast too, as torch's instance norm is
+        x32 = x.float()
+        var, mean = torch.var_mean(x32, dim=(2, 3), unbiased=False)  # N x C each
+        if self.starts is not None:
+            mean, var = self._held(mean, var)
+        y = (x32 - mean[..., None, None]) * torch.rsqrt(var[..., None, None] + self.eps)
+        if self.weight is not None:
+            y = y * self.weight[:, None, None] + self.bias[:, None, None]
+        return y.to(x.dtype)
+
+    def _held(self, mean: torch.Tensor, var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        means, variances = [], []
+        for n, start in enumerate(self.starts):
+            if start or self._mean is None:
+                self._mean, self._var = mean[n], var[n]
+            else:
+                self._mean = self.hold * self._mean + (1 - self.hold) * mean[n]
+                self._var = self.hold * self._var + (1 - self.hold) * var[n]
+            means.append(self._mean)
+            variances.append(self._var)
+        return torch.stack(means), torch.stack(variances)
+
+
+class HeldNorms(nn.Module):
+    """A copy of `generator` with its per-image instance norms held along the clip.
+
+    hold: the history's weight in the average, in [0, 1]; 0 is plain instance norm, 1 keeps
+        the statistics of the scene's first frame.
+    Call `restart(starts)` before each batch of a clip's frames (in order); a call without
+    it normalises each image alone."""
+
+    def __init__(self, generator: nn.Module, hold: float):
+        super().__init__()
+        if not 0.0 <= hold <= 1.0:
+            raise ValueError(f"the held statistics' weight must be in [0, 1], got {hold}")
+        self.generator = copy.deepcopy(generator)
+        self.norms: list[HeldInstanceNorm] = []
+        for parent in list(self.generator.modules()):
+            for name, child in parent.named_children():
+                if _per_image(child):
+                    held = HeldInstanceNorm(child, hold)
+                    setattr(parent, name, held)
+                    self.norms.append(held)
+        self._starts: list[bool] | None = None
+
+    def restart(self, starts: Sequence[bool]) -> None:
+        """Which images of the next batch begin a scene (the rest continue the one before)."""
+        self._starts = list(starts)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        starts, self._starts = self._starts, None
+        if starts is not None and len(starts) != x.shape[0]:
+            raise ValueError(f"{len(starts)} scene flags for a batch of {x.shape[0]}")
+        for norm in self.norms:
+            norm.starts = starts
+        return self.generator(x)
