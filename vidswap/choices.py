@@ -11,7 +11,7 @@ from typing import Literal, get_args
 BackendName = Literal["auto", "torch", "compile", "onnx", "tensorrt"]
 ApplyMode = Literal["auto", "face", "frame"]  # auto: what the model was trained on
 DataMode = Literal["face", "frame"]
-Smoothing = Literal["none", "flow", "auto"]  # auto: along the flow, on the whole frame or on the face crops
+Smoothing = Literal["none", "flow", "auto"]  # auto: along the flow, on the whole frame or on the pasted faces
 # instance-norm statistics held along a clip (frame mode); auto: where the backend can (torch)
 HoldNorm = Literal["auto", "on", "off"]
 FaceSelection = Literal["largest", "all"]  # apply also takes a track number
