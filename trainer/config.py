@@ -64,9 +64,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     temporal: float = 0.0  # weight of the temporal-stability regulariser (trainer/temporal.py); 0: off
     temporal_mode: TemporalMode = "transform"  # transform: random shifts of a crop; flow: consecutive clip frames
-    face_mask: float = (
-        0.0  # face mode: how much less the background counts in the losses comparing images; 1: not at all
-    )
+    face_mask: float = 0.0  # face mode: how much less the background counts in cycle/identity L1; 1: not at all
     bn_refresh: int = 200  # batches that recompute a batch-norm generator's statistics at the end; 0: off
 
 
