@@ -41,6 +41,7 @@ class DataConfig:
     size: int = 256  # training crop size
     load_size: int = 0  # shorter side is resized to this before the random crop; 0: size * 286 / 256
     flip: bool = True  # random horizontal flips
+    color_jitter: float = 0.0  # random contrast, channel gains and brightness of each crop, this strong; 0: off
     loader_threads: int = 2  # threads that decode and augment the next batches
 
 
@@ -63,6 +64,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     temporal: float = 0.0  # weight of the temporal-stability regulariser (trainer/temporal.py); 0: off
     temporal_mode: TemporalMode = "transform"  # transform: random shifts of a crop; flow: consecutive clip frames
+    face_mask: float = 0.0  # face mode: how much less the background counts in cycle/identity L1; 1: not at all
     bn_refresh: int = 200  # batches that recompute a batch-norm generator's statistics at the end; 0: off
 
 
@@ -211,7 +213,8 @@ def parse_override(text: str) -> dict[str, Any]:
 def load_config(
     method: str | None = None, files: list[str] = (), overrides: list[str] = (), base: dict[str, Any] | None = None
 ) -> Config:
-    """Defaults <- `base` (e.g. a checkpoint's saved config) <- configs/<method>.yaml <- files <- overrides."""
+    """Defaults <- `base` (e.g. a checkpoint's saved config) <- configs/<method>.yaml <- files <- overrides.
+    A `method` given here wins over a preset's (configs/faceswap.yaml names one)."""
     cfg = Config()
     if base is not None:
         _apply(cfg, base, "the saved config")
@@ -221,10 +224,19 @@ def load_config(
     for name in files:
         path = find_config_file(name)
         _apply(cfg, _read_yaml(path), str(path))
+    if method is not None:
+        cfg.method = method
     for text in overrides:
         _apply(cfg, parse_override(text), f"--set {text}")
     validate(cfg)
     return cfg
+
+
+def preset_method(files: list[str]) -> str | None:
+    """The method the last of these config files names (a preset such as faceswap), if any."""
+    presets = (_read_yaml(find_config_file(name)) for name in files)
+    named = [data["method"] for data in presets if isinstance(data, dict) and "method" in data]
+    return named[-1] if named else None
 
 
 def _check_method(method: str) -> None:
@@ -242,6 +254,10 @@ def validate(cfg: Config) -> None:
     every = (cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every)
     require(min(every) >= 1, "train.*_every must be >= 1")
     require(cfg.train.bn_refresh >= 0, f"train.bn_refresh must be >= 0, got {cfg.train.bn_refresh}")
+    require(0 <= cfg.data.color_jitter <= 1, f"data.color_jitter must be between 0 and 1, got {cfg.data.color_jitter}")
+    mask = cfg.train.face_mask
+    require(0 <= mask <= 1, f"train.face_mask must be between 0 and 1, got {mask}")
+    require(mask == 0 or cfg.data.mode == "face", "train.face_mask needs data.mode=face (aligned face crops)")
     require(cfg.train.temporal >= 0, f"train.temporal must be >= 0 (0: off), got {cfg.train.temporal}")
     require(cfg.net.ngf >= 1 and cfg.net.ndf >= 1 and cfg.net.n_blocks >= 0, "net widths must be >= 1")
     down = cfg.net.n_downsampling

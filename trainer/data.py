@@ -95,15 +95,27 @@ class Augment:
     size: int  # crop size
     load_size: int  # the shorter side is resized to this first
     flip: bool
+    color: float = 0.0  # strength of the random colour change of each crop; 0: none
 
 
 def training_augment(data) -> Augment:
     """The crop of a run's `data` settings; without a load size, the reference's 286 px for 256."""
-    return Augment(data.size, data.load_size or round(data.size * 286 / 256), data.flip)
+    return Augment(data.size, data.load_size or round(data.size * 286 / 256), data.flip, data.color_jitter)
+
+
+def jitter_color(rgb: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """float RGB in [0, 1] with a random contrast, per-channel gain (white balance, a hue shift)
+    and brightness, as face-swap trainers do so that a person is not learned as a colour cast."""
+    contrast = 1 + rng.uniform(-strength, strength)
+    gain = 1 + rng.uniform(-strength, strength, 3) / 2
+    brightness = rng.uniform(-strength, strength) / 4
+    mean = rgb.mean()
+    return np.clip(((rgb - mean) * contrast + mean) * gain + brightness, 0.0, 1.0)
 
 
 def load_image(path: Path, aug: Augment, rng: np.random.Generator) -> torch.Tensor:
-    """Resize the shorter side to load_size, random size x size crop, random flip -> CHW in [-1, 1]."""
+    """Resize the shorter side to load_size, random size x size crop, random flip, random colour
+    change (aug.color) -> CHW in [-1, 1]."""
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
@@ -117,6 +129,8 @@ def load_image(path: Path, aug: Augment, rng: np.random.Generator) -> torch.Tens
     arr = np.asarray(im)[y0 : y0 + aug.size, x0 : x0 + aug.size]
     if aug.flip and rng.random() < 0.5:
         arr = arr[:, ::-1]
+    if aug.color > 0:
+        arr = jitter_color(arr / 255.0, aug.color, rng) * 255.0
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
 

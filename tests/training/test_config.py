@@ -41,6 +41,8 @@ def test_method_yaml_preset_and_overrides_layer_in_order():
         ("data.mode=both", "data.mode"),
         ("net.n_downsampling=5", "net.n_downsampling"),
         ("train.bn_refresh=-1", "train.bn_refresh"),
+        ("data.color_jitter=2", "data.color_jitter"),
+        ("train.face_mask=1.5", "train.face_mask"),
     ],
 )
 def test_bad_settings_are_errors_that_name_them(override, named):

@@ -1,4 +1,5 @@
-"""Small pieces the methods share: weight init, optimizers, LSGAN loss, loss reporting."""
+"""Small pieces the methods share: weight init, optimizers, LSGAN and face-weighted L1 losses,
+loss reporting."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections.abc import Iterable, Iterator
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from trainer.data import training_augment
+from vidswap.faces.align import face_ellipse
 
 
 def init_weights(net: nn.Module, gain: float, kind: str = "normal") -> nn.Module:
@@ -36,6 +40,26 @@ def lsgan(pred: torch.Tensor, real: bool) -> torch.Tensor:
     """Least-squares GAN loss against an all-ones (real) or all-zeros (fake) target."""
     pred = pred.float()
     return F.mse_loss(pred, torch.ones_like(pred) if real else torch.zeros_like(pred))
+
+
+def face_weights(cfg, device: torch.device) -> torch.Tensor | None:
+    """[1, 1, S, S] per-pixel weights of a training crop for the losses that compare images:
+    1 on the face, 1 - train.face_mask on the background; None when the mask is off. The face's
+    place is the alignment template's after the loader's resize and (on average centred) crop."""
+    if cfg.train.face_mask == 0:
+        return None
+    aug = training_augment(cfg.data)
+    border = (aug.load_size - aug.size) // 2
+    face = face_ellipse(aug.load_size)[border : border + aug.size, border : border + aug.size]
+    weights = 1 - cfg.train.face_mask * (1 - torch.from_numpy(face))
+    return weights[None, None].to(device)
+
+
+def image_l1(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute difference, each pixel counted by `weights` (face_weights) when given."""
+    if weights is None:
+        return F.l1_loss(x.float(), y.float())
+    return ((x.float() - y.float()).abs() * weights).mean() / weights.mean()
 
 
 def scalars(losses: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from trainer.methods.base import MethodSpec, require
-from trainer.methods.common import adam, frozen, init_weights, lsgan, scalars
+from trainer.methods.common import adam, face_weights, frozen, image_l1, init_weights, lsgan, scalars
 from trainer.runtime import Runtime
 from trainer.temporal import temporal_loss
 from vidswap.nets.discriminators import PatchDiscriminator
@@ -87,9 +86,10 @@ class CycleGAN:
         self.pools = {"fake_A": ImagePool(cfg.cyclegan.pool_size), "fake_B": ImagePool(cfg.cyclegan.pool_size)}
         self.phases = [cfg.train.steps]
         self.temporal = temporal_loss(cfg, rt)
+        self.weights = face_weights(cfg, rt.device)
 
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
-        rt, c, m, t = self.rt, self.cfg.cyclegan, self.modules, self.train_nets
+        rt, c, m, t, w = self.rt, self.cfg.cyclegan, self.modules, self.train_nets, self.weights
         real_A, real_B = rt.inputs(batch["A"]), rt.inputs(batch["B"])
         b = real_A.shape[0]
         use_idt = c.lambda_idt > 0
@@ -103,12 +103,12 @@ class CycleGAN:
             losses = {
                 "G_A": lsgan(m["D_A"](fake_B), True),
                 "G_B": lsgan(m["D_B"](fake_A), True),
-                "cycle_A": F.l1_loss(rec_A.float(), real_A) * c.lambda_cycle,
-                "cycle_B": F.l1_loss(rec_B.float(), real_B) * c.lambda_cycle,
+                "cycle_A": image_l1(rec_A, real_A, w) * c.lambda_cycle,
+                "cycle_B": image_l1(rec_B, real_B, w) * c.lambda_cycle,
             }
             if use_idt:
-                losses["idt_A"] = F.l1_loss(out_A[b:].float(), real_B) * c.lambda_cycle * c.lambda_idt
-                losses["idt_B"] = F.l1_loss(out_B[b:].float(), real_A) * c.lambda_cycle * c.lambda_idt
+                losses["idt_A"] = image_l1(out_A[b:], real_B, w) * c.lambda_cycle * c.lambda_idt
+                losses["idt_B"] = image_l1(out_B[b:], real_A, w) * c.lambda_cycle * c.lambda_idt
             if self.temporal:
                 losses["temporal_A"] = self.temporal(t["G_A"], real_A, fake_B, batch, "A")
                 losses["temporal_B"] = self.temporal(t["G_B"], real_B, fake_A, batch, "B")

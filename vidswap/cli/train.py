@@ -27,7 +27,9 @@ from vidswap.cli.options import models_dir_option
     metavar="PATH",
     help="Domain B, in the same forms (repeatable).",
 )
-@click.option("--method", type=click.Choice(list(METHODS)), help="Training method (required for a new run).")
+@click.option(
+    "--method", type=click.Choice(list(METHODS)), help="Training method (for a new run; else the --config preset's)."
+)
 @click.option("--name", required=True, help="Model name in the store; rerunning a name continues its training.")
 @click.option("--mode", type=click.Choice(choices(DataMode)), help="Face crops or whole frames (data.mode).")
 @click.option("--size", type=int, help="Training crop size in pixels (data.size).")
@@ -59,7 +61,7 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     import torch.distributed as dist
 
     from trainer.checkpoint import CHECKPOINT, checkpoint_meta
-    from trainer.config import load_config
+    from trainer.config import load_config, preset_method
     from trainer.data import collect_images
     from trainer.export import refresh_batch_norm, save_trained_model
     from trainer.loop import train
@@ -85,8 +87,11 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     elif resume:
         raise VidswapError(f"nothing to resume: run {name!r} has no checkpoint in {run_dir}")
     else:
+        method = method or preset_method(list(configs))
         if not method:
-            raise ConfigError(f"--method is required to start a run ({', '.join(METHODS)})")
+            raise ConfigError(
+                f"--method (or a --config that names one) is required to start a run ({', '.join(METHODS)})"
+            )
         flags = [f"data.mode={mode}"] if mode else []
         if size:  # the load size follows the crop size unless set explicitly
             flags += [f"data.size={size}", "data.load_size=0"]

@@ -68,6 +68,20 @@ def face_template(size: int, margin: float = FACE_MARGIN) -> np.ndarray:
     return (unit / (1.0 + 2.0 * margin) + 0.5) * size
 
 
+def face_ellipse(size: int, margin: float = FACE_MARGIN) -> np.ndarray:
+    """A float32 (size, size) weight map of an aligned crop: 1 over the face (brow to chin, cheek
+    to cheek, placed from the landmark template), falling smoothly to 0 over the background."""
+    points = face_template(size, margin)
+    eyes, mouth = points[:2].mean(0), points[3:].mean(0)
+    eye_to_mouth = mouth[1] - eyes[1]
+    centre = np.array([(eyes[0] + mouth[0]) / 2, eyes[1] + 0.25 * eye_to_mouth])
+    half_axes = np.array([1.1 * np.linalg.norm(points[1] - points[0]), 1.2 * eye_to_mouth])
+    grid = np.stack(np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5), -1)
+    radius = np.linalg.norm((grid - centre) / half_axes, axis=-1)  # 1 on the ellipse
+    t = np.clip((1.15 - radius) / 0.3, 0.0, 1.0)
+    return (t * t * (3 - 2 * t)).astype(np.float32)
+
+
 def umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity (rotation, uniform scale, translation) taking src to dst,
     as a 2x3 matrix (Umeyama 1991). Unlike cv2.estimateAffinePartial2D it is exact
