@@ -96,8 +96,9 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
     return exit_info.value.code, out, err
 
 
-def tiny_model(folder: Path, mode: str, size: int = 64) -> Path:
-    """A random ResNet generator saved in the model format (ngf 4, one block): fast, and it visibly changes images."""
+def tiny_model(folder: Path, mode: str, size: int = 64, extra: dict | None = None) -> Path:
+    """A random ResNet generator saved in the model format (ngf 4, one block): fast, and it visibly changes
+    images. `extra`: the card's extra (e.g. the training config)."""
     import torch
 
     from vidswap.models import ModelCard, save_model
@@ -107,7 +108,7 @@ def tiny_model(folder: Path, mode: str, size: int = 64) -> Path:
     generator = ResnetGenerator(ngf=4, n_blocks=1)
     card = ModelCard(
         name=folder.name, method="cyclegan", mode=mode, size=size,
-        generators={"AtoB": {"class": "ResnetGenerator", "kwargs": generator.kwargs}},
+        generators={"AtoB": {"class": "ResnetGenerator", "kwargs": generator.kwargs}}, extra=extra or {},
     )  # fmt: skip
     return save_model(folder, card, {"AtoB": generator})
 

@@ -10,6 +10,7 @@ from vidswap.faces import (
     fit_frame,
     match_color,
     paste_back,
+    paste_region,
     warp_to_crop,
     warp_to_frame,
 )
@@ -44,6 +45,25 @@ def test_a_changed_crop_lands_on_the_face_only(astronaut_clip):
     reach = np.clip(warp_to_frame(crop_mask(alignment.size), alignment), 0, 1) > 0
     assert np.array_equal(out[~reach], frame[~reach])
     assert reach.mean() < 0.4  # a face-sized patch, not the frame
+
+
+def test_a_face_only_paste_keeps_the_crops_background_out(astronaut_clip):
+    """A model trained with train.face_mask draws no background worth keeping: with face_margin
+    only the face's ellipse is pasted, so the crop's corners (hair, sky) stay the frame's own."""
+    frame = astronaut_clip.frames[0]
+    alignment = align_face(astronaut_clip.detections[0][0].landmarks, (320, 240), 128)
+    white = np.full((128, 128, 3), 255, np.uint8)
+    whole = paste_back(frame, [(white, alignment)])
+    face = paste_back(frame, [(white, alignment)], face_margin=FaceSettings().margin)
+    centre = alignment.to_frame(np.array([64.0, 70.0])).astype(int)
+    assert (face[centre[1], centre[0]] == 255).all()  # the face itself is pasted
+    corner = alignment.to_frame(np.array([20.0, 20.0])).astype(int)  # inside crop_mask, outside the face
+    assert (whole[corner[1], corner[0]] == 255).all()
+    assert np.array_equal(face[corner[1], corner[0]], frame[corner[1], corner[0]])
+    changed_whole, changed_face = (np.abs(o.astype(int) - frame).sum(-1) > 0 for o in (whole, face))
+    assert changed_face.sum() < 0.7 * changed_whole.sum()
+    region = paste_region([alignment], face_margin=FaceSettings().margin)
+    assert not (changed_face & ~region).any() and region.sum() < paste_region([alignment]).sum()
 
 
 def test_frames_without_faces_pass_through_untouched(astronaut_clip):

@@ -122,6 +122,18 @@ def test_face_mode_changes_only_the_face(models, face_clip):
         assert psnr(frame.image[reach], out[reach]) < 30  # inside: translated
 
 
+def test_a_model_trained_with_a_face_mask_pastes_the_face_only(tmp_path):
+    """train.face_mask tells a model to neglect the crop's background: apply must not paste it."""
+    image = astronaut()
+    plain = tiny_model(tmp_path / "plain", "face")
+    masked = tiny_model(tmp_path / "masked", "face", extra={"config": {"train": {"face_mask": 0.9}}})
+    outputs = [Translator(model=str(m), backend="torch")._translate_still(image, "a.png")[0] for m in (plain, masked)]
+    changed = [np.abs(out.astype(int) - image).sum(-1) > 2 for out in outputs]
+    assert changed[1].sum() > 500  # the face is still translated
+    assert changed[1].sum() < 0.7 * changed[0].sum()
+    assert not (changed[1] & ~changed[0]).any()  # and nothing outside the whole-crop paste
+
+
 def test_face_mode_apply_end_to_end_with_preview(models, face_clip, tmp_path):
     out = tmp_path / "face_out.mp4"
     preview = tmp_path / "face_out.preview.mp4"

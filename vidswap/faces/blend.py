@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from vidswap.errors import ConfigError
-from vidswap.faces.align import Alignment, reach, warp_to_crop, warp_to_frame
+from vidswap.faces.align import Alignment, face_ellipse, reach, warp_to_crop, warp_to_frame
 
 
 def crop_mask(size: tuple[int, int], erode: float = 0.05, blur: float = 0.1) -> np.ndarray:
@@ -31,7 +31,17 @@ def crop_mask(size: tuple[int, int], erode: float = 0.05, blur: float = 0.1) -> 
     return (t * t * (3 - 2 * t)).astype(np.float32)  # smoothstep: no kink where it meets 1
 
 
-def paste_region(alignments: Sequence[Alignment], erode: float = 0.05, blur: float = 0.1) -> np.ndarray | None:
+def paste_mask(alignment: Alignment, erode: float, blur: float, face_margin: float | None) -> np.ndarray:
+    """The crop-space mask paste_back blends with: crop_mask, and with `face_margin` (the
+    alignment's template margin) only the face's ellipse, for models trained to neglect the
+    background (train.face_mask), whose crops' background must not be pasted."""
+    mask = crop_mask(alignment.size, erode, blur)
+    return mask if face_margin is None else mask * face_ellipse(alignment.size[0], face_margin)
+
+
+def paste_region(
+    alignments: Sequence[Alignment], erode: float = 0.05, blur: float = 0.1, face_margin: float | None = None
+) -> np.ndarray | None:
     """HxW bool: the frame pixels paste_back can change for these alignments (its masks
     above 0); None without alignments."""
     if not alignments:
@@ -41,7 +51,7 @@ def paste_region(alignments: Sequence[Alignment], erode: float = 0.05, blur: flo
     for alignment in alignments:
         x0, y0, x1, y1 = window = reach(alignment)
         if x1 > x0 and y1 > y0:
-            mask = warp_to_frame(crop_mask(alignment.size, erode, blur), alignment, window)
+            mask = warp_to_frame(paste_mask(alignment, erode, blur, face_margin), alignment, window)
             region[y0:y1, x0:x1] |= mask > 0
     return region
 
@@ -85,10 +95,12 @@ def paste_back(
     blur: float = 0.1,
     color_match: bool = False,
     detail_from: int = 0,
+    face_margin: float | None = None,
 ) -> np.ndarray:
     """`frame` with each (translated crop, its alignment) blended back in. With `detail_from` (a
     model's crop side), the frame's own detail finer than that crop can carry is added back
     under the mask, so a face enlarged from a small model's crop is as sharp as the frame.
+    With `face_margin`, only the face's ellipse is pasted (paste_mask).
 
     With no crops (no face in this frame) the frame itself is returned untouched."""
     if not crops:
@@ -97,7 +109,7 @@ def paste_back(
     for crop, alignment in crops:
         if crop.shape[1::-1] != alignment.size:
             raise ValueError(f"crop is {crop.shape[1]}x{crop.shape[0]}, alignment expects {alignment.size}")
-        mask = crop_mask(alignment.size, erode, blur)
+        mask = paste_mask(alignment, erode, blur, face_margin)
         if color_match:
             crop = match_color(crop, warp_to_crop(frame, alignment), mask)
         # only the face's part of the frame is blended: the rest is the frame's own, and a

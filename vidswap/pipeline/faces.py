@@ -160,18 +160,21 @@ def face_processor(
     settings: FaceSettings,
     smooth: FlowSmoother | None = None,
     model_size: int = 0,
+    face_only: bool = False,
 ) -> Callable[[list[Frame]], list[np.ndarray]]:
     """Translate the planned faces of a batch of frames together; frames with no face
     pass through untouched. `smooth` steadies the pasted faces in frame coordinates, only
     where they were pasted (batches must come in frame order; a frame without a face drops
-    its history). `model_size`: the model's crop side, for settings.detail."""
+    its history). `model_size`: the model's crop side, for settings.detail. `face_only`: paste
+    the face's ellipse, not the whole crop (a model trained with train.face_mask)."""
     detail_from = model_size if settings.detail == "restore" else 0
+    face_margin = settings.margin if face_only else None
 
     def steady(frame: Frame, pasted: np.ndarray, alignments: list) -> np.ndarray:
         if not alignments:
             smooth.reset()
             return pasted
-        return smooth(frame.image, pasted, region=paste_region(alignments, settings.erode, settings.blur))
+        return smooth(frame.image, pasted, region=paste_region(alignments, settings.erode, settings.blur, face_margin))
 
     def process(frames: list[Frame]) -> list[np.ndarray]:
         jobs = [(i, a) for i, f in enumerate(frames) for _, a in plan.faces.get(f.index, [])]
@@ -187,6 +190,7 @@ def face_processor(
                 blur=settings.blur,
                 color_match=settings.color_match,
                 detail_from=detail_from,
+                face_margin=face_margin,
             )  # fmt: skip
             for i, f in enumerate(frames)
         ]

@@ -127,7 +127,12 @@ class Translator:
                           start=video.start, end=video.end, on_frame=on_plan_frame)  # fmt: skip
         smooth = make_face_smoother(self._smoothing, self.settings.smooth_strength, self.mode)
         notes = plan.warnings + [n for n in [enlargement_note(plan, size, face, source.path.name)] if n]
-        return face_processor(translate, plan, face, smooth, size), notes
+        return face_processor(translate, plan, face, smooth, size, self._face_only), notes
+
+    @property
+    def _face_only(self) -> bool:
+        """Trained to neglect the crops' background (train.face_mask): paste only the face."""
+        return (self.model.card.extra.get("config") or {}).get("train", {}).get("face_mask", 0) > 0
 
     def _face_translate(self):
         """Face mode's translation of aligned crops, the crops' side and the model's."""
@@ -144,7 +149,8 @@ class Translator:
         translate, crop, size = self._face_translate()
         plan = plan_still_faces(image, self._detector, crop, face, name)
         notes = plan.warnings + [n for n in [enlargement_note(plan, size, face, name)] if n]
-        return face_processor(translate, plan, face, model_size=size)([Frame(0, None, 0.0, image)])[0], notes
+        process = face_processor(translate, plan, face, model_size=size, face_only=self._face_only)
+        return process([Frame(0, None, 0.0, image)])[0], notes
 
 
 def held_norm(choice: HoldNorm, backend: str, device, applies: bool) -> tuple[float, str]:
