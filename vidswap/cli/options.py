@@ -124,9 +124,9 @@ _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
             type=click.Choice(choices(HoldNorm)),
             default=TranslatorSettings.hold_norm,
             show_default=True,
-            help="Frame mode, instance-norm generators: normalise each frame with the statistics of its scene's "
-            "first frame, so a change in one place does not shift the whole picture; auto: where the backend "
-            "allows it (torch), on: use the torch backend for it.",
+            help="Frame mode, instance-norm generators: normalise each frame with an average of its scene's "
+            "statistics over about 100 frames, so a change in one place does not shift the whole picture; "
+            "auto: where the backend allows it (torch), on: use the torch backend for it.",
         ),
     ),
 ]
