@@ -92,5 +92,8 @@ def test_the_faceswap_preset_carries_its_method_and_an_explicit_method_wins(tmp_
     assert result.exit_code == 0, result.output
     saved = checkpoint_meta(tmp_path / ".runs" / "swap" / CHECKPOINT)["config"]
     assert saved["method"] == "cyclegan" and saved["cyclegan"]["lambda_idt"] == 0.5
+    assert "face_mask" not in result.output
+    result = _train(tmp_path, tiny_domains, "swap-fastcut", "--config", "faceswap", "--method", "fastcut", *tiny)
+    assert result.exit_code == 0 and "fastcut trains without it" in result.output  # the mask is CycleGAN's only
     result = _train(tmp_path, tiny_domains, "none", "--config", "tiny")
     assert result.exit_code != 0 and "--method" in str(result.exception)
