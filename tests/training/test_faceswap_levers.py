@@ -95,5 +95,7 @@ def test_the_faceswap_preset_carries_its_method_and_an_explicit_method_wins(tmp_
     assert "face_mask" not in result.output
     result = _train(tmp_path, tiny_domains, "swap-fastcut", "--config", "faceswap", "--method", "fastcut", *tiny)
     assert result.exit_code == 0 and "fastcut trains without it" in result.output  # the mask is CycleGAN's only
+    saved = checkpoint_meta(tmp_path / ".runs" / "swap-fastcut" / CHECKPOINT)["config"]
+    assert saved["train"]["face_mask"] == 0  # so apply pastes the whole crop it was trained on
     result = _train(tmp_path, tiny_domains, "none", "--config", "tiny")
     assert result.exit_code != 0 and "--method" in str(result.exception)
