@@ -32,10 +32,16 @@ def long_clip(tmp_path_factory) -> Path:
     return make_video(folder / "long.mp4", panned_frames(50, 96, 64) * 15, audio_seconds=30)
 
 
+def interruptible() -> None:
+    """Ctrl-C as in a terminal: a test run started in the background (`cmd &` in a script) passes
+    SIGINT on ignored, and a process rightly keeps ignoring it then."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args: str) -> subprocess.Popen:
     env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
     return subprocess.Popen([str(VIDSWAP), "-q", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)  # fmt: skip
+                            env=env, preexec_fn=interruptible)  # fmt: skip
 
 
 def stop_when(process: subprocess.Popen, ready, signum: int) -> tuple[int, list[str]]:
