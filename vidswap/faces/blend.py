@@ -3,6 +3,7 @@ optional colour matching. Pixels the mask does not reach are the frame's own."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import cv2
@@ -31,12 +32,17 @@ def crop_mask(size: tuple[int, int], erode: float = 0.05, blur: float = 0.1) -> 
     return (t * t * (3 - 2 * t)).astype(np.float32)  # smoothstep: no kink where it meets 1
 
 
-def paste_mask(alignment: Alignment, erode: float, blur: float, face_margin: float | None) -> np.ndarray:
+@functools.lru_cache(maxsize=16)
+def paste_mask(size: tuple[int, int], erode: float, blur: float, face_margin: float | None) -> np.ndarray:
     """The crop-space mask paste_back blends with: crop_mask, and with `face_margin` (the
     alignment's template margin) only the face's ellipse, for models trained to neglect the
-    background (train.face_mask), whose crops' background must not be pasted."""
-    mask = crop_mask(alignment.size, erode, blur)
-    return mask if face_margin is None else mask * face_ellipse(alignment.size[0], face_margin)
+    background (train.face_mask), whose crops' background must not be pasted. The same for
+    every face of a clip, so made once (read-only): paste_back and paste_region both use it."""
+    mask = crop_mask(size, erode, blur)
+    if face_margin is not None:
+        mask = mask * face_ellipse(size[0], face_margin)
+    mask.setflags(write=False)
+    return mask
 
 
 def paste_region(
@@ -51,7 +57,7 @@ def paste_region(
     for alignment in alignments:
         x0, y0, x1, y1 = window = reach(alignment)
         if x1 > x0 and y1 > y0:
-            mask = warp_to_frame(paste_mask(alignment, erode, blur, face_margin), alignment, window)
+            mask = warp_to_frame(paste_mask(alignment.size, erode, blur, face_margin), alignment, window)
             region[y0:y1, x0:x1] |= mask > 0
     return region
 
@@ -109,7 +115,7 @@ def paste_back(
     for crop, alignment in crops:
         if crop.shape[1::-1] != alignment.size:
             raise ValueError(f"crop is {crop.shape[1]}x{crop.shape[0]}, alignment expects {alignment.size}")
-        mask = paste_mask(alignment, erode, blur, face_margin)
+        mask = paste_mask(alignment.size, erode, blur, face_margin)
         if color_match:
             crop = match_color(crop, warp_to_crop(frame, alignment), mask)
         # only the face's part of the frame is blended: the rest is the frame's own, and a
