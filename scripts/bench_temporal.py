@@ -57,7 +57,7 @@ from vidswap.api import Translator, TranslatorSettings  # noqa: E402
 from vidswap.demo import contact_sheet  # noqa: E402
 from vidswap.demo import transform as sepia  # noqa: E402
 from vidswap.faces import paste_back, warp_to_crop  # noqa: E402
-from vidswap.faces.align import aligned_size  # noqa: E402
+from vidswap.faces.align import aligned_size, face_template  # noqa: E402
 from vidswap.metrics import psnr  # noqa: E402
 from vidswap.metrics.flow import FlowEstimator, FlowPair, consistent, to_gray, warp  # noqa: E402
 from vidswap.metrics.warping import pair_warping_error  # noqa: E402
@@ -438,6 +438,37 @@ def shifts(models: list[str], footage: Path) -> None:
             print(f"| {Path(model).name} | {name} | " + " | ".join(f"{change(out, k):.2f}" for k in crops) + " |")
 
 
+def crop_motion(plan, scene: Scene) -> str:
+    """How far each face track's crop moves against the face, on a synthetic clip (the face is
+    fixed in the scene's source picture): the template's landmarks through each frame's
+    alignment, into the source, in frame px (divided by the zoom); their largest distance
+    from the track's median and the mean step from frame to frame."""
+    template = face_template(next(a for faces in plan.faces.values() for _, a in faces).size[0])
+    tracks: dict[int, list[np.ndarray]] = {}
+    for index in sorted(plan.faces):
+        m = scene.matrices[index]
+        for track, alignment in plan.faces[index]:
+            points = alignment.to_frame(template) @ m[:, :2].T + m[:, 2]
+            tracks.setdefault(track, []).append(points / np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    spread, steps = [], []
+    for points in map(np.stack, tracks.values()):
+        spread.append(np.linalg.norm(points - np.median(points, 0), axis=2).max())
+        steps.extend(np.linalg.norm(np.diff(points, axis=0), axis=2).max(1))
+    return f"; crop against the face: max {max(spread):.2f} px, mean step {np.mean(steps) if steps else 0:.2f} px"
+
+
+def report(rows: list[dict], model: str, clip: str, mode: str, note: str, frames: int, seconds: float) -> None:
+    for row in rows:
+        print(
+            f"| {model} | {clip} | {mode} | {row['smoother']} | {row['ratio']:.2f} | "
+            f"{row['farneback']:.2f} | {fmt(row['true'], '.2f')} | "
+            f"{row['psnr']:.2f} ({row['dpsnr']:+.2f}) | "
+            f"{fmt(row['ghost'], '+.2f')} | {fmt(row['kept'], '.2f')} | {row['cuts']} |",
+            flush=True,
+        )
+    print(f"<!-- {model} {clip} {mode}: {frames} frames, {seconds:.0f} s{note} -->")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", nargs="+", required=True, help="model folders that flicker")
@@ -451,6 +482,8 @@ def main() -> None:
                         help="frame mode: also these weights of held instance-norm statistics, alone and "
                         "before each smoother")  # fmt: skip
     parser.add_argument("--clips", nargs="*", help="only these")
+    parser.add_argument("--face-hold", nargs="+", type=float, default=[FaceSettings().hold],
+                        help="face mode: the tracks' still-face hold (--face-hold), each in turn; 0: off")  # fmt: skip
     parser.add_argument("--modes", nargs="+", default=["frame", "face"], choices=["frame", "face"])
     parser.add_argument("--sheet", type=Path, help="contact sheet of the worst ghost of the default smoother")
     parser.add_argument("--cost", action="store_true", help="720p per-frame cost of smoother vs translation")
@@ -484,29 +517,28 @@ def main() -> None:
                 for clip in FRAME_CLIPS if mode == "frame" else FACE_CLIPS:
                     if args.clips and clip not in args.clips:
                         continue
-                    began = time.perf_counter()
-                    inputs = read(paths[clip], args.frames)
-                    if mode == "frame":
-                        judge, rows = frame_case(inputs, translators[mode], folder, frame_names, scenes.get(clip))
-                    else:
-                        crop = aligned_size(translators[mode].model.card.size)
-                        if clip not in plans:
-                            plans[clip] = plan_faces(paths[clip], crop, FaceSettings())
-                        frames = [Frame(index=i, pts=i, time=i / RATE, image=im) for i, im in enumerate(inputs)]
-                        judge, rows = face_case(frames, plans[clip], translators[mode], folder, names, scenes.get(clip))
-                    for row in rows:
-                        print(
-                            f"| {model} | {clip} | {mode} | {row['smoother']} | {row['ratio']:.2f} | "
-                            f"{row['farneback']:.2f} | {fmt(row['true'], '.2f')} | "
-                            f"{row['psnr']:.2f} ({row['dpsnr']:+.2f}) | "
-                            f"{fmt(row['ghost'], '+.2f')} | {fmt(row['kept'], '.2f')} | {row['cuts']} |",
-                            flush=True,
-                        )
-                        if row["smoother"] == "auto" and row["ghost"] is not None:
-                            if worst is None or row["ghost"] < worst[0]:
-                                raw = rows[0]["outputs"]
-                                worst = (row["ghost"], f"{model} {clip} {mode}", judge, inputs, raw, row["outputs"])
-                    print(f"<!-- {model} {clip} {mode}: {len(inputs)} frames, {time.perf_counter() - began:.0f} s -->")
+                    for hold in [None] if mode == "frame" else args.face_hold:
+                        began = time.perf_counter()
+                        inputs = read(paths[clip], args.frames)
+                        if mode == "frame":
+                            label, note = mode, ""
+                            judge, rows = frame_case(inputs, translators[mode], folder, frame_names, scenes.get(clip))
+                        else:
+                            label = f"face (hold {hold:g})"
+                            crop = aligned_size(translators[mode].model.card.size)
+                            if (clip, hold) not in plans:
+                                plans[clip, hold] = plan_faces(paths[clip], crop, FaceSettings(hold=hold))
+                            plan = plans[clip, hold]
+                            note = crop_motion(plan, scenes[clip]) if clip in scenes else ""
+                            frames = [Frame(index=i, pts=i, time=i / RATE, image=im) for i, im in enumerate(inputs)]
+                            judge, rows = face_case(frames, plan, translators[mode], folder, names, scenes.get(clip))
+                        report(rows, model, clip, label, note, len(inputs), time.perf_counter() - began)
+                        for row in rows:
+                            if row["smoother"] == "auto" and row["ghost"] is not None:
+                                if worst is None or row["ghost"] < worst[0]:
+                                    raw = rows[0]["outputs"]
+                                    worst = (row["ghost"], f"{model} {clip} {label}", judge, inputs, raw,
+                                             row["outputs"])  # fmt: skip
     if args.sheet and worst:
         ghost, name, judge, inputs, raw, smoothed = worst
         picks = judge.after_fast[:6]

@@ -3,8 +3,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from tests.faces.helpers import FRAME_H, FRAME_W
 from vidswap.errors import ConfigError
-from vidswap.faces import Detection, OneEuroFilter, align_face, select_tracks, smooth_track, track_faces
+from vidswap.faces import (
+    Detection,
+    OneEuroFilter,
+    align_face,
+    hold_still,
+    select_tracks,
+    smooth_track,
+    track_faces,
+)
 
 
 def det(x: float, y: float, size: float = 50.0, score: float = 0.99) -> Detection:
@@ -83,3 +92,58 @@ def test_smoothing_cuts_crop_centre_jitter(request, clip):
     # ... without losing the face: the smoothed centre stays within a few pixels
     truth = crop_centres(replace(raw, landmarks=clip.truth))
     assert np.abs(crop_centres(smooth) - truth).max() < 8.0
+
+
+def jittered(centres: np.ndarray, size: float = 80.0, noise: float = 0.015, seed: int = 0) -> list[list[Detection]]:
+    """One face a frame at `centres`, its landmarks jittered by `noise` face sizes (MTCNN's
+    frame-to-frame noise on a still face is about that)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for x, y in centres:
+        d = det(x, y, size)
+        frames.append([replace(d, landmarks=d.landmarks + rng.normal(0, noise * size, (5, 2)).astype(np.float32))])
+    return frames
+
+
+def crop_matrices(track) -> np.ndarray:
+    return np.stack([align_face(lm, (FRAME_W, FRAME_H), 128).matrix for lm in track.landmarks])
+
+
+def test_a_still_face_gets_an_exactly_still_crop():
+    smooth = smooth_track(track_faces(jittered(np.full((60, 2), 150.0)))[0])
+    assert np.ptp(crop_matrices(smooth)[:, :, 2], axis=0).max() > 0.5  # smoothing alone leaves the crop wandering
+    held = hold_still(smooth, 0.04)
+    assert (crop_matrices(held) == crop_matrices(held)[0]).all()
+    assert np.abs(held.landmarks - smooth.landmarks).max() <= 0.04 * 80 + 1e-3
+
+
+def test_a_moving_face_is_followed_without_lag():
+    """2 px a frame on an 80 px face (0.025 face sizes): held back at most 0.04 face sizes as
+    it starts (3.2 px: two frames), then followed exactly; held again once it stops."""
+    path = np.stack([150.0 + 2.0 * np.minimum(np.arange(60), 40), np.full(60, 120.0)], axis=1)
+    smooth = smooth_track(track_faces(jittered(path))[0])
+    held = hold_still(smooth, 0.04)
+    gap = np.abs(held.landmarks - smooth.landmarks).max(axis=(1, 2))
+    assert gap.max() <= 0.04 * 80 * 1.5  # the rigid move's bound, on single landmarks
+    assert (gap[4:40] == 0).all()  # followed exactly while it moves
+    assert np.ptp(crop_matrices(held)[50:], axis=0).max() == 0  # held again once it stops
+    assert hold_still(smooth, 0.0) is smooth
+    with pytest.raises(ConfigError):
+        hold_still(smooth, -0.1)
+
+
+@pytest.mark.parametrize("clip", ["astronaut_clip", "grace_clip"])
+def test_holding_does_not_lag_a_real_moving_face(request, clip):
+    """The animated photos (MTCNN on every frame, a pan of 1.7 px a frame, zoom and rotation):
+    the held track is within 0.04 face sizes of the smoothed one, no further from the truth."""
+    clip = request.getfixturevalue(clip)
+    smooth = smooth_track(track_faces(clip.detections, clip.times)[0])
+    held = hold_still(smooth, 0.04)
+    size = float(np.median(np.sqrt(np.prod(smooth.boxes[:, 2:] - smooth.boxes[:, :2], axis=1))))
+    gap = np.linalg.norm(held.landmarks - smooth.landmarks, axis=2).max(1)
+    assert gap.max() <= 0.06 * size
+    error = {
+        name: np.linalg.norm(t.landmarks - clip.truth, axis=2).mean()
+        for name, t in (("smooth", smooth), ("held", held))
+    }
+    assert error["held"] <= error["smooth"] + 0.01 * size

@@ -168,6 +168,15 @@ _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
         ),
     ),
     (
+        ("--face-hold", "hold"),
+        dict(
+            default=0.04,
+            show_default=True,
+            type=click.FloatRange(0, 0.5),
+            help="Hold a still face's crop exactly still while it moves less than this share of its size (0: off).",
+        ),
+    ),
+    (
         ("--mask-blur", "blur"),
         dict(
             default=0.1,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vidswap.errors import ConfigError
+from vidswap.faces.align import umeyama
 from vidswap.faces.detect import Detection
 
 
@@ -179,8 +180,7 @@ def smooth_track(track: Track, *, min_cutoff: float = 1.0, beta: float = 3.0, d_
     Coordinates are filtered in units of the track's median face size, so the same
     `beta` suits a 50 px and a 500 px face."""
     values = np.concatenate([track.boxes, track.landmarks.reshape(len(track), 10)], axis=1)
-    wh = track.boxes[:, 2:] - track.boxes[:, :2]
-    scale = max(float(np.median(np.sqrt(wh[:, 0] * wh[:, 1]))), 1.0)
+    scale = _face_size(track)
     f = OneEuroFilter(min_cutoff, beta, d_cutoff)
     out = np.stack([f(v / scale, float(t)) for v, t in zip(values, track.times)]) * scale
     return replace(
@@ -188,6 +188,50 @@ def smooth_track(track: Track, *, min_cutoff: float = 1.0, beta: float = 3.0, d_
         boxes=out[:, :4].astype(np.float32),
         landmarks=out[:, 4:].reshape(-1, 5, 2).astype(np.float32),
     )
+
+
+HOLD_SETTLE = 8  # frames a followed face must stay within the hold to be held again
+
+
+def hold_still(track: Track, hold: float) -> Track:
+    """The track with its landmarks and boxes held exactly still while the face is still.
+
+    Why: landmark noise left by the smoothing moves the aligned crop under a face that does
+    not move, and a generator's texture is tied to its crop's pixel grid, so the pasted
+    face's texture would crawl. A face is held while the rigid part of its move away from
+    where it was held stays within `hold` face sizes; beyond that it is followed frame by
+    frame (no lag) until it moves less than `hold` over HOLD_SETTLE frames, and is held
+    there. So a still face's crop never moves, a moving face's lags at most `hold` face
+    sizes as it starts, and a face drifting slower than the noise steps by at most `hold`.
+    0 holds nothing."""
+    if hold < 0:
+        raise ConfigError(f"face hold must be >= 0, got {hold}")
+    if hold == 0:
+        return track
+    limit = hold * _face_size(track)
+    landmarks, boxes = track.landmarks.copy(), track.boxes.copy()
+    held: int | None = 0  # the row held, None while the face is followed
+    for i in range(1, len(track)):
+        if held is not None and _rigid_move(track.landmarks[held], track.landmarks[i]) <= limit:
+            landmarks[i], boxes[i] = landmarks[held], boxes[held]
+        elif i >= HOLD_SETTLE and _rigid_move(track.landmarks[i - HOLD_SETTLE], track.landmarks[i]) <= limit:
+            held = i
+        else:
+            held = None
+    return replace(track, landmarks=landmarks, boxes=boxes)
+
+
+def _face_size(track: Track) -> float:
+    """The track's median box side (square root of the area), at least 1 px."""
+    wh = track.boxes[:, 2:] - track.boxes[:, :2]
+    return max(float(np.median(np.sqrt(wh[:, 0] * wh[:, 1]))), 1.0)
+
+
+def _rigid_move(a: np.ndarray, b: np.ndarray) -> float:
+    """How far (px) the similarity best taking landmarks `a` to `b` moves them: their rigid
+    move, without the mouth's and eyes' own motion."""
+    m = umeyama(a, b)
+    return float(np.linalg.norm(a @ m[:, :2].T + m[:, 2] - a, axis=1).max())
 
 
 def select_tracks(tracks: Sequence[Track], which: str | int = "largest") -> list[Track]:

@@ -18,6 +18,7 @@ from vidswap.faces import (
     FaceFollower,
     Track,
     align_face,
+    hold_still,
     paste_back,
     paste_region,
     select_tracks,
@@ -64,7 +65,7 @@ def find_faces(
 ) -> FaceTracks:
     """Find the faces of every frame (detected every `settings.detect_every` frames and
     followed in between, or searched in every frame with `full_detect`; decoding overlaps
-    detection), link them into tracks, select and smooth them."""
+    detection), link them into tracks, select and smooth them (a still face held still)."""
     detector = FaceDetector(
         device=device, min_prob=settings.min_prob, min_size=settings.min_size, downscale=not settings.full_detect
     )
@@ -87,7 +88,7 @@ def find_faces(
         run_pipeline(iter(reader), find, keep, batch_size=detector.batch_size, queue_size=2 * detector.batch_size)
     tracks = track_faces(detections, times, max_gap=settings.max_gap)
     chosen = [
-        smooth_track(t, min_cutoff=settings.min_cutoff, beta=settings.beta)
+        hold_still(smooth_track(t, min_cutoff=settings.min_cutoff, beta=settings.beta), settings.hold)
         for t in select_tracks(tracks, settings.select)
     ]
     return FaceTracks(chosen, len(detections), frame_size, follow.detected)
