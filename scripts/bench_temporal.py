@@ -26,6 +26,10 @@ smoother and encoded as `vidswap apply` encodes it (libx264, CRF 18). Reported:
   3 px a frame in one of the 3 pairs before), where a smoother that drags history shows;
 - kept: the share of pixels that keep at least half the history's full weight.
 
+`--face-hold H ...` (face mode) runs each face clip with each still-face hold of the face
+track (`vidswap apply --face-hold`; 0: the crop follows every landmark estimate), and on the
+synthetic clips reports how far the crop moves against the face.
+
 `--holds H ...` (frame mode) adds, for each weight H, the translation with the generator's
 instance-norm statistics held along the clip (vidswap.nets.held_norm, as `--hold-norm`
 runs it: torch backend, reset at the scene cuts the smoother finds): `held-H` alone and

@@ -1,9 +1,10 @@
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 
-from tests.faces.helpers import FRAME_H, FRAME_W
+from tests.faces.helpers import FRAME_H, FRAME_W, write_video
 from vidswap.errors import ConfigError
 from vidswap.faces import (
     Detection,
@@ -14,6 +15,8 @@ from vidswap.faces import (
     smooth_track,
     track_faces,
 )
+from vidswap.pipeline.faces import plan_faces
+from vidswap.settings import FaceSettings
 
 
 def det(x: float, y: float, size: float = 50.0, score: float = 0.99) -> Detection:
@@ -147,3 +150,19 @@ def test_holding_does_not_lag_a_real_moving_face(request, clip):
         for name, t in (("smooth", smooth), ("held", held))
     }
     assert error["held"] <= error["smooth"] + 0.01 * size
+
+
+@pytest.mark.slow
+def test_a_still_photo_through_the_face_pass_gets_one_crop(astronaut, tmp_path):
+    """The real face pass (MTCNN, following, One-Euro) on a still photo with camera noise:
+    every frame's crop is the same; without the hold it wanders."""
+    rng = np.random.default_rng(0)
+    still = cv2.resize(astronaut, (FRAME_H, FRAME_H), interpolation=cv2.INTER_AREA)
+    noisy = [np.clip(still + rng.normal(0, 4, still.shape), 0, 255).astype(np.uint8) for _ in range(30)]
+    video = write_video(tmp_path / "still.mp4", noisy)
+    held = plan_faces(video, 128, FaceSettings(min_size=40))
+    matrices = np.stack([faces[0][1].matrix for faces in held.faces.values()])
+    assert len(matrices) == 30 and (matrices == matrices[0]).all()
+    free = plan_faces(video, 128, FaceSettings(min_size=40, hold=0))
+    shifts = np.stack([faces[0][1].matrix for faces in free.faces.values()])[:, :, 2]
+    assert np.ptp(shifts, axis=0).max() > 0.2  # crop px
