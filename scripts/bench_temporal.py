@@ -445,19 +445,21 @@ def shifts(models: list[str], footage: Path) -> None:
 def crop_motion(plan, scene: Scene) -> str:
     """How far each face track's crop moves against the face, on a synthetic clip (the face is
     fixed in the scene's source picture): the template's landmarks through each frame's
-    alignment, into the source, in frame px (divided by the zoom); their largest distance
-    from the track's median and the mean step from frame to frame."""
+    alignment, into the source, their distances scaled back to frame px; the largest
+    distance from the track's median and the mean step from frame to frame."""
     template = face_template(next(a for faces in plan.faces.values() for _, a in faces).size[0])
-    tracks: dict[int, list[np.ndarray]] = {}
+    points: dict[int, list[np.ndarray]] = {}
+    zooms: dict[int, list[float]] = {}  # frame px per source px
     for index in sorted(plan.faces):
         m = scene.matrices[index]
         for track, alignment in plan.faces[index]:
-            points = alignment.to_frame(template) @ m[:, :2].T + m[:, 2]
-            tracks.setdefault(track, []).append(points / np.sqrt(abs(np.linalg.det(m[:, :2]))))
+            points.setdefault(track, []).append(alignment.to_frame(template) @ m[:, :2].T + m[:, 2])
+            zooms.setdefault(track, []).append(1.0 / np.sqrt(abs(np.linalg.det(m[:, :2]))))
     spread, steps = [], []
-    for points in map(np.stack, tracks.values()):
-        spread.append(np.linalg.norm(points - np.median(points, 0), axis=2).max())
-        steps.extend(np.linalg.norm(np.diff(points, axis=0), axis=2).max(1))
+    for track, seen in points.items():
+        seen, zoom = np.stack(seen), np.array(zooms[track])
+        spread.append((np.linalg.norm(seen - np.median(seen, 0), axis=2).max(1) * zoom).max())
+        steps.extend(np.linalg.norm(np.diff(seen, axis=0), axis=2).max(1) * zoom[1:])
     return f"; crop against the face: max {max(spread):.2f} px, mean step {np.mean(steps) if steps else 0:.2f} px"
 
 

@@ -44,3 +44,21 @@ def test_a_consistent_output_scores_one_and_a_flickering_one_does_not():
     rng = np.random.default_rng(0)
     flickering = [np.clip(f * rng.uniform(0.8, 1.2), 0, 255).astype(np.uint8) for f in consistent]
     assert judge(flickering)["true"] > 3.0
+
+
+def test_crop_motion_is_zero_for_a_crop_that_follows_the_face():
+    """The bench's `crop against the face`: a crop carried along the camera path does not move
+    against the face; one held still in the frame moves as the camera does."""
+    from types import SimpleNamespace
+
+    from vidswap.faces import align_face
+
+    scene = hand_held()
+    face = np.array([[250.0, 190], [280, 190], [265, 205], [252, 222], [278, 222]])  # in the source
+    on_frame = [
+        face @ cv2.invertAffineTransform(m)[:, :2].T + cv2.invertAffineTransform(m)[:, 2] for m in scene.matrices
+    ]
+    following = {i: [(0, align_face(lm, scene.size, 64))] for i, lm in enumerate(on_frame)}
+    still = {i: [(0, align_face(on_frame[0], scene.size, 64))] for i in range(len(on_frame))}
+    assert BENCH["crop_motion"](SimpleNamespace(faces=following), scene).endswith("max 0.00 px, mean step 0.00 px")
+    assert "mean step 0.00 px" not in BENCH["crop_motion"](SimpleNamespace(faces=still), scene)

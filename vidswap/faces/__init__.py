@@ -1,6 +1,7 @@
 """Face stages: detect (MTCNN) -> follow (detect every few frames, carry the faces in
-between) -> track (link, fill gaps, smooth) -> align (crop to a template) -> blend (paste
-a translated crop back). facenet-pytorch (slow to import) loads when a FaceDetector is made."""
+between) -> track (link, fill gaps, smooth, hold a still face still) -> align (crop to a
+template) -> blend (paste a translated crop back). facenet-pytorch (slow to import) loads
+when a FaceDetector is made."""
 
 from vidswap.faces.align import Alignment, align_face, face_template, fit_frame, umeyama, warp_to_crop, warp_to_frame
 from vidswap.faces.blend import crop_mask, match_color, paste_back, paste_region

@@ -1,4 +1,5 @@
-"""Face tracks: associate per-frame detections over time, fill short gaps, smooth.
+"""Face tracks: associate per-frame detections over time, fill short gaps, smooth, hold a
+still face still.
 
 Positions are indices into the sequence of frames that was detected (with sampled
 frames, the n-th sampled frame is position n); `times` are their timestamps in
