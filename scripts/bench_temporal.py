@@ -8,7 +8,9 @@ to --side, the first --frames frames, each encoded as a real clip is): steady ta
 (a still frame with sensor noise, the ASL signer, movie-hello), hand-held (a pan and zoom
 with shake synthesised from a still, the rotated phone clip), fast motion (a still that
 jumps into a fast pan and stops), a scene cut (two clips joined), a lighting change (a
-brightness ramp) and carphone. Each in frame mode, the face clips in face mode too.
+brightness ramp) and carphone. Each in frame mode, the face clips in face mode too, and in
+face mode a pan over movie-hello's face at the footage's own scale (the face in view
+throughout, unlike hand-held's, which leaves the frame).
 
 For each model x clip x mode the raw translation is made once, then run through each
 smoother and encoded as `vidswap apply` encodes it (libx264, CRF 18). Reported:
@@ -193,13 +195,16 @@ def make_clips(footage: Path, folder: Path, frames: int, side: int) -> tuple[dic
         return bw / 2 - 48 + moved, bh / 2, 1.0
 
     scenes["fast"] = camera(big, frames, (w, h), fast_path, seed=1)
+    # face mode: the face in view throughout, the camera panning 2 px a frame over it, at
+    # the footage's own scale (a 62 px face at 720p)
+    scenes["pan"] = camera(hello, frames, (w, h), lambda t: (w / 2 + 2.0 * t, h / 2 + 15 + 0.5 * t, 1.0), seed=2)
     asl = read(footage / "asl/again.mkv", frames // 2, side)
     car = [cv2.resize(f, asl[0].shape[1::-1]) for f in read(footage / "odd/carphone.mp4", frames - len(asl))]
     book = read(footage / "asl/book.mkv", frames, side)
     gains = 1.0 - 0.45 * np.sin(np.linspace(0, np.pi, len(book)))  # down to 0.55 and back
     light = [np.clip(f * g, 0, 255).astype(np.uint8) for f, g in zip(book, gains)]
     made = {"still": noisy, "handheld": scenes["handheld"].render(big), "fast": scenes["fast"].render(big),
-            "cut": asl + car, "light": light}  # fmt: skip
+            "cut": asl + car, "light": light, "pan": scenes["pan"].render(hello)}  # fmt: skip
     clips = {name: write(folder / f"{name}.mp4", images) for name, images in made.items()}
     for name in ("asl/again.mkv", "hello/movie-hello.mp4", "odd/iphone_rotated.mov", "odd/carphone.mp4"):
         clips[name] = write(folder / f"{Path(name).stem}.mp4", read(footage / name, frames, side))
@@ -208,7 +213,7 @@ def make_clips(footage: Path, folder: Path, frames: int, side: int) -> tuple[dic
 
 FRAME_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "odd/iphone_rotated.mov", "fast", "cut",
                "light", "odd/carphone.mp4"]  # fmt: skip
-FACE_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "light"]
+FACE_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "light", "pan"]
 
 
 # --- judging -----------------------------------------------------------------------------
