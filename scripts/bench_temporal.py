@@ -111,8 +111,8 @@ SMOOTHERS = {
     "weight-0.9": lambda: FlowSmoother(0.9, carry=False),  # input-guided weight, no carried change
     "sigma-0.1": lambda: FlowSmoother(0.9, sigma=0.1),  # a weight that falls later
     "auto-fast-5": lambda: FlowSmoother(0.9, preset="fast", still_window=0),  # the default before (5 px window)
+    "auto-0.9": lambda: FlowSmoother(0.9),  # the default's filter at the strength before (a shorter memory)
     "auto": lambda: FlowSmoother(SMOOTH_STRENGTH),  # the default: guided weight and carried change
-    "auto-0.95": lambda: FlowSmoother(0.95),  # a longer memory
     # face mode only: each track's aligned crop (auto before), the whole frame after pasting (--smooth flow)
     "crop": lambda: FlowSmoother(SMOOTH_STRENGTH),
     "flow": lambda: FlowSmoother(SMOOTH_STRENGTH),
