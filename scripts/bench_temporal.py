@@ -33,7 +33,7 @@ runs it: torch backend, reset at the scene cuts the smoother finds): `held-H` al
 
     uv run python scripts/flicker_models.py -o /work/bench-models
     uv run python scripts/bench_temporal.py --model /work/bench-models/cyclegan-tconv ... [--sheet docs/x.png]
-    uv run python scripts/bench_temporal.py --model MODEL --cost --smoothers auto-fast-5 auto  # 720p, per frame
+    uv run python scripts/bench_temporal.py --model MODEL --cost --smoothers auto-0.9 auto  # 720p, per frame
     uv run python scripts/bench_temporal.py --model MODEL --shifts # statistics' share of a shift's change
 """
 
@@ -110,7 +110,6 @@ SMOOTHERS = {
     "plain-0.6": lambda: PlainBlend(0.6),  # the default before issue 23
     "weight-0.9": lambda: FlowSmoother(0.9, carry=False),  # input-guided weight, no carried change
     "sigma-0.1": lambda: FlowSmoother(0.9, sigma=0.1),  # a weight that falls later
-    "auto-fast-5": lambda: FlowSmoother(0.9, preset="fast", still_window=0),  # the default before (5 px window)
     "auto-0.9": lambda: FlowSmoother(0.9),  # the default's filter at the strength before (a shorter memory)
     "auto": lambda: FlowSmoother(SMOOTH_STRENGTH),  # the default: guided weight and carried change
     # face mode only: each track's aligned crop (auto before), the whole frame after pasting (--smooth flow)

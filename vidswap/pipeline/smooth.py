@@ -62,7 +62,8 @@ class FlowSmoother:
         of what the filter left on a pan, docs/temporal.md).
     still_window: the window (at least 5 px), as a share of the longer side of what is
         smoothed, over which the input decides whether zero motion explains it as well as
-        the flow (where it does, the flow is taken as zero).
+        the flow (where it does, the flow is taken as zero; where the window cannot tell, the
+        whole frame decides).
     """
 
     def __init__(
@@ -190,13 +191,17 @@ def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, window: int
     two compared over `window` px around each pixel. A still background gets a flow of a
     few hundredths to tenths of a pixel of noise, and resampling the history along it each
     frame would make the output wobble where the input does not. A flat area explains
-    nothing either way, so the window must reach textured pixels to decide: with 5 px, the
-    flat parts of a panning picture were held still and the history stayed behind the
-    picture there (docs/temporal.md)."""
-    moved = cv2.blur((cur - warp(prev, flow)) ** 2, (window, window))
-    stayed = cv2.blur((cur - prev) ** 2, (window, window))
-    still = cv2.blur((stayed <= moved + 1.5e-5).astype(np.float32), (5, 5))
-    return flow * (1.0 - still[..., None])
+    nothing either way: where the window shows no difference between the two, the whole
+    frame decides. (With a 5 px window and no such fallback, the flat parts of a panning
+    picture were held still and the history stayed behind the picture there:
+    docs/temporal.md.)"""
+    moved, stayed = (cur - warp(prev, flow)) ** 2, (cur - prev) ** 2
+    near_moved, near_stayed = (cv2.blur(e, (window, window)) for e in (moved, stayed))
+    margin = 1.5e-5  # about a grey level squared: a codec's noise
+    frame_still = stayed.mean() <= moved.mean() + margin
+    decided = np.abs(near_stayed - near_moved) > margin
+    still = np.where(decided, near_stayed <= near_moved + margin, frame_still).astype(np.float32)
+    return flow * (1.0 - cv2.blur(still, (5, 5))[..., None])
 
 
 def _around(region: np.ndarray) -> tuple[slice, slice]:
