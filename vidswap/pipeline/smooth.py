@@ -195,12 +195,10 @@ def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, window: int
     frame decides. (With a 5 px window and no such fallback, the flat parts of a panning
     picture were held still and the history stayed behind the picture there:
     docs/temporal.md.)"""
-    moved, stayed = (cur - warp(prev, flow)) ** 2, (cur - prev) ** 2
-    near_moved, near_stayed = (cv2.blur(e, (window, window)) for e in (moved, stayed))
+    gain = (cur - prev) ** 2 - (cur - warp(prev, flow)) ** 2  # what the motion explains beyond staying
+    near = cv2.blur(gain, (window, window))
     margin = 1.5e-5  # about a grey level squared: a codec's noise
-    frame_still = stayed.mean() <= moved.mean() + margin
-    decided = np.abs(near_stayed - near_moved) > margin
-    still = np.where(decided, near_stayed <= near_moved + margin, frame_still).astype(np.float32)
+    still = np.where(np.abs(near) > margin, near <= margin, float(gain.mean()) <= margin).astype(np.float32)
     return flow * (1.0 - cv2.blur(still, (5, 5))[..., None])
 
 
