@@ -39,7 +39,7 @@ runs it: torch backend, reset at the scene cuts the smoother finds): `held-H` al
 
     uv run python scripts/flicker_models.py -o /work/bench-models
     uv run python scripts/bench_temporal.py --model /work/bench-models/cyclegan-tconv ... [--sheet docs/x.png]
-    uv run python scripts/bench_temporal.py --model MODEL --cost   # 720p: smoother vs translation, per frame
+    uv run python scripts/bench_temporal.py --model MODEL --cost --smoothers auto-0.9 auto  # 720p, per frame
     uv run python scripts/bench_temporal.py --model MODEL --shifts # statistics' share of a shift's change
 """
 
@@ -94,17 +94,36 @@ class PlainBlend(FlowSmoother):
         return cv2.blendLinear(output_frame, history, 1.0 - weight, weight)
 
 
+class TrueMotion(FlowSmoother):
+    """The default smoother fed a synthetic clip's true motion instead of its own DIS flow: an
+    oracle that shows how far better flow alone would take it."""
+
+    def __init__(self, scene: Scene, strength: float = SMOOTH_STRENGTH, **options):
+        super().__init__(strength, **options)
+        truth = scene.true_pairs(backward=True)  # pair t-1: frame t -> t-1
+        self.frame = -1
+        self.flow = SimpleNamespace(pair=lambda cur, prev: truth[self.frame - 1])
+
+    def __call__(self, input_frame: np.ndarray, output_frame: np.ndarray, region=None) -> np.ndarray:
+        if max(input_frame.shape[:2]) > self.max_side:
+            raise ValueError("the true motion is at the clip's size: keep it within max_side")
+        self.frame += 1
+        return super().__call__(input_frame, output_frame, region)
+
+
 SMOOTHERS = {
     "none": None,
     "plain-0.6": lambda: PlainBlend(0.6),  # the default before issue 23
     "weight-0.9": lambda: FlowSmoother(0.9, carry=False),  # input-guided weight, no carried change
     "sigma-0.1": lambda: FlowSmoother(0.9, sigma=0.1),  # a weight that falls later
+    "auto-0.9": lambda: FlowSmoother(0.9),  # the default's filter at the strength before (a shorter memory)
     "auto": lambda: FlowSmoother(SMOOTH_STRENGTH),  # the default: guided weight and carried change
     # face mode only: each track's aligned crop (auto before), the whole frame after pasting (--smooth flow)
     "crop": lambda: FlowSmoother(SMOOTH_STRENGTH),
     "flow": lambda: FlowSmoother(SMOOTH_STRENGTH),
 }
 FACE_ONLY = {"crop", "flow"}
+ORACLES = {"consistent", "oracle"}  # synthetic clips only: they need the true motion
 
 
 # --- clips -------------------------------------------------------------------------------
@@ -149,18 +168,20 @@ class Scene:
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         return [cv2.warpAffine(image, m, self.size, flags=flags) for m in self.matrices]
 
-    def true_pairs(self) -> list[FlowPair]:
-        """The exact flow of each frame pair (t-1 -> t) and where it stays inside frame t."""
+    def true_pairs(self, backward: bool = False) -> list[FlowPair]:
+        """The exact flow of each frame pair (t-1 -> t; `backward`: t -> t-1, as the smoother
+        uses it) and where it stays inside the other frame."""
+        pairs = zip(self.matrices, self.matrices[1:])
+        return [self._pair(b, a) if backward else self._pair(a, b) for a, b in pairs]
+
+    def _pair(self, first: np.ndarray, second: np.ndarray) -> FlowPair:
         w, h = self.size
         grid = np.stack(np.meshgrid(np.arange(w), np.arange(h)), -1).astype(np.float64)
-        pairs = []
-        for before, after in zip(self.matrices, self.matrices[1:]):
-            seen = grid @ before[:, :2].T + before[:, 2]  # the source point each pixel of t-1 shows
-            inverse = cv2.invertAffineTransform(after)
-            moved = seen @ inverse[:, :2].T + inverse[:, 2]  # where frame t shows it
-            valid = (moved[..., 0] >= 0) & (moved[..., 0] <= w - 1) & (moved[..., 1] >= 0) & (moved[..., 1] <= h - 1)
-            pairs.append(FlowPair((moved - grid).astype(np.float32), valid))
-        return pairs
+        seen = grid @ first[:, :2].T + first[:, 2]  # the source point each pixel of the first frame shows
+        inverse = cv2.invertAffineTransform(second)
+        moved = seen @ inverse[:, :2].T + inverse[:, 2]  # where the second frame shows it
+        valid = (moved[..., 0] >= 0) & (moved[..., 0] <= w - 1) & (moved[..., 1] >= 0) & (moved[..., 1] <= h - 1)
+        return FlowPair((moved - grid).astype(np.float32), valid)
 
 
 def camera(still: np.ndarray, n: int, size: tuple[int, int], path, seed: int = 0) -> Scene:
@@ -343,6 +364,9 @@ def frame_case(inputs, translator, folder, names, scene: Scene | None):
     def outputs(name):
         if name == "consistent":
             return scene.render(translator(scene.source)), None
+        if name == "oracle":
+            smoother = TrueMotion(scene)
+            return [smoother(i, o) for i, o in zip(inputs, raws[0.0])], smoother
         hold, smoother_name = parse_name(name)
         if hold not in raws:
             raws[hold] = held_translation(translator, inputs, hold)
@@ -352,7 +376,7 @@ def frame_case(inputs, translator, folder, names, scene: Scene | None):
         smoother = SMOOTHERS[smoother_name]()
         return [smoother(i, o) for i, o in zip(inputs, raw)], smoother
 
-    names = [n for n in names if parse_name(n)[1] not in FACE_ONLY and (scene or n != "consistent")]
+    names = [n for n in names if parse_name(n)[1] not in FACE_ONLY and (scene or n not in ORACLES)]
     return judge, run_case(judge, outputs, folder, names)
 
 
@@ -396,31 +420,35 @@ def face_case(frames: list[Frame], plan, translator, folder, names, scene: Scene
         smooth = make()
         return [smooth(f.image, out) for f, out in zip(frames, pasted)], smooth
 
-    return judge, run_case(judge, outputs, folder, [n for n in names if n != "consistent"])
+    return judge, run_case(judge, outputs, folder, [n for n in names if n not in ORACLES])
 
 
 def fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def cost(model: str, footage: Path, frames: int, rounds: int) -> None:
+def cost(model: str, footage: Path, frames: int, rounds: int, names: list[str]) -> None:
     """Per-frame seconds at 720p (movie-hello): the translation as apply runs it (default
-    backend) and the default smoother, alternated in one run on the same frames."""
+    backend) and each smoother of `names`, alternated in one run on the same frames."""
     inputs = read(footage / "hello/movie-hello.mp4", frames)
     translator = Translator(TranslatorSettings(model=model, mode="frame"))
     outputs = [translator(im) for im in inputs[:2]]  # warm-up: backend export and checks
     print(f"{inputs[0].shape[1]}x{inputs[0].shape[0]}, {frames} frames a round")
-    print("| round | translation s/frame | smoother s/frame | smoother / translation |\n|---|---|---|---|")
+    print("| round | translation s/frame | " + " | ".join(f"{n} s/frame, / translation" for n in names) + " |")
+    print("|---|---|" + "---|" * len(names))
     for r in range(rounds):
         began = time.perf_counter()
         outputs = [translator(im) for im in inputs]
         translate = (time.perf_counter() - began) / frames
-        smoother = FlowSmoother()
-        began = time.perf_counter()
-        for i, o in zip(inputs, outputs):
-            smoother(i, o)
-        smooth = (time.perf_counter() - began) / frames
-        print(f"| {r + 1} | {translate:.3f} | {smooth:.4f} | {smooth / translate:.3f} |", flush=True)
+        cells = []
+        for name in names:
+            smoother = SMOOTHERS[name]()
+            began = time.perf_counter()
+            for i, o in zip(inputs, outputs):
+                smoother(i, o)
+            smooth = (time.perf_counter() - began) / frames
+            cells.append(f"{smooth:.4f}, {smooth / translate:.3f}")
+        print(f"| {r + 1} | {translate:.3f} | " + " | ".join(cells) + " |", flush=True)
 
 
 def shifts(models: list[str], footage: Path) -> None:
@@ -489,6 +517,8 @@ def main() -> None:
     parser.add_argument("--face-side", type=int, default=640, help="face mode: clips shrunk to this longer side")
     parser.add_argument("--smoothers", nargs="+", default=list(SMOOTHERS), choices=list(SMOOTHERS))
     parser.add_argument("--consistent", action="store_true", help="frame mode: a flicker-free output's row too")
+    parser.add_argument("--oracle", action="store_true",
+                        help="frame mode: the default smoother fed the synthetic clips' true motion")  # fmt: skip
     parser.add_argument("--holds", nargs="*", type=float, default=[],
                         help="frame mode: also these weights of held instance-norm statistics, alone and "
                         "before each smoother")  # fmt: skip
@@ -505,11 +535,12 @@ def main() -> None:
         shifts(args.model, args.footage)
         return
     if args.cost:
-        cost(args.model[0], args.footage, args.frames, args.rounds)
+        smoothers = [n for n in args.smoothers if SMOOTHERS[n] and n not in FACE_ONLY]
+        cost(args.model[0], args.footage, args.frames, args.rounds, smoothers)
         return
     names = ["none"] + [n for n in args.smoothers if n != "none"]
     held = [held_name(h, s) for h in args.holds for s in names]
-    frame_names = names + held + ["consistent"] * args.consistent
+    frame_names = names + held + ["oracle"] * args.oracle + ["consistent"] * args.consistent
     print(
         "| model | clip | mode | smoother | ratio (DIS) | ratio (Farneback) | ratio (true motion) | PSNR (change) "
         "| ghost dB | kept | cuts |"

@@ -16,7 +16,8 @@ FACE_MARGIN = 0.35  # room around the face template, as a share of the tight fac
 # the held instance-norm statistics' history weight: about 100 frames of memory. 1 (the scene's first
 # frame's) gained more on 24-frame clips but would freeze a long take's statistics (docs/temporal.md)
 HOLD_NORM = 0.99
-SMOOTH_STRENGTH = 0.9  # the history's weight where the input is steady (temporal smoothing), measured: docs/temporal.md
+# the history's weight where the input is steady (temporal smoothing), measured: docs/temporal.md
+SMOOTH_STRENGTH = 0.95
 
 MIN_WORK_SIZE = 32  # the smallest shorter side a frame is translated at
 

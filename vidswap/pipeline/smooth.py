@@ -58,6 +58,12 @@ class FlowSmoother:
     max_side: flow, weights and slopes are computed on frames shrunk to this longer side (a
         region's window by the same factor as its frame)
         (they are smooth fields); the warp and the blend run at full size.
+    preset: DIS preset of the smoother's flow ("medium": its flow errors were the larger part
+        of what the filter left on a pan, docs/temporal.md).
+    still_window: the window (at least 5 px), as a share of the longer side of what is
+        smoothed, over which the input decides whether zero motion explains it as well as
+        the flow (where it does, the flow is taken as zero; where the window cannot tell, the
+        whole frame decides).
     """
 
     def __init__(
@@ -69,17 +75,20 @@ class FlowSmoother:
         cut_threshold: float = 30.0,
         min_valid: float = 0.3,
         max_side: int = 320,
-        preset: str = "fast",
+        preset: str = "medium",
+        still_window: float = 0.2,
     ):
         self.strength = _checked_strength(strength)
         self.sigma = sigma
         self.carry = carry
         self.min_valid = min_valid
         self.max_side = max_side
+        self.still_window = still_window
         self.flow = FlowEstimator(max_side=max_side, preset=preset)
         self.scenes = SceneCuts(cut_threshold)
         self.cuts = 0  # scene cuts seen (for reports and tests)
         self.kept: list[float] = []  # a frame's share of pixels keeping at least half the full weight
+        self.weights: list[float] = []  # a frame's mean weight of the history
         self.reset()
 
     def reset(self) -> None:
@@ -102,6 +111,8 @@ class FlowSmoother:
             if self._prev_gray is not None and self.strength > 0:
                 self.cuts += 1
                 self.kept.append(0.0)
+                self.weights.append(0.0)
+            self.weights.append(0.0)
         elif self.strength > 0:
             scale = min(1.0, self.max_side / max(gray.shape))
             if region is None:
@@ -126,9 +137,11 @@ class FlowSmoother:
         if pair.valid_fraction < self.min_valid:
             self.cuts += 1
             self.kept.append(0.0)
+            self.weights.append(0.0)
             return output_frame
         guide, prev = cur.astype(np.float32) / 255, prev.astype(np.float32) / 255
-        flow = _held_still(guide, prev, pair.flow)
+        window = max(5, 2 * round(self.still_window * max(size) / 2) + 1)
+        flow = _held_still(guide, prev, pair.flow, window)
         # Trust comes from the input itself: where the warped previous frame matches the
         # current one. Not from the forward-backward check: it fails by a fraction of a pixel
         # on flat and blurred areas, where a wrong flow does no harm, and dropped the history
@@ -138,6 +151,7 @@ class FlowSmoother:
         weight = self.strength * np.exp(-residual / (2 * self.sigma**2))
         weight = np.clip(guided_filter(guide, weight, radius=4, eps=1e-3), 0.0, self.strength)
         self.kept.append(float((weight >= 0.5 * self.strength).mean()))
+        self.weights.append(float(weight.mean()))
         history, prev_gray = warp_each([prev_out, prev_gray], upscale_flow(flow, (h, w)))
         full_weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
         blended = cv2.blendLinear(output_frame, history, 1.0 - full_weight, full_weight)  # uint8 in and out
@@ -172,15 +186,20 @@ class SceneCuts:
         return prev is None or float(np.abs(thumb - prev).mean()) > self.threshold
 
 
-def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """The flow, zeroed where the input is explained at least as well without motion. A
-    still background gets a flow of a few hundredths to tenths of a pixel of noise, and
-    resampling the history along it each frame would make the output wobble where the
-    input does not."""
-    moved = cv2.blur((cur - warp(prev, flow)) ** 2, (5, 5))
-    stayed = cv2.blur((cur - prev) ** 2, (5, 5))
-    still = cv2.blur((stayed <= moved + 1.5e-5).astype(np.float32), (5, 5))
-    return flow * (1.0 - still[..., None])
+def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, window: int) -> np.ndarray:
+    """The flow, zeroed where the input is explained at least as well without motion, the
+    two compared over `window` px around each pixel. A still background gets a flow of a
+    few hundredths to tenths of a pixel of noise, and resampling the history along it each
+    frame would make the output wobble where the input does not. A flat area explains
+    nothing either way: where the window shows no difference between the two, the whole
+    frame decides. (With a 5 px window and no such fallback, the flat parts of a panning
+    picture were held still and the history stayed behind the picture there:
+    docs/temporal.md.)"""
+    gain = (cur - prev) ** 2 - (cur - warp(prev, flow)) ** 2  # what the motion explains beyond staying
+    near = cv2.blur(gain, (window, window))
+    margin = 1.5e-5  # about a grey level squared: a codec's noise
+    still = np.where(np.abs(near) > margin, near <= margin, float(gain.mean()) <= margin).astype(np.float32)
+    return flow * (1.0 - cv2.blur(still, (5, 5))[..., None])
 
 
 def _around(region: np.ndarray) -> tuple[slice, slice]:
