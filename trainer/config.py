@@ -65,6 +65,9 @@ class TrainConfig:
     temporal: float = 0.0  # weight of the temporal-stability regulariser (trainer/temporal.py); 0: off
     temporal_mode: TemporalMode = "transform"  # transform: random shifts of a crop; flow: consecutive clip frames
     face_mask: float = 0.0  # face mode: how much less the background counts in cycle/identity L1; 1: not at all
+    recycle: float = (
+        0.0  # CycleGAN: weight of Recycle-GAN's recurrent losses on clip frames (trainer/recycle.py); 0: off
+    )
     bn_refresh: int = 200  # batches that recompute a batch-norm generator's statistics at the end; 0: off
 
 
@@ -259,6 +262,11 @@ def validate(cfg: Config) -> None:
     require(0 <= mask <= 1, f"train.face_mask must be between 0 and 1, got {mask}")
     require(mask == 0 or cfg.data.mode == "face", "train.face_mask needs data.mode=face (aligned face crops)")
     require(cfg.train.temporal >= 0, f"train.temporal must be >= 0 (0: off), got {cfg.train.temporal}")
+    require(cfg.train.recycle >= 0, f"train.recycle must be >= 0 (0: off), got {cfg.train.recycle}")
+    require(
+        not (cfg.train.recycle and cfg.train.temporal and cfg.train.temporal_mode == "flow"),
+        "train.recycle and train.temporal_mode=flow both draw clip frames: use one, or train.temporal_mode=transform",
+    )
     require(cfg.net.ngf >= 1 and cfg.net.ndf >= 1 and cfg.net.n_blocks >= 0, "net widths must be >= 1")
     down = cfg.net.n_downsampling
     require(0 <= down <= 4, f"net.n_downsampling must be between 0 and 4, got {down}")

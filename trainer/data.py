@@ -140,7 +140,10 @@ class UnpairedSampler:
     For each domain in `consecutive` (train.temporal_mode=flow), images are drawn among those
     with a next frame, and the batch also holds "<domain>_next" (that frame, cropped and
     flipped alike), "<domain>_flow" [B,2,S,S] (DIS flow from it back to the image, in pixels)
-    and "<domain>_valid" [B,1,S,S] (1 where the flow passed its forward-backward check)."""
+    and "<domain>_valid" [B,1,S,S] (1 where the flow passed its forward-backward check).
+    For each domain in `triplets` (train.recycle), images are drawn among those with two next
+    frames, and the batch also holds "<domain>_frames" [B,3,3,S,S]: the image and its next two
+    frames under one random crop, flip and colour change."""
 
     def __init__(
         self,
@@ -151,6 +154,7 @@ class UnpairedSampler:
         seed: int,
         rank: int = 0,
         consecutive: tuple[str, ...] = (),
+        triplets: tuple[str, ...] = (),
     ):
         self.domains = {"A": images_a, "B": images_b}
         self.aug = aug
@@ -164,19 +168,39 @@ class UnpairedSampler:
                     f"train.temporal_mode=flow needs consecutive frames, and domain {name} has none "
                     "(use a dataset extracted from clips by `vidswap extract`, or train.temporal_mode=transform)"
                 )
+        self.triplets = {}  # domain -> first frame index -> the next two frames' indices
+        for name in triplets:
+            pairs = successors(self.domains[name])
+            self.triplets[name] = {i: (j, pairs[j]) for i, j in pairs.items() if j in pairs}
+            if not self.triplets[name]:
+                raise InputError(
+                    f"train.recycle needs three consecutive frames of a clip, and domain {name} has none "
+                    "(use a dataset extracted from clips by `vidswap extract`)"
+                )
 
     def _pair(self, first: Path, second: Path, rng: np.random.Generator) -> list[torch.Tensor]:
         """Two frames under one random crop and flip, and the flow from the second to the first."""
-        seed = int(rng.integers(2**63))
-        a, b = (load_image(p, self.aug, np.random.default_rng(seed)) for p in (first, second))
+        a, b = self._frames([first, second], rng).unbind()
         gray_a, gray_b = (to_gray(x.add(1).mul(127.5).round().byte().permute(1, 2, 0).numpy()) for x in (a, b))
         flow = FlowEstimator(max_side=None, preset="medium").pair(gray_b, gray_a)
         return [a, b, torch.from_numpy(flow.flow).permute(2, 0, 1), torch.from_numpy(flow.valid)[None].float()]
+
+    def _frames(self, paths: list[Path], rng: np.random.Generator) -> torch.Tensor:
+        """Frames of a clip under one random crop, flip and colour change: N,3,S,S."""
+        seed = int(rng.integers(2**63))
+        return torch.stack([load_image(p, self.aug, np.random.default_rng(seed)) for p in paths])
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.rank, step])
         out = {}
         for name, paths in self.domains.items():
+            if name in self.triplets:
+                firsts = sorted(self.triplets[name])
+                picks = [firsts[k] for k in rng.integers(len(firsts), size=self.batch_size)]
+                frames = [self._frames([paths[i]] + [paths[j] for j in self.triplets[name][i]], rng) for i in picks]
+                out[name + "_frames"] = torch.stack(frames)
+                out[name] = out[name + "_frames"][:, 0]
+                continue
             if name in self.next:
                 firsts = sorted(self.next[name])
                 picks = [firsts[k] for k in rng.integers(len(firsts), size=self.batch_size)]

@@ -240,6 +240,7 @@ def train(
         t.seed,
         rt.rank,
         consecutive=spec.inputs if t.temporal > 0 and t.temporal_mode == "flow" else (),
+        triplets=spec.inputs if t.recycle > 0 else (),
     )
     grid_batch = (
         sampler.batch(0) if rt.is_main else None

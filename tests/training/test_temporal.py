@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.helpers import make_video, panned_frames, run_cli
+from tests.helpers import run_cli
 from tests.training.helpers import all_finite, read_losses
 from trainer.config import load_config
 from trainer.data import Augment, UnpairedSampler, collect_images, successors
@@ -15,7 +15,6 @@ from trainer.loop import train
 from trainer.runtime import Runtime
 from trainer.temporal import Pair, TemporalLoss, flow_grid, resample, transform_pair
 from vidswap.errors import ConfigError, InputError
-from vidswap.extract import extract_dataset
 
 CPU = Runtime(torch.device("cpu"))
 
@@ -87,15 +86,6 @@ def test_each_method_trains_with_it_and_logs_the_loss(method, tmp_path, tiny_dom
     assert expected <= set(rows[-1]) and all(v > 0 for k, v in rows[-1].items() if k in expected)
     if method == "acgan":
         assert not expected & set(rows[0])
-
-
-@pytest.fixture(scope="module")
-def clip_dataset(tmp_path_factory):
-    """A frame-mode extract dataset of a short panned clip (consecutive frames, real records)."""
-    root = tmp_path_factory.mktemp("clip")
-    video = make_video(root / "pan.mp4", panned_frames(8, 96, 64))
-    extract_dataset([video], root / "ds", mode="frame", size=48, min_change=0, device="cpu")
-    return root / "ds"
 
 
 def test_consecutive_crops_are_paired_by_clip_and_time_and_come_with_their_flow(clip_dataset):

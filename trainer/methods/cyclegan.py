@@ -1,5 +1,6 @@
 """CycleGAN (Zhu et al. 2017): two generators, two PatchGAN discriminators, LSGAN,
-cycle and identity L1 losses, a history pool of generated images for the discriminators."""
+cycle and identity L1 losses, a history pool of generated images for the discriminators;
+with train.recycle, Recycle-GAN's temporal predictors and losses (trainer/recycle.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 
 from trainer.methods.base import MethodSpec, require
 from trainer.methods.common import adam, face_weights, frozen, image_l1, init_weights, lsgan, scalars
+from trainer.recycle import predictor, recycle_losses
 from trainer.runtime import Runtime
 from trainer.temporal import temporal_loss
 from vidswap.nets.discriminators import PatchDiscriminator
@@ -80,9 +82,12 @@ class CycleGAN:
 
         # G_A: A -> B, judged by D_A (is it a real B?); G_B: B -> A, judged by D_B
         self.modules = {"G_A": generator(), "G_B": generator(), "D_A": discriminator(), "D_B": discriminator()}
+        if cfg.train.recycle > 0:  # P_A, P_B: predict a clip's next frame in A, in B (trained with the generators)
+            self.modules |= {p: rt.prepare(init_weights(predictor(n), n.init_gain, n.init)) for p in ("P_A", "P_B")}
         self.train_nets = {k: rt.wrap(v) for k, v in self.modules.items()}
         m = self.modules
-        self.optimizers = {"G": adam([m["G_A"], m["G_B"]], cfg), "D": adam([m["D_A"], m["D_B"]], cfg)}
+        generators = [m[k] for k in ("G_A", "G_B", "P_A", "P_B") if k in m]
+        self.optimizers = {"G": adam(generators, cfg), "D": adam([m["D_A"], m["D_B"]], cfg)}
         self.pools = {"fake_A": ImagePool(cfg.cyclegan.pool_size), "fake_B": ImagePool(cfg.cyclegan.pool_size)}
         self.phases = [cfg.train.steps]
         self.temporal = temporal_loss(cfg, rt)
@@ -112,6 +117,8 @@ class CycleGAN:
             if self.temporal:
                 losses["temporal_A"] = self.temporal(t["G_A"], real_A, fake_B, batch, "A")
                 losses["temporal_B"] = self.temporal(t["G_B"], real_B, fake_A, batch, "B")
+            if "P_A" in t:
+                losses |= self._recycle(batch, fake_B, fake_A)
         rt.step(sum(losses.values()), self.optimizers["G"])
         pool_B, pool_A = self.pools["fake_B"].query(fake_B), self.pools["fake_A"].query(fake_A)
         with rt.autocast():  # real and pooled fake in one discriminator call
@@ -121,6 +128,16 @@ class CycleGAN:
         losses["D_B"] = 0.5 * (lsgan(pred_B[:b], True) + lsgan(pred_B[b:], False))
         rt.step(losses["D_A"] + losses["D_B"], self.optimizers["D"])
         return scalars(losses)
+
+    def _recycle(self, batch: dict[str, torch.Tensor], fake_B: torch.Tensor, fake_A: torch.Tensor):
+        """Recycle-GAN's losses of both domains (G_A translates A to B: A's frames go through G_A, then P_B)."""
+        t, weight, losses = self.train_nets, self.cfg.train.recycle, {}
+        for x, y, translated in (("A", "B", fake_B), ("B", "A", fake_A)):
+            frames = [self.rt.inputs(f) for f in batch[f"{x}_frames"].unbind(1)]
+            nets = (t[f"G_{x}"], t[f"G_{y}"], t[f"P_{x}"], t[f"P_{y}"])
+            recurrent, recycle = recycle_losses(*nets, frames, translated, self.weights)
+            losses[f"recurrent_{x}"], losses[f"recycle_{x}"] = weight * recurrent, weight * recycle
+        return losses
 
     def sample(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         real_A = self.rt.inputs(batch["A"])

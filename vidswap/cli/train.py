@@ -101,6 +101,9 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
         if cfg.train.face_mask and cfg.method != "cyclegan":  # e.g. --config faceswap --method fastcut
             app.warn(f"train.face_mask weights CycleGAN's cycle and identity losses: {cfg.method} trains without it")
             cfg.train.face_mask = 0.0  # the saved config says how it was trained: apply pastes the whole crop
+        if cfg.train.recycle and cfg.method != "cyclegan":
+            app.warn(f"train.recycle adds Recycle-GAN's losses to CycleGAN: {cfg.method} trains without it")
+            cfg.train.recycle = 0.0
 
     videos_to_dataset = _video_extractor(store, cfg)
     images_a = collect_images(list(sources), videos_to_dataset)
