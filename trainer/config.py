@@ -235,6 +235,24 @@ def load_config(
     return cfg
 
 
+# settings that only CycleGAN's losses use, and what they do there
+CYCLEGAN_ONLY = {
+    "face_mask": "weights CycleGAN's cycle and identity losses",
+    "recycle": "adds Recycle-GAN's losses to CycleGAN",
+}
+
+
+def drop_unused(cfg: Config) -> list[str]:
+    """Zero the train settings cfg.method does not use, so the saved config says how the model
+    was trained (apply pastes only the face for a train.face_mask model); a warning for each."""
+    if cfg.method == "cyclegan":
+        return []
+    dropped = [key for key in CYCLEGAN_ONLY if getattr(cfg.train, key)]
+    for key in dropped:
+        setattr(cfg.train, key, 0.0)
+    return [f"train.{key} {CYCLEGAN_ONLY[key]}: {cfg.method} trains without it" for key in dropped]
+
+
 def preset_method(files: list[str]) -> str | None:
     """The method the last of these config files names (a preset such as faceswap), if any."""
     presets = (_read_yaml(find_config_file(name)) for name in files)

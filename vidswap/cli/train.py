@@ -61,7 +61,7 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     import torch.distributed as dist
 
     from trainer.checkpoint import CHECKPOINT, checkpoint_meta
-    from trainer.config import load_config, preset_method
+    from trainer.config import drop_unused, load_config, preset_method
     from trainer.data import collect_images
     from trainer.export import refresh_batch_norm, save_trained_model
     from trainer.loop import train
@@ -98,12 +98,8 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
         if steps:
             flags += [f"train.steps={steps}"]
         cfg = load_config(method, list(configs), flags + list(overrides))
-        if cfg.train.face_mask and cfg.method != "cyclegan":  # e.g. --config faceswap --method fastcut
-            app.warn(f"train.face_mask weights CycleGAN's cycle and identity losses: {cfg.method} trains without it")
-            cfg.train.face_mask = 0.0  # the saved config says how it was trained: apply pastes the whole crop
-        if cfg.train.recycle and cfg.method != "cyclegan":
-            app.warn(f"train.recycle adds Recycle-GAN's losses to CycleGAN: {cfg.method} trains without it")
-            cfg.train.recycle = 0.0
+        for warning in drop_unused(cfg):  # e.g. --config faceswap --method fastcut
+            app.warn(warning)
 
     videos_to_dataset = _video_extractor(store, cfg)
     images_a = collect_images(list(sources), videos_to_dataset)
