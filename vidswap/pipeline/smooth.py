@@ -28,7 +28,7 @@ import numpy as np
 
 from vidswap.choices import ApplyMode, Smoothing, choices
 from vidswap.errors import ConfigError
-from vidswap.metrics.flow import FlowEstimator, to_gray, upscale_flow, warp, warp_each
+from vidswap.metrics.flow import FlowEstimator, to_gray, upscale_flow, warp
 from vidswap.settings import SMOOTH_STRENGTH
 
 
@@ -37,10 +37,10 @@ class FlowSmoother:
 
     Each frame: O_t = w * (warp(O_t-1) + a * dx) + (1 - w) * G_t, where G_t is the
     generator's output, dx the input's own change along the flow (its luminance minus the
-    previous one warped) and a the local slope of output on input luminance (a guided
-    filter's linear fit, leaning on the whole frame's slope where the input is flat). So the
-    history carries the changes the input really has (light, sub-pixel texture the warp
-    blurs) and holds everything else, the generator's flicker included.
+    previous one warped, low frequencies only) and a the local slope of output on input
+    luminance (a guided filter's linear fit, leaning on the whole frame's slope where the
+    input is flat). So the history carries the changes the input really has (light) and
+    holds everything else: the generator's flicker, and the sensor's and codec's pixel noise.
     The weight w is `strength` where the input is steady after motion compensation and falls
     with the input's warped difference (exp(-r / (2 sigma^2)), Bonneel et al. 2015),
     smoothed by a guided filter on the input so it follows the input's edges and does not
@@ -147,12 +147,13 @@ class FlowSmoother:
         # on flat and blurred areas, where a wrong flow does no harm, and dropped the history
         # on a third of a hand-held frame (docs/temporal.md); a real occlusion or a change
         # the flow missed shows as a difference here.
-        residual = cv2.blur((guide - warp(prev, flow)) ** 2, (5, 5))
+        moved = guide - warp(prev, flow)  # the input's own change along the flow, 0-1
+        residual = cv2.blur(moved**2, (5, 5))
         weight = self.strength * np.exp(-residual / (2 * self.sigma**2))
         weight = np.clip(guided_filter(guide, weight, radius=4, eps=1e-3), 0.0, self.strength)
         self.kept.append(float((weight >= 0.5 * self.strength).mean()))
         self.weights.append(float(weight.mean()))
-        history, prev_gray = warp_each([prev_out, prev_gray], upscale_flow(flow, (h, w)))
+        history = warp(prev_out, upscale_flow(flow, (h, w)))
         full_weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
         blended = cv2.blendLinear(output_frame, history, 1.0 - full_weight, full_weight)  # uint8 in and out
         if not self.carry:
@@ -161,9 +162,12 @@ class FlowSmoother:
         # at most the input's own change: a generator that sharpens would otherwise carry its
         # amplified noise into the history
         slope = np.clip(local_slope(guide, small_out, radius=8, eps=1e-3), -1.0, 1.0)
-        carried = cv2.resize(weight[..., None] * slope, (w, h), interpolation=cv2.INTER_LINEAR)
-        change = cv2.subtract(gray, prev_gray, dtype=cv2.CV_32F)  # the input's own change, 0-255
-        return cv2.add(blended, carried * change[..., None], dtype=cv2.CV_8U)
+        # only the change's low frequencies: light changes smoothly, while the pixel noise of the
+        # sensor and the codec carried into a still face's history made it flicker as much as
+        # the unsmoothed output (docs/temporal.md)
+        change = 255 * cv2.blur(moved, (5, 5))
+        carried = cv2.resize(weight[..., None] * slope * change[..., None], (w, h), interpolation=cv2.INTER_LINEAR)
+        return cv2.add(blended, carried, dtype=cv2.CV_8U)
 
 
 class SceneCuts:
