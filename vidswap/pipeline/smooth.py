@@ -165,7 +165,7 @@ class FlowSmoother:
         # only the change's low frequencies: light changes smoothly, while the pixel noise of the
         # sensor and the codec carried into a still face's history made it flicker as much as
         # the unsmoothed output (docs/temporal.md)
-        change = 255 * cv2.blur(moved, (5, 5))
+        change = 255 * cv2.blur(moved, (3, 3))
         carried = cv2.resize(weight[..., None] * slope * change[..., None], (w, h), interpolation=cv2.INTER_LINEAR)
         return cv2.add(blended, carried, dtype=cv2.CV_8U)
 
