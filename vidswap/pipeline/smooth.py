@@ -88,7 +88,6 @@ class FlowSmoother:
         self.scenes = SceneCuts(cut_threshold)
         self.cuts = 0  # scene cuts seen (for reports and tests)
         self.kept: list[float] = []  # a frame's share of pixels keeping at least half the full weight
-        self.weights: list[float] = []  # a frame's mean weight of the history
         self.reset()
 
     def reset(self) -> None:
@@ -111,8 +110,6 @@ class FlowSmoother:
             if self._prev_gray is not None and self.strength > 0:
                 self.cuts += 1
                 self.kept.append(0.0)
-                self.weights.append(0.0)
-            self.weights.append(0.0)
         elif self.strength > 0:
             scale = min(1.0, self.max_side / max(gray.shape))
             if region is None:
@@ -137,7 +134,6 @@ class FlowSmoother:
         if pair.valid_fraction < self.min_valid:
             self.cuts += 1
             self.kept.append(0.0)
-            self.weights.append(0.0)
             return output_frame
         guide, prev = cur.astype(np.float32) / 255, prev.astype(np.float32) / 255
         window = max(5, 2 * round(self.still_window * max(size) / 2) + 1)
@@ -152,7 +148,6 @@ class FlowSmoother:
         weight = self.strength * np.exp(-residual / (2 * self.sigma**2))
         weight = np.clip(guided_filter(guide, weight, radius=4, eps=1e-3), 0.0, self.strength)
         self.kept.append(float((weight >= 0.5 * self.strength).mean()))
-        self.weights.append(float(weight.mean()))
         history = warp(prev_out, upscale_flow(flow, (h, w)))
         full_weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
         blended = cv2.blendLinear(output_frame, history, 1.0 - full_weight, full_weight)  # uint8 in and out
