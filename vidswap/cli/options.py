@@ -131,15 +131,23 @@ _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     ),
 ]
 _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
-    (("--faces", "select"), dict(default="largest", show_default=True, help="largest, all, or a track number.")),
+    (
+        ("--faces", "select"),
+        dict(default=FaceSettings.select, show_default=True, help="largest, all, or a track number."),
+    ),
     (
         ("--min-face-prob", "min_prob"),
-        dict(default=0.9, show_default=True, type=click.FloatRange(0, 1), help="Detector confidence a face needs."),
+        dict(
+            default=FaceSettings.min_prob,
+            show_default=True,
+            type=click.FloatRange(0, 1),
+            help="Detector confidence a face needs.",
+        ),
     ),
     (
         ("--min-face-size", "min_size"),
         dict(
-            default=20,
+            default=FaceSettings.min_size,
             show_default=True,
             type=click.IntRange(12),
             help="Smallest face side in pixels (larger is faster).",
@@ -148,7 +156,7 @@ _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (
         ("--detect-every", "detect_every"),
         dict(
-            default=8,
+            default=FaceSettings.detect_every,
             show_default=True,
             type=click.IntRange(1),
             help="Search for faces every N frames (and at cuts, or when a face is lost); follow them in between.",
@@ -161,7 +169,7 @@ _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (
         ("--face-steadiness", "min_cutoff"),
         dict(
-            default=1.0,
+            default=FaceSettings.min_cutoff,
             show_default=True,
             type=click.FloatRange(min=0.001),
             help="One-Euro min cutoff of the face track: lower is steadier.",
@@ -170,7 +178,7 @@ _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (
         ("--face-hold", "hold"),
         dict(
-            default=0.04,
+            default=FaceSettings.hold,
             show_default=True,
             type=click.FloatRange(0, 0.5),
             help="Hold a still face's crop exactly still while it moves less than this share of its size (0: off).",
@@ -179,7 +187,7 @@ _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (
         ("--mask-blur", "blur"),
         dict(
-            default=0.1,
+            default=FaceSettings.blur,
             show_default=True,
             type=click.FloatRange(0, 0.49),
             help="Width of the paste-back feather, a share of the crop side.",
@@ -188,7 +196,7 @@ _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (
         ("--mask-erode", "erode"),
         dict(
-            default=0.05,
+            default=FaceSettings.erode,
             show_default=True,
             type=click.FloatRange(0, 0.49),
             help="Band at the crop edge left untouched, a share of the crop side.",
@@ -196,12 +204,12 @@ _FACE_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     ),
     (
         ("--color-match/--no-color-match", "color_match"),
-        dict(default=True, show_default=True, help="Match the face's colour to the frame (Lab)."),
+        dict(default=FaceSettings.color_match, show_default=True, help="Match the face's colour to the frame (Lab)."),
     ),
     (
         ("--face-detail", "detail"),
         dict(
-            default="none",
+            default=FaceSettings.detail,
             show_default=True,
             type=click.Choice(choices(FaceDetail)),
             help="restore: after pasting, add back the input's own detail finer than the model's crop (for faces "
