@@ -36,10 +36,11 @@ class FlowSmoother:
     """Feed (input_frame, output_frame) uint8 RGB pairs in order; get smoothed output frames.
 
     Each frame: O_t = w * (warp(O_t-1) + a * dx) + (1 - w) * G_t, where G_t is the
-    generator's output, dx the input's own change along the flow (its luminance minus the
-    previous one warped, low frequencies only) and a the local slope of output on input
-    luminance (a guided filter's linear fit, leaning on the whole frame's slope where the
-    input is flat). So the history carries the changes the input really has (light) and
+    generator's output (less its held tone, `hold_tone`), dx the input's own change along
+    the flow (its luminance minus the previous one warped, low frequencies only; the flow is
+    the camera's motion where that explains the input as well, `camera`) and a the local
+    slope of output on input luminance (a guided filter's linear fit, leaning on the whole
+    frame's slope where the input is flat). So the history carries the changes the input really has (light) and
     holds everything else: the generator's flicker, and the sensor's and codec's pixel noise.
     The weight w is `strength` where the input is steady after motion compensation and falls
     with the input's warped difference (exp(-r / (2 sigma^2)), Bonneel et al. 2015),
@@ -64,6 +65,16 @@ class FlowSmoother:
         smoothed, over which the input decides whether zero motion explains it as well as
         the flow (where it does, the flow is taken as zero; where the window cannot tell, the
         whole frame decides).
+    hold_tone: share of the generator's broad change against the history (its average
+        departure over the still window, where the history is trusted) taken out of G_t
+        before the blend. An instance-normalised generator shifts the tone of the whole
+        picture when the content changes anywhere (a pan); the blend alone passes (1 - w) of
+        that shift each frame. Below 1 the low frequencies still follow the generator, with
+        a memory of 1 / ((1 - w)(1 - hold_tone)) frames (100 at the defaults).
+    camera: where the frame's dominant motion (an affine fit to the flow on textured pixels:
+        the camera's pan, zoom and roll) explains the input about as well as the flow, take
+        it instead: on a fast pan DIS is off by pixels over flat and repetitive areas, and
+        the history was dragged along those errors (docs/temporal.md).
     """
 
     def __init__(
@@ -77,6 +88,8 @@ class FlowSmoother:
         max_side: int = 320,
         preset: str = "medium",
         still_window: float = 0.2,
+        hold_tone: float = 0.8,
+        camera: bool = True,
     ):
         self.strength = _checked_strength(strength)
         self.sigma = sigma
@@ -84,6 +97,8 @@ class FlowSmoother:
         self.min_valid = min_valid
         self.max_side = max_side
         self.still_window = still_window
+        self.hold_tone = hold_tone
+        self.camera = camera
         self.flow = FlowEstimator(max_side=max_side, preset=preset)
         self.scenes = SceneCuts(cut_threshold)
         self.cuts = 0  # scene cuts seen (for reports and tests)
@@ -105,7 +120,7 @@ class FlowSmoother:
         if input_frame.shape[:2] != output_frame.shape[:2]:
             raise ValueError(f"frame sizes differ: input {input_frame.shape}, output {output_frame.shape}")
         gray = to_gray(input_frame)
-        result = output_frame
+        result = output_frame.astype(np.float32)
         if self.scenes(gray):
             if self._prev_gray is not None and self.strength > 0:
                 self.cuts += 1
@@ -113,31 +128,46 @@ class FlowSmoother:
         elif self.strength > 0:
             scale = min(1.0, self.max_side / max(gray.shape))
             if region is None:
-                result = self._blend(gray, output_frame, self._prev_gray, self._prev_out, scale)
+                result = self._blend(gray, result, self._prev_gray, self._prev_out, scale)
             elif region.any():
                 y, x = _around(region)
-                blended = self._blend(
-                    gray[y, x], output_frame[y, x], self._prev_gray[y, x], self._prev_out[y, x], scale
-                )
-                result = output_frame.copy()
-                result[y, x] = np.where(region[y, x, None], blended, output_frame[y, x])
+                blended = self._blend(gray[y, x], result[y, x], self._prev_gray[y, x], self._prev_out[y, x], scale)
+                result[y, x] = np.where(region[y, x, None], blended, result[y, x])
+        # the history stays in floating point: blended in uint8 with a weight of 0.95, it stood
+        # still while the generator's output was up to 10 grey levels away (0.05 * 10 rounds to
+        # nothing), and further for the held tone's slower low frequencies
         self._prev_gray, self._prev_out = gray, result
-        return result
+        return np.rint(result).astype(np.uint8)
+
+    def motion(self, cur: np.ndarray, prev: np.ndarray) -> np.ndarray | None:
+        """The flow the history follows from grey frame `cur` back to `prev` (uint8, at the
+        flow's scale); None where too little of it can be trusted (a cut the thumbnails
+        missed, a flash, a flow failure)."""
+        pair = self.flow.pair(cur, prev)
+        if pair.valid_fraction < self.min_valid:
+            return None
+        guide, prev = cur.astype(np.float32) / 255, prev.astype(np.float32) / 255
+        window = self._window(cur.shape[::-1])
+        flow = _camera_motion(guide, prev, pair.flow, pair.valid, window) if self.camera else pair.flow
+        return _held_still(guide, prev, flow, window)
+
+    def _window(self, size: tuple[int, int]) -> int:
+        return max(5, 2 * round(self.still_window * max(size) / 2) + 1)
 
     def _blend(self, gray: np.ndarray, output_frame: np.ndarray, prev_gray: np.ndarray, prev_out: np.ndarray,
                scale: float) -> np.ndarray:  # fmt: skip
-        # flow, weights and slopes on the frames shrunk by `scale`; only the warp and the blend at full size
+        # frames: uint8 grey; outputs float32 RGB 0-255. Flow, weights and slopes on the frames
+        # shrunk by `scale`; only the warp and the blend at full size
         h, w = gray.shape
         size = max(1, round(w * scale)), max(1, round(h * scale))
         cur, prev = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in (gray, prev_gray))
-        pair = self.flow.pair(cur, prev)  # current -> previous frame
-        if pair.valid_fraction < self.min_valid:
+        flow = self.motion(cur, prev)
+        if flow is None:
             self.cuts += 1
             self.kept.append(0.0)
             return output_frame
         guide, prev = cur.astype(np.float32) / 255, prev.astype(np.float32) / 255
-        window = max(5, 2 * round(self.still_window * max(size) / 2) + 1)
-        flow = _held_still(guide, prev, pair.flow, window)
+        window = self._window(size)
         # Trust comes from the input itself: where the warped previous frame matches the
         # current one. Not from the forward-backward check: it fails by a fraction of a pixel
         # on flat and blurred areas, where a wrong flow does no harm, and dropped the history
@@ -148,21 +178,43 @@ class FlowSmoother:
         weight = self.strength * np.exp(-residual / (2 * self.sigma**2))
         weight = np.clip(guided_filter(guide, weight, radius=4, eps=1e-3), 0.0, self.strength)
         self.kept.append(float((weight >= 0.5 * self.strength).mean()))
+        small_out = cv2.resize(output_frame, size, interpolation=cv2.INTER_AREA)
+        # only the input's change's low frequencies (0-255): light changes smoothly, while the
+        # pixel noise of the sensor and the codec carried into a still face's history made it
+        # flicker as much as the unsmoothed output (docs/temporal.md)
+        change = 255 * cv2.blur(moved, (3, 3))
+        carried = _carried_change(guide, small_out / 255, change) if self.carry else np.zeros_like(small_out)
+        # what is added to the plain blend of G_t and the history, at the flow's scale (a smooth field)
+        correction = weight[..., None] * carried
+        if self.hold_tone > 0:
+            expected = warp(cv2.resize(prev_out, size, interpolation=cv2.INTER_AREA), flow) + carried
+            # judged only where the input did not change at all (within a codec's noise): where
+            # it did (a fade), the generator corrects the carried change's local errors
+            unchanged = weight * np.exp(-((change / 2.0) ** 2))
+            tone = _broad_departure(small_out - expected, unchanged, window)
+            correction -= (1.0 - weight)[..., None] * self.hold_tone * tone
         history = warp(prev_out, upscale_flow(flow, (h, w)))
         full_weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
-        blended = cv2.blendLinear(output_frame, history, 1.0 - full_weight, full_weight)  # uint8 in and out
-        if not self.carry:
-            return blended
-        small_out = cv2.resize(output_frame, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-        # at most the input's own change: a generator that sharpens would otherwise carry its
-        # amplified noise into the history
-        slope = np.clip(local_slope(guide, small_out, radius=8, eps=1e-3), -1.0, 1.0)
-        # only the change's low frequencies: light changes smoothly, while the pixel noise of the
-        # sensor and the codec carried into a still face's history made it flicker as much as
-        # the unsmoothed output (docs/temporal.md)
-        change = 255 * cv2.blur(moved, (3, 3))
-        carried = cv2.resize(weight[..., None] * slope * change[..., None], (w, h), interpolation=cv2.INTER_LINEAR)
-        return cv2.add(blended, carried, dtype=cv2.CV_8U)
+        blended = cv2.blendLinear(output_frame, history, 1.0 - full_weight, full_weight)
+        blended += cv2.resize(correction, (w, h), interpolation=cv2.INTER_LINEAR)
+        return np.clip(blended, 0.0, 255.0, out=blended)
+
+
+def _carried_change(guide: np.ndarray, small_out: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """The output's change (0-255, HxWxC) that the input's own change along the flow (`change`,
+    0-255) implies: that change times the local slope of output on input."""
+    # at most the input's own change: a generator that sharpens would otherwise carry its
+    # amplified noise into the history
+    slope = np.clip(local_slope(guide, small_out, radius=8, eps=1e-3), -1.0, 1.0)
+    return slope * change[..., None]
+
+
+def _broad_departure(departure: np.ndarray, trust: np.ndarray, window: int) -> np.ndarray:
+    """The average of `departure` (HxWxC) over `window` px around each pixel, weighted by
+    `trust` (HxW): the generator's change of tone on what the history already shows. Where
+    nothing around is trusted it falls to 0."""
+    k = (window, window)
+    return cv2.blur(trust[..., None] * departure, k) / (cv2.blur(trust, k)[..., None] + 0.05)
 
 
 class SceneCuts:
@@ -199,6 +251,40 @@ def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, window: int
     margin = 1.5e-5  # about a grey level squared: a codec's noise
     still = np.where(np.abs(near) > margin, near <= margin, float(gain.mean()) <= margin).astype(np.float32)
     return flow * (1.0 - cv2.blur(still, (5, 5))[..., None])
+
+
+def _camera_motion(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, valid: np.ndarray, window: int) -> np.ndarray:
+    """The flow, replaced by the frame's dominant motion (an affine fit: a camera's pan, zoom
+    and roll) wherever that explains the input about as well, compared over `window` px."""
+    h, w = flow.shape[:2]
+    step = max(1, round(max(h, w) / 80))  # about 80 x 45 samples
+    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
+    # fitted on textured pixels only: on flat ones the flow is a guess (often wrong by pixels)
+    gx, gy = cv2.Sobel(cur, cv2.CV_32F, 1, 0), cv2.Sobel(cur, cv2.CV_32F, 0, 1)
+    texture = cv2.blur(gx * gx + gy * gy, (7, 7))[ys, xs]
+    keep = valid[ys, xs] & (texture > np.percentile(texture, 60))
+    if keep.sum() < 12:
+        return flow
+    src = np.stack([xs[keep], ys[keep]], -1).astype(np.float32)
+    matrix, inliers = cv2.estimateAffine2D(src, src + flow[ys[keep], xs[keep]], method=cv2.RANSAC,
+                                           ransacReprojThreshold=0.5, maxIters=500)  # fmt: skip
+    if matrix is None or inliers.mean() < 0.3:
+        return flow
+    try:  # refined on the frames themselves (sub-pixel: the fit to DIS's flow is off by 0.4-1.8 px on a fast pan)
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
+        _, matrix = cv2.findTransformECC(cur, prev, matrix.astype(np.float32), cv2.MOTION_AFFINE, criteria, None, 3)
+    except cv2.error:  # did not converge: keep the fit
+        pass
+    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    camera = cv2.transform(grid, matrix) - grid  # where the camera moved each pixel
+    k = (window, window)
+    camera_error, flow_error = (cv2.blur((cur - warp(prev, f)) ** 2, k) for f in (camera, flow))
+    # something moves on its own where the flow explains the input several times better (a
+    # camera fit off by a few tenths of a pixel leaves some error on sharp texture; an
+    # independent motion leaves far more)
+    own = (camera_error > 2.0 * flow_error + 1.5e-5).astype(np.float32)
+    share = cv2.blur(own, (5, 5))[..., None]
+    return share * flow + (1.0 - share) * camera
 
 
 def _around(region: np.ndarray) -> tuple[slice, slice]:
