@@ -117,7 +117,10 @@ SMOOTHERS = {
     "weight-0.9": lambda: FlowSmoother(0.9, carry=False),  # input-guided weight, no carried change
     "sigma-0.1": lambda: FlowSmoother(0.9, sigma=0.1),  # a weight that falls later
     "auto-0.9": lambda: FlowSmoother(0.9),  # the default's filter at the strength before (a shorter memory)
-    "auto": lambda: FlowSmoother(SMOOTH_STRENGTH),  # the default: guided weight and carried change
+    "auto": lambda: FlowSmoother(SMOOTH_STRENGTH),  # the default: guided weight, carried change, held tone
+    "tone-off": lambda: FlowSmoother(SMOOTH_STRENGTH, hold_tone=0.0),  # the default before the held tone
+    "camera-off": lambda: FlowSmoother(SMOOTH_STRENGTH, camera=False),
+    "auto-0.98": lambda: FlowSmoother(0.98),  # a longer memory: a little steadier on the pans, not taken
     # face mode only: each track's aligned crop (auto before), the whole frame after pasting (--smooth flow)
     "crop": lambda: FlowSmoother(SMOOTH_STRENGTH),
     "flow": lambda: FlowSmoother(SMOOTH_STRENGTH),
@@ -216,6 +219,9 @@ def make_clips(footage: Path, folder: Path, frames: int, side: int) -> tuple[dic
         return bw / 2 - 48 + moved, bh / 2, 1.0
 
     scenes["fast"] = camera(big, frames, (w, h), fast_path, seed=1)
+    # a long take: a slow pan from one side of the picture to the other, whatever `frames` is
+    scenes["drift"] = camera(big, frames, (w, h), lambda t: (w / 2 + (bw - w) * t / max(1, frames - 1), bh / 2, 1.0),
+                             seed=3)  # fmt: skip
     # face mode: the face in view throughout, the camera panning 2 px a frame over it, at
     # the footage's own scale (a 62 px face at 720p)
     scenes["pan"] = camera(hello, frames, (w, h), lambda t: (w / 2 + 2.0 * t, h / 2 + 15 + 0.5 * t, 1.0), seed=2)
@@ -225,7 +231,8 @@ def make_clips(footage: Path, folder: Path, frames: int, side: int) -> tuple[dic
     gains = 1.0 - 0.45 * np.sin(np.linspace(0, np.pi, len(book)))  # down to 0.55 and back
     light = [np.clip(f * g, 0, 255).astype(np.uint8) for f, g in zip(book, gains)]
     made = {"still": noisy, "handheld": scenes["handheld"].render(big), "fast": scenes["fast"].render(big),
-            "cut": asl + car, "light": light, "pan": scenes["pan"].render(hello)}  # fmt: skip
+            "cut": asl + car, "light": light, "pan": scenes["pan"].render(hello),
+            "drift": scenes["drift"].render(big)}  # fmt: skip
     clips = {name: write(folder / f"{name}.mp4", images) for name, images in made.items()}
     for name in ("asl/again.mkv", "hello/movie-hello.mp4", "odd/iphone_rotated.mov", "odd/carphone.mp4"):
         clips[name] = write(folder / f"{Path(name).stem}.mp4", read(footage / name, frames, side))
@@ -233,7 +240,7 @@ def make_clips(footage: Path, folder: Path, frames: int, side: int) -> tuple[dic
 
 
 FRAME_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "odd/iphone_rotated.mov", "fast", "cut",
-               "light", "odd/carphone.mp4"]  # fmt: skip
+               "light", "odd/carphone.mp4", "drift"]  # fmt: skip
 FACE_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "light", "pan"]
 
 
@@ -475,6 +482,34 @@ def shifts(models: list[str], footage: Path) -> None:
             print(f"| {Path(model).name} | {name} | " + " | ".join(f"{change(out, k):.2f}" for k in crops) + " |")
 
 
+def flow_errors(footage: Path, frames: int, side: int) -> None:
+    """How far each flow is from the synthetic clips' true motion: mean end-point error (px)
+    over the pixels that stay in view, against the true motion's own mean length."""
+    print("| clip | true motion (mean px) | judge: DIS | judge: Farneback | smoother: DIS | smoother: followed |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="bench_temporal.") as tmp:
+        clips, scenes = make_clips(footage, Path(tmp), frames, side)
+        for name, scene in scenes.items():
+            if name == "pan":  # a face clip
+                continue
+            grays = [to_gray(f) for f in read(clips[name], frames)]
+            truth, back = scene.true_pairs(), scene.true_pairs(backward=True)
+            smoother = FlowSmoother()
+            dis = FlowEstimator(max_side=640, preset="medium")
+
+            def error(flows, pairs) -> float:  # (a pair the smoother does not follow counts as no motion)
+                flows = [np.zeros_like(p.flow) if f is None else f for f, p in zip(flows, pairs)]
+                return float(np.mean([np.linalg.norm(f - p.flow, axis=-1)[p.valid].mean()
+                                      for f, p in zip(flows, pairs)]))  # fmt: skip
+
+            pairs = list(zip(grays, grays[1:]))
+            print(f"| {name} | {np.mean([np.linalg.norm(p.flow, axis=-1)[p.valid].mean() for p in truth]):.2f} "
+                  f"| {error([dis.pair(a, b).flow for a, b in pairs], truth):.2f} "
+                  f"| {error([farneback_pair(a, b).flow for a, b in pairs], truth):.2f} "
+                  f"| {error([smoother.flow.pair(b, a).flow for a, b in pairs], back):.2f} "
+                  f"| {error([smoother.motion(b, a) for a, b in pairs], back):.2f} |")  # fmt: skip
+
+
 def crop_motion(plan, scene: Scene) -> str:
     """How far each face track's crop moves against the face, on a synthetic clip (the face is
     fixed in the scene's source picture): the template's landmarks through each frame's
@@ -510,7 +545,7 @@ def report(rows: list[dict], model: str, clip: str, mode: str, note: str, frames
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", nargs="+", required=True, help="model folders that flicker")
+    parser.add_argument("--model", nargs="+", help="model folders that flicker (all but --flow-error)")
     parser.add_argument("--footage", type=Path, default=Path(__file__).resolve().parents[2] / "shared/footage")
     parser.add_argument("--frames", type=int, default=48, help="frames a clip")
     parser.add_argument("--side", type=int, default=320, help="frame mode: clips shrunk to this longer side")
@@ -530,10 +565,17 @@ def main() -> None:
     parser.add_argument("--cost", action="store_true", help="720p per-frame cost of smoother vs translation")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--shifts", action="store_true", help="instance-norm statistics' share of a shift's change")
+    parser.add_argument("--flow-error", action="store_true",
+                        help="each flow's error on the synthetic clips' true motion")  # fmt: skip
     args = parser.parse_args()
     if args.shifts:
         shifts(args.model, args.footage)
         return
+    if args.flow_error:
+        flow_errors(args.footage, args.frames, args.side)
+        return
+    if not args.model:
+        parser.error("--model is required")
     if args.cost:
         smoothers = [n for n in args.smoothers if SMOOTHERS[n] and n not in FACE_ONLY]
         cost(args.model[0], args.footage, args.frames, args.rounds, smoothers)
