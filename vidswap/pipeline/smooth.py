@@ -108,7 +108,8 @@ class FlowSmoother:
     def reset(self) -> None:
         """Forget the history (call between unrelated clips)."""
         self._prev_gray: np.ndarray | None = None
-        self._prev_out: np.ndarray | None = None
+        self._prev_out: np.ndarray | None = None  # float32, what the history blends
+        self._prev_shown: np.ndarray | None = None  # the same rounded to uint8, as returned
         self.scenes.reset()
 
     def __call__(
@@ -120,24 +121,30 @@ class FlowSmoother:
         if input_frame.shape[:2] != output_frame.shape[:2]:
             raise ValueError(f"frame sizes differ: input {input_frame.shape}, output {output_frame.shape}")
         gray = to_gray(input_frame)
-        result = output_frame.astype(np.float32)
+        result = None
         if self.scenes(gray):
             if self._prev_gray is not None and self.strength > 0:
                 self.cuts += 1
                 self.kept.append(0.0)
         elif self.strength > 0:
             scale = min(1.0, self.max_side / max(gray.shape))
+            prev = self._prev_gray, self._prev_out, self._prev_shown
             if region is None:
-                result = self._blend(gray, result, self._prev_gray, self._prev_out, scale)
+                result = self._blend(gray, output_frame, *prev, scale)
             elif region.any():
                 y, x = _around(region)
-                blended = self._blend(gray[y, x], result[y, x], self._prev_gray[y, x], self._prev_out[y, x], scale)
+                blended = self._blend(gray[y, x], output_frame[y, x], *(p[y, x] for p in prev), scale)
+                result = output_frame.astype(np.float32)
                 result[y, x] = np.where(region[y, x, None], blended, result[y, x])
         # the history stays in floating point: blended in uint8 with a weight of 0.95, it stood
         # still while the generator's output was up to 10 grey levels away (0.05 * 10 rounds to
         # nothing), and further for the held tone's slower low frequencies
-        self._prev_gray, self._prev_out = gray, result
-        return np.rint(result).astype(np.uint8)
+        if result is None:
+            result, shown = output_frame.astype(np.float32), output_frame
+        else:
+            shown = (result + 0.5).astype(np.uint8)  # rounded (result is within 0-255)
+        self._prev_gray, self._prev_out, self._prev_shown = gray, result, shown
+        return shown
 
     def motion(self, cur: np.ndarray, prev: np.ndarray) -> np.ndarray | None:
         """The flow the history follows from grey frame `cur` back to `prev` (uint8, at the
@@ -155,9 +162,10 @@ class FlowSmoother:
         return max(5, 2 * round(self.still_window * max(size) / 2) + 1)
 
     def _blend(self, gray: np.ndarray, output_frame: np.ndarray, prev_gray: np.ndarray, prev_out: np.ndarray,
-               scale: float) -> np.ndarray:  # fmt: skip
-        # frames: uint8 grey; outputs float32 RGB 0-255. Flow, weights and slopes on the frames
-        # shrunk by `scale`; only the warp and the blend at full size
+               prev_shown: np.ndarray, scale: float) -> np.ndarray:  # fmt: skip
+        # uint8 grey frames and RGB output; prev_out float32 RGB 0-255 (prev_shown: rounded, for
+        # the shrunk copy); returns float32. Flow, weights and slopes on the frames shrunk by
+        # `scale`; only the warp and the blend at full size
         h, w = gray.shape
         size = max(1, round(w * scale)), max(1, round(h * scale))
         cur, prev = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in (gray, prev_gray))
@@ -165,7 +173,7 @@ class FlowSmoother:
         if flow is None:
             self.cuts += 1
             self.kept.append(0.0)
-            return output_frame
+            return output_frame.astype(np.float32)
         guide, prev = cur.astype(np.float32) / 255, prev.astype(np.float32) / 255
         window = self._window(size)
         # Trust comes from the input itself: where the warped previous frame matches the
@@ -178,7 +186,7 @@ class FlowSmoother:
         weight = self.strength * np.exp(-residual / (2 * self.sigma**2))
         weight = np.clip(guided_filter(guide, weight, radius=4, eps=1e-3), 0.0, self.strength)
         self.kept.append(float((weight >= 0.5 * self.strength).mean()))
-        small_out = cv2.resize(output_frame, size, interpolation=cv2.INTER_AREA)
+        small_out = cv2.resize(output_frame, size, interpolation=cv2.INTER_AREA).astype(np.float32)
         # only the input's change's low frequencies (0-255): light changes smoothly, while the
         # pixel noise of the sensor and the codec carried into a still face's history made it
         # flicker as much as the unsmoothed output (docs/temporal.md)
@@ -187,7 +195,8 @@ class FlowSmoother:
         # what is added to the plain blend of G_t and the history, at the flow's scale (a smooth field)
         correction = weight[..., None] * carried
         if self.hold_tone > 0:
-            expected = warp(cv2.resize(prev_out, size, interpolation=cv2.INTER_AREA), flow) + carried
+            small_prev = cv2.resize(prev_shown, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+            expected = warp(small_prev, flow) + carried
             # judged only where the input did not change at all (within a codec's noise): where
             # it did (a fade), the generator corrects the carried change's local errors
             unchanged = weight * np.exp(-((change / 2.0) ** 2))
@@ -195,7 +204,7 @@ class FlowSmoother:
             correction -= (1.0 - weight)[..., None] * self.hold_tone * tone
         history = warp(prev_out, upscale_flow(flow, (h, w)))
         full_weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
-        blended = cv2.blendLinear(output_frame, history, 1.0 - full_weight, full_weight)
+        blended = cv2.blendLinear(output_frame.astype(np.float32), history, 1.0 - full_weight, full_weight)
         blended += cv2.resize(correction, (w, h), interpolation=cv2.INTER_LINEAR)
         return np.clip(blended, 0.0, 255.0, out=blended)
 
