@@ -42,7 +42,8 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's x and y (float32, HxW each), made once a size."""
     return np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
 
 
@@ -53,7 +54,7 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
 
 def warp_each(images: list[np.ndarray], flow: np.ndarray) -> list[np.ndarray]:
     """`warp` of several images of frame b along one flow (the sampling maps made once)."""
-    grid_x, grid_y = _grid(*flow.shape[:2])
+    grid_x, grid_y = pixel_grid(*flow.shape[:2])
     map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
     return [cv2.remap(im, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for im in images]
 

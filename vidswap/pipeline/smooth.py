@@ -28,7 +28,7 @@ import numpy as np
 
 from vidswap.choices import ApplyMode, Smoothing, choices
 from vidswap.errors import ConfigError
-from vidswap.metrics.flow import FlowEstimator, to_gray, upscale_flow, warp
+from vidswap.metrics.flow import FlowEstimator, pixel_grid, to_gray, upscale_flow, warp
 from vidswap.settings import SMOOTH_STRENGTH
 
 
@@ -40,8 +40,9 @@ class FlowSmoother:
     the flow (its luminance minus the previous one warped, low frequencies only; the flow is
     the camera's motion where that explains the input as well, `camera`) and a the local
     slope of output on input luminance (a guided filter's linear fit, leaning on the whole
-    frame's slope where the input is flat). So the history carries the changes the input really has (light) and
-    holds everything else: the generator's flicker, and the sensor's and codec's pixel noise.
+    frame's slope where the input is flat). So the history carries the changes the input
+    really has (light) and holds everything else: the generator's flicker, and the sensor's
+    and codec's pixel noise.
     The weight w is `strength` where the input is steady after motion compensation and falls
     with the input's warped difference (exp(-r / (2 sigma^2)), Bonneel et al. 2015),
     smoothed by a guided filter on the input so it follows the input's edges and does not
@@ -284,7 +285,7 @@ def _camera_motion(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, valid: n
         _, matrix = cv2.findTransformECC(cur, prev, matrix.astype(np.float32), cv2.MOTION_AFFINE, criteria, None, 3)
     except cv2.error:  # did not converge: keep the fit
         pass
-    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    grid = np.dstack(pixel_grid(h, w))
     camera = cv2.transform(grid, matrix) - grid  # where the camera moved each pixel
     k = (window, window)
     camera_error, flow_error = (cv2.blur((cur - warp(prev, f)) ** 2, k) for f in (camera, flow))
