@@ -35,7 +35,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "vidswap.cli.main"]
-METHODS = ("cyclegan", "cut", "fastcut", "acgan")
+METHODS = ("cyclegan", "cut", "fastcut", "acgan", "autoencoder")
 BACKENDS = ("torch", "compile", "onnx", "tensorrt")
 DATA = ("photos", "pyav")  # the training folders and the clip
 

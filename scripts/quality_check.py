@@ -12,7 +12,7 @@ a flat grey guess; its high-frequency energy against T(x)'s says whether it drew
 With --faces DATASET (from `vidswap extract`), the images are aligned face crops instead:
 A and B from alternate clips, the held-out crops from every fourth clip, used by neither.
 
-    uv run python scripts/quality_check.py [--methods cyclegan cut fastcut acgan] [--steps N] [--transform T]
+    uv run python scripts/quality_check.py [--methods cyclegan ... autoencoder] [--steps N] [--transform T]
     uv run python scripts/quality_check.py --transform cartoon --seed 1
     uv run python scripts/quality_check.py --faces DATASET --transform sepia
     uv run python scripts/quality_check.py --no-antialias   # transposed-convolution generators (the papers')
@@ -101,6 +101,8 @@ SETTINGS = {  # small networks for a few CPU minutes; the methods' own losses an
     # that costs most on 32 px crops with ngf 8
     "fastcut": ["cut.flip_equivariance=false"],
     "acgan": ["train.batch_size=32", "acgan.encoder_steps=0.3", "net.ngf=32", "net.ndf=32", "train.lr=2e-4"],
+    # the face-swap autoencoder at its own batch (no discriminator to balance)
+    "autoencoder": ["train.batch_size=16", "net.ngf=16"],
 }
 
 
@@ -134,7 +136,7 @@ def face_material(dataset: Path, rng: np.random.Generator, n_test: int) -> tuple
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--methods", nargs="+", default=["cyclegan", "cut", "fastcut", "acgan"])
+    p.add_argument("--methods", nargs="+", default=["cyclegan", "cut", "fastcut", "acgan", "autoencoder"])
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--crops", type=int, default=400, help="training images a domain")

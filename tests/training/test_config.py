@@ -78,7 +78,7 @@ def test_set_learning_rate_sets_every_optimizer_of_the_method():
 
 def test_the_method_registry_feeds_the_cli_the_config_and_the_defaults_files():
     method_option = next(p for p in train_command.params if p.name == "method")
-    assert list(method_option.type.choices) == list(METHODS) == ["cyclegan", "cut", "fastcut", "acgan"]
+    assert list(method_option.type.choices) == list(METHODS) == ["cyclegan", "cut", "fastcut", "acgan", "autoencoder"]
     sections = {f.name for f in dataclasses.fields(Config)}
     for name in METHODS:
         spec = method_spec(name)
@@ -86,7 +86,7 @@ def test_the_method_registry_feeds_the_cli_the_config_and_the_defaults_files():
         assert isinstance(getattr(load_config(name), spec.section), spec.settings)
         assert isinstance(spec.build(load_config(name, ["tiny"]), Runtime(torch.device("cpu"))), Method)
     assert method_spec("fastcut") is method_spec("cut")  # one module, other defaults
-    assert [method_spec(n).fully_convolutional for n in METHODS] == [True, True, True, False]
+    assert [method_spec(n).fully_convolutional for n in METHODS] == [True, True, True, False, False]
 
 
 def test_a_saved_config_loads_back_unchanged_and_a_method_checks_its_own_section():

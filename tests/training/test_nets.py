@@ -5,12 +5,14 @@ from torch import nn
 from trainer.config import load_config
 from trainer.export import refresh_batch_norm
 from trainer.methods import method_spec
+from trainer.methods.autoencoder import random_warp
 from trainer.methods.common import init_weights
 from trainer.runtime import Runtime
 from vidswap.errors import ModelError
 from vidswap.models import ModelCard, load_model, save_model
 from vidswap.nets import NETWORKS, build_network, network_spec
 from vidswap.nets.acgan import ACGANDiscriminator, ACGANGenerator, ACGANTranslator
+from vidswap.nets.autoencoder import SwapTranslator
 from vidswap.nets.base import Network
 from vidswap.nets.discriminators import PatchDiscriminator
 from vidswap.nets.generators import BlurDownsample, ResnetGenerator
@@ -177,3 +179,30 @@ def test_batch_norm_statistics_are_recomputed_with_the_final_weights(tiny_domain
     assert len(seen) == 3  # train.bn_refresh batches of domain A
     assert torch.allclose(first.running_mean, torch.stack(seen).mean(0), atol=1e-6)  # their plain average
     assert first.momentum == 0.1 and method.modules["G_A"].training  # the layer and the network as they were
+
+
+def test_swap_translator_codes_any_size_and_rebuilds():
+    tr = SwapTranslator(size=32, ngf=8, latent=16).eval()
+    assert tr.encoder(torch.zeros(2, 3, 32, 32)).shape == (2, 32, 8, 8)  # the shared code: 8x8, 4 * ngf channels
+    again = build_network(network_spec(tr))
+    again.load_state_dict(tr.state_dict())
+    x = torch.rand(2, 3, 40, 36) * 2 - 1
+    y = tr(x)
+    assert y.shape == x.shape and y.abs().max() <= 1
+    assert torch.allclose(again.eval()(x), y)
+    with pytest.raises(ValueError, match="power of two"):
+        SwapTranslator(size=48)
+
+
+def test_random_warp_bends_each_image_smoothly_by_about_the_strength():
+    h = w = 64
+    xs = torch.linspace(-1, 1, w).expand(h, w)
+    ramps = torch.stack([xs, xs.T, torch.zeros(h, w)])[None].repeat(4, 1, 1, 1)  # each pixel's own x and y
+    assert torch.equal(random_warp(ramps, 0.0), ramps)
+    torch.manual_seed(0)
+    bent = random_warp(ramps, 0.04)
+    moved = (bent - ramps)[:, :2, 8:-8, 8:-8] / 2  # away from the border; a share of the width
+    assert 0.015 < moved.std() < 0.05
+    assert not torch.allclose(bent[0], bent[1])  # each image its own warp
+    # smooth: neighbouring pixels move almost alike (a random field per pixel would not)
+    assert (moved[..., 1:] - moved[..., :-1]).abs().mean() < 0.1 * moved.abs().mean()

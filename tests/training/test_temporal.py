@@ -74,7 +74,7 @@ def test_flow_grids_follow_opencv_conventions_and_flip_with_the_images():
     assert torch.equal(mirrored.mask, pair.mask.flip(3))
 
 
-@pytest.mark.parametrize("method", ["cyclegan", "cut", "fastcut", "acgan"])
+@pytest.mark.parametrize("method", ["cyclegan", "cut", "fastcut", "acgan", "autoencoder"])
 def test_each_method_trains_with_it_and_logs_the_loss(method, tmp_path, tiny_domains):
     cfg = load_config(method, ["tiny"], ["train.temporal=2"])
     images = [collect_images([str(d)]) for d in tiny_domains]

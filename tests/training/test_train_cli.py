@@ -13,6 +13,7 @@ EXPECTED_LOSSES = {
     "cyclegan": {"G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"},
     "cut": {"D", "G_GAN", "NCE", "NCE_Y"},
     "fastcut": {"D", "G_GAN", "NCE"},
+    "autoencoder": {"rec_A", "rec_B"},
 }
 
 
@@ -24,7 +25,7 @@ def train(store, domains, *args):
     return result
 
 
-@pytest.mark.parametrize("method", ["cyclegan", "cut", "fastcut", "acgan"])
+@pytest.mark.parametrize("method", ["cyclegan", "cut", "fastcut", "acgan", "autoencoder"])
 def test_each_method_trains_and_saves_a_listed_loadable_model(method, tmp_path, tiny_domains):
     result = train(tmp_path, tiny_domains, "--method", method, "--name", f"m_{method}")
     assert result.exit_code == 0, result.output
@@ -44,14 +45,14 @@ def test_each_method_trains_and_saves_a_listed_loadable_model(method, tmp_path, 
     model = load_model(f"m_{method}", models_dir=tmp_path)
     assert (model.card.method, model.card.size, model.card.steps) == (method, 32, 4)
     assert model.card.domains == ["A", "B"] and model.card.data["A"]["images"] == 4
-    assert model.card.fully_convolutional == (method != "acgan")  # from the method registry
+    assert model.card.fully_convolutional == (method not in ("acgan", "autoencoder"))  # from the method registry
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     y = model.generator(x)
     assert y.shape == x.shape and torch.isfinite(y).all() and y.abs().max() <= 1
     assert not torch.allclose(y, x)
 
 
-@pytest.mark.parametrize("method", ["cyclegan", "fastcut", "acgan"])
+@pytest.mark.parametrize("method", ["cyclegan", "fastcut", "acgan", "autoencoder"])
 def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(method, tmp_path, tiny_domains):
     # a constant learning rate, so a 2-step run is exactly the first half of a 4-step one
     const = ("--set", "train.decay_from=1")

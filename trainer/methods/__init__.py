@@ -19,6 +19,7 @@ METHODS: dict[str, str] = {
     "cut": "trainer.methods.cut",
     "fastcut": "trainer.methods.cut",  # CUT with configs/fastcut.yaml's defaults
     "acgan": "trainer.methods.acgan",
+    "autoencoder": "trainer.methods.autoencoder",
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from vidswap.errors import ModelError
 from vidswap.nets.acgan import ACGANTranslator
+from vidswap.nets.autoencoder import SwapTranslator
 from vidswap.nets.base import Network
 from vidswap.nets.generators import ResnetGenerator
 
@@ -27,6 +28,7 @@ NETWORKS: dict[str, type[Network]] = {
     "IdentityGenerator": IdentityGenerator,
     "ResnetGenerator": ResnetGenerator,
     "ACGANTranslator": ACGANTranslator,
+    "SwapTranslator": SwapTranslator,
 }
 
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidswap.nets.base import Network
+from vidswap.nets.base import Network, at_size
 
 
 def _stages(size: int) -> int:
@@ -126,11 +126,8 @@ class ACGANTranslator(Network):
         self.generator = ACGANGenerator(size, z_dim, n_classes, ngf)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        if (h, w) != (self.size, self.size):
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        return at_size(x, self.size, self._translate)
+
+    def _translate(self, x: torch.Tensor) -> torch.Tensor:
         c = torch.full((x.shape[0],), self.target_class, dtype=torch.long, device=x.device)
-        y = self.generator(self.encoder(x), c)
-        if (h, w) != (self.size, self.size):
-            y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False).clamp(-1, 1)
-        return y
+        return self.generator(self.encoder(x), c)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from typing import Any
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -43,3 +46,13 @@ class Network(nn.Module):
             self.kwargs = recorded
 
         cls.__init__ = recording_init
+
+
+def at_size(x: torch.Tensor, size: int, translate: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """translate(x) for a network that runs only at size x size: x resized to it (anti-aliased)
+    and the output back to x's size."""
+    h, w = x.shape[-2:]
+    if (h, w) == (size, size):
+        return translate(x)
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return F.interpolate(translate(x), size=(h, w), mode="bilinear", align_corners=False).clamp(-1, 1)

@@ -1,0 +1,110 @@
+"""The face-swap autoencoder (deepfakes; faceswap's "Original" model): a shared encoder and a
+decoder per domain, each decoder trained to give back its own domain's crops from the code of
+a randomly warped copy. The warp is what makes a swap: the encoder cannot pass the pixels
+through, so it has to code the face's pose and expression, which the other decoder then draws
+as its own person. Export: the other domain's decoder on a crop's code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from trainer.methods.base import MethodSpec, require
+from trainer.methods.common import adam, face_weights, image_l1, scalars
+from trainer.runtime import Runtime
+from trainer.temporal import temporal_loss
+from vidswap.nets.autoencoder import SwapDecoder, SwapEncoder, SwapTranslator
+
+
+@dataclass
+class AutoencoderConfig:
+    latent: int = 256  # the dense bottleneck's width
+    warp: float = 0.04  # the random warp's displacement (standard deviation, a share of the crop's width)
+
+
+def validate(cfg) -> None:
+    size = cfg.data.size
+    require(size >= 16 and size & (size - 1) == 0, f"the autoencoder needs a power-of-two data.size >= 16, got {size}")
+    require(cfg.autoencoder.latent >= 1, f"autoencoder.latent must be >= 1, got {cfg.autoencoder.latent}")
+    require(cfg.autoencoder.warp >= 0, f"autoencoder.warp must be >= 0, got {cfg.autoencoder.warp}")
+
+
+def random_warp(images: torch.Tensor, strength: float, points: int = 5) -> torch.Tensor:
+    """Each image bent by its own smooth random displacement: offsets N(0, strength) (a share
+    of the width) on a points x points grid, interpolated to every pixel (torch's RNG)."""
+    if strength == 0:
+        return images
+    b, _, h, w = images.shape
+    offsets = torch.randn(b, 2, points, points, device=images.device) * (2 * strength)  # grid units span 2
+    field = F.interpolate(offsets, size=(h, w), mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
+    identity = torch.eye(2, 3, device=images.device).expand(b, 2, 3)
+    grid = F.affine_grid(identity, [b, 1, h, w], align_corners=False) + field
+    return F.grid_sample(images, grid.to(images.dtype), padding_mode="border", align_corners=False)
+
+
+class Autoencoder:
+    def __init__(self, cfg, rt: Runtime):
+        self.cfg, self.rt = cfg, rt
+        size, ngf = cfg.data.size, cfg.net.ngf
+        # PyTorch's default init (He-uniform, as faceswap's), not the GANs' N(0, 0.02)
+        nets = {
+            "encoder": SwapEncoder(size, ngf, cfg.autoencoder.latent),
+            "decoder_A": SwapDecoder(size, ngf),
+            "decoder_B": SwapDecoder(size, ngf),
+        }
+        self.modules = {k: rt.prepare(v) for k, v in nets.items()}
+        self.train_nets = {k: rt.wrap(v) for k, v in self.modules.items()}
+        self.optimizers = {"AE": adam(self.modules.values(), cfg)}
+        self.phases = [cfg.train.steps]
+        self.temporal = temporal_loss(cfg, rt)
+        self.weights = face_weights(cfg, rt.device)
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
+        rt, t, w = self.rt, self.train_nets, self.weights
+        real_A, real_B = rt.inputs(batch["A"]), rt.inputs(batch["B"])
+        b = real_A.shape[0]
+        warped = random_warp(torch.cat([real_A, real_B]), self.cfg.autoencoder.warp)
+        with rt.autocast():
+            code = t["encoder"](warped)  # both domains in one call
+            losses = {
+                "rec_A": image_l1(t["decoder_A"](code[:b]), real_A, w),
+                "rec_B": image_l1(t["decoder_B"](code[b:]), real_B, w),
+            }
+            if self.temporal:
+                for domain, decoder in (("A", "decoder_B"), ("B", "decoder_A")):
+                    real = rt.inputs(batch[domain])
+
+                    def swap(x, decoder=decoder):
+                        return t[decoder](t["encoder"](x))
+
+                    losses[f"temporal_{domain}"] = self.temporal(swap, real, swap(real), batch, domain)
+        rt.step(sum(losses.values()), self.optimizers["AE"])
+        return scalars(losses)
+
+    def _translator(self, decoder: str) -> SwapTranslator:
+        tr = SwapTranslator(self.cfg.data.size, self.cfg.net.ngf, self.cfg.autoencoder.latent)
+        tr.encoder.load_state_dict(self.modules["encoder"].state_dict())
+        tr.decoder.load_state_dict(self.modules[decoder].state_dict())
+        return tr.to(self.rt.device).eval()
+
+    def sample(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        real_A = self.rt.inputs(batch["A"])
+        with self.rt.autocast():  # the swap, then A's own reconstruction
+            return [real_A, self._translator("decoder_B")(real_A), self._translator("decoder_A")(real_A)]
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        pass
+
+    def export(self) -> dict[str, torch.nn.Module]:
+        return {"AtoB": self._translator("decoder_B"), "BtoA": self._translator("decoder_A")}
+
+
+# the translator resizes its input to data.size and back
+SPEC = MethodSpec(
+    section="autoencoder", settings=AutoencoderConfig, build=Autoencoder, validate=validate, fully_convolutional=False
+)
