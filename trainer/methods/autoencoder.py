@@ -73,8 +73,7 @@ class Autoencoder:
                 "rec_B": image_l1(t["decoder_B"](code[b:]), real_B, w),
             }
             if self.temporal:
-                for domain, decoder in (("A", "decoder_B"), ("B", "decoder_A")):
-                    real = rt.inputs(batch[domain])
+                for domain, real, decoder in (("A", real_A, "decoder_B"), ("B", real_B, "decoder_A")):
 
                     def swap(x, decoder=decoder):
                         return t[decoder](t["encoder"](x))
@@ -90,9 +89,10 @@ class Autoencoder:
         return tr.to(self.rt.device).eval()
 
     def sample(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-        real_A = self.rt.inputs(batch["A"])
-        with self.rt.autocast():  # the swap, then A's own reconstruction
-            return [real_A, self._translator("decoder_B")(real_A), self._translator("decoder_A")(real_A)]
+        real_A, m = self.rt.inputs(batch["A"]), self.modules
+        with self.rt.autocast():  # the swap, then A's own reconstruction, from one code
+            code = m["encoder"](real_A)
+            return [real_A, m["decoder_B"](code), m["decoder_A"](code)]
 
     def state(self) -> dict[str, torch.Tensor]:
         return {}
