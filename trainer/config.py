@@ -64,7 +64,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     temporal: float = 0.0  # weight of the temporal-stability regulariser (trainer/temporal.py); 0: off
     temporal_mode: TemporalMode = "transform"  # transform: random shifts of a crop; flow: consecutive clip frames
-    face_mask: float = 0.0  # face mode: how much less the background counts in cycle/identity L1; 1: not at all
+    face_mask: float = 0.0  # face mode: background weight lost in losses comparing images; 1: none left
     recycle: float = (
         0.0  # CycleGAN: weight of Recycle-GAN's recurrent losses on clip frames (trainer/recycle.py); 0: off
     )
@@ -235,22 +235,22 @@ def load_config(
     return cfg
 
 
-# settings that only CycleGAN's losses use, and what they do there
-CYCLEGAN_ONLY = {
-    "face_mask": "weights CycleGAN's cycle and identity losses",
-    "recycle": "adds Recycle-GAN's losses to CycleGAN",
+# train settings only some methods' losses use: what each does, and the methods that use it
+METHOD_SETTINGS = {
+    "face_mask": ("weights the losses that compare images with the face", ("cyclegan", "autoencoder")),
+    "recycle": ("adds Recycle-GAN's losses to CycleGAN", ("cyclegan",)),
 }
 
 
 def drop_unused(cfg: Config) -> list[str]:
     """Zero the train settings cfg.method does not use, so the saved config says how the model
     was trained (apply pastes only the face for a train.face_mask model); a warning for each."""
-    if cfg.method == "cyclegan":
-        return []
-    dropped = [key for key in CYCLEGAN_ONLY if getattr(cfg.train, key)]
+    dropped = [
+        key for key, (_, methods) in METHOD_SETTINGS.items() if getattr(cfg.train, key) and cfg.method not in methods
+    ]
     for key in dropped:
         setattr(cfg.train, key, 0.0)
-    return [f"train.{key} {CYCLEGAN_ONLY[key]}: {cfg.method} trains without it" for key in dropped]
+    return [f"train.{key} {METHOD_SETTINGS[key][0]}: {cfg.method} trains without it" for key in dropped]
 
 
 def preset_method(files: list[str]) -> str | None:

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from tests.training.helpers import read_losses
 from trainer.checkpoint import CHECKPOINT, checkpoint_meta
-from trainer.config import load_config, preset_method
+from trainer.config import drop_unused, load_config, preset_method
 from trainer.data import Augment, UnpairedSampler, collect_images, jitter_color
 from trainer.methods.common import face_weights, image_l1
 from vidswap.cli.main import cli
@@ -81,6 +81,14 @@ def test_the_face_mask_weights_the_cycle_and_identity_losses_only(tmp_path, tiny
     whole, masked = (read_losses(tmp_path / ".runs" / n)[0] for n in ("whole", "masked"))
     assert whole["G_A"] == masked["G_A"] and whole["G_B"] == masked["G_B"]  # same nets and batch before any update
     assert all(whole[k] != masked[k] for k in ("cycle_A", "cycle_B", "idt_A", "idt_B"))
+
+
+def test_the_face_mask_is_kept_for_the_methods_whose_losses_use_it():
+    for method, kept in (("cyclegan", True), ("autoencoder", True), ("fastcut", False)):
+        cfg = load_config(method, ["tiny"], ["train.face_mask=0.9", "data.mode=face", "data.size=32"])
+        warnings = drop_unused(cfg)
+        assert (cfg.train.face_mask == 0.9) is kept, method
+        assert bool(warnings) is not kept and all(method in w for w in warnings)
 
 
 @pytest.mark.slow

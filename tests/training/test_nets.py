@@ -12,7 +12,7 @@ from vidswap.errors import ModelError
 from vidswap.models import ModelCard, load_model, save_model
 from vidswap.nets import NETWORKS, build_network, network_spec
 from vidswap.nets.acgan import ACGANDiscriminator, ACGANGenerator, ACGANTranslator
-from vidswap.nets.autoencoder import SwapTranslator
+from vidswap.nets.autoencoder import SwapDecoder, SwapTranslator
 from vidswap.nets.base import Network
 from vidswap.nets.discriminators import PatchDiscriminator
 from vidswap.nets.generators import BlurDownsample, ResnetGenerator
@@ -192,6 +192,15 @@ def test_swap_translator_codes_any_size_and_rebuilds():
     assert_rebuilds_and_resizes(tr)
     with pytest.raises(ValueError, match="power of two"):
         SwapTranslator(size=48)
+
+
+def test_the_swap_decoders_upscales_start_free_of_checkerboard():
+    """ICNR: each upscale's four sub-pixel filters start equal, so every 2x2 block it makes is flat."""
+    up = SwapDecoder(size=32, ngf=8).net[0]
+    out = up(torch.randn(1, 32, 8, 8))
+    assert out.shape == (1, 16, 16, 16) and out.std() > 0
+    for dy, dx in ((0, 1), (1, 0), (1, 1)):
+        assert torch.equal(out[..., dy::2, dx::2], out[..., 0::2, 0::2])
 
 
 def test_random_warp_bends_each_image_smoothly_by_about_the_strength():

@@ -26,7 +26,14 @@ def _stages(size: int) -> int:
 
 
 def _upscale(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out * 4, 3, padding=1), nn.LeakyReLU(0.1), nn.PixelShuffle(2))
+    conv = nn.Conv2d(c_in, c_out * 4, 3, padding=1)
+    # ICNR (Aitken et al. 2017; faceswap uses it): the four sub-pixel filters of each output
+    # channel start equal, so the shuffled output starts as a nearest-neighbour upscale and
+    # training does not begin from (and keep) a checkerboard
+    with torch.no_grad():
+        conv.weight.copy_(conv.weight[::4].repeat_interleave(4, dim=0))
+        conv.bias.copy_(conv.bias[::4].repeat_interleave(4))
+    return nn.Sequential(conv, nn.LeakyReLU(0.1), nn.PixelShuffle(2))
 
 
 class SwapEncoder(nn.Module):
