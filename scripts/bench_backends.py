@@ -1,12 +1,14 @@
 """Generator-only throughput of each inference backend (no decode, no encode).
 
     uv run python scripts/bench_backends.py [--sizes 256x256 720x1280] [--nets tiny paper]
-        [--backends torch compile onnx] [--device cpu] [--batch 1] [--seconds 10]
+        [--backends torch compile onnx] [--device cpu] [--batch 1] [--seconds 10] [--held]
 
 Frames/s of backend(x) on a random batch, after one untimed call (which for `compile`
 includes compiling: reported apart as setup time). Results are printed as a Markdown
 table for docs/bench_runtime.md. A backend that fails gets a row saying so, the others run on;
-the exit code is then 1.
+the exit code is then 1. `--held` adds, for each backend that can hold them, the generator
+with its instance-norm statistics held along a clip (`--hold-norm`, HeldNorms; each batch
+continues the clip), beside the plain one in the same run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import time
 import torch
 
 from vidswap.nets import ResnetGenerator
+from vidswap.nets.held_norm import HeldNorms
 from vidswap.runtime import REGISTRY, create_backend
+from vidswap.settings import HOLD_NORM
 
 NETS = {
     "tiny": {"ngf": 4, "n_blocks": 1},  # the test models
@@ -26,10 +30,12 @@ NETS = {
 }
 
 
-def measure(backend, x: torch.Tensor, seconds: float) -> float:
+def measure(backend, x: torch.Tensor, seconds: float, held: bool = False) -> float:
     """Frames per second over at least `seconds` (and at least 2 calls)."""
     calls, start = 0, time.perf_counter()
     while calls < 2 or time.perf_counter() - start < seconds:
+        if held:
+            backend.restart([False] * x.shape[0])  # the clip goes on: the statistics are held
         backend(x)
         if x.is_cuda:
             torch.cuda.synchronize()
@@ -46,6 +52,7 @@ def main() -> int:
     parser.add_argument("--fp16", action="store_true")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=10.0, help="timing window per case")
+    parser.add_argument("--held", action="store_true", help="also with the instance-norm statistics held")
     args = parser.parse_args()
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, batch {args.batch}")
@@ -58,20 +65,25 @@ def main() -> int:
         for size in args.sizes:
             height, width = (int(v) for v in size.split("x"))
             x = (torch.rand(args.batch, 3, height, width) * 2 - 1).to(args.device)
-            for name in args.backends:
+            cases = [(name, False) for name in args.backends]
+            cases += [(name, True) for name in args.backends if args.held and REGISTRY[name].holds_statistics]
+            for name, held in cases:
+                label = name + (", held" if held else "")
                 try:
                     start = time.perf_counter()
-                    backend = create_backend(generator, name, device=args.device, fp16=args.fp16, verify=False,
+                    net = HeldNorms(generator, HOLD_NORM) if held else generator
+                    backend = create_backend(net, name, device=args.device, fp16=args.fp16, verify=False,
                                              batch_sizes=(args.batch,), image_size=(height, width))  # fmt: skip
                     backend(x)  # first call: compiles / allocates
                     setup = time.perf_counter() - start
-                    fps = measure(backend, x, args.seconds)
+                    fps = measure(backend, x, args.seconds, held)
                 except Exception as exc:  # noqa: BLE001 (one backend's failure is its row's, the table goes on)
                     failed = True
                     error = f"{type(exc).__name__}: {exc}".splitlines()[0].replace("|", "/")
-                    print(f"| {net_name} | {height}x{width} | {name} | failed: {error} | |", flush=True)
+                    print(f"| {net_name} | {height}x{width} | {label} | failed: {error} | |", flush=True)
                     continue
-                print(f"| {net_name} | {height}x{width} | {backend.describe()} | {setup:.1f} | {fps:.2f} |", flush=True)
+                described = backend.describe() + (", held" if held else "")
+                print(f"| {net_name} | {height}x{width} | {described} | {setup:.1f} | {fps:.2f} |", flush=True)
     return 1 if failed else 0
 
 

@@ -34,7 +34,7 @@ synthetic clips reports how far the crop moves against the face.
 
 `--holds H ...` (frame mode) adds, for each weight H, the translation with the generator's
 instance-norm statistics held along the clip (vidswap.nets.held_norm, as `--hold-norm`
-runs it: torch backend, reset at the scene cuts the smoother finds): `held-H` alone and
+runs it: on the translator's backend, auto by default, reset at the scene cuts the smoother finds): `held-H` alone and
 `held-H+S` followed by each smoother S.
 
     uv run python scripts/flicker_models.py -o /work/bench-models
@@ -358,8 +358,8 @@ def parse_name(name: str) -> tuple[float, str]:
 
 def held_translation(translator, inputs: list[np.ndarray], hold: float) -> list[np.ndarray]:
     """The clip's frames translated in order with the instance-norm statistics held."""
-    translate = ImageTranslator(translator.model, translator.device, "torch", work_size=translator.work_size,
-                                hold=hold)  # fmt: skip
+    translate = ImageTranslator(translator.model, translator.device, translator.settings.backend,
+                                work_size=translator.work_size, hold=hold)  # fmt: skip
     scenes = SceneCuts()
     return [translate([im], [scenes(im)])[0] for im in inputs]
 

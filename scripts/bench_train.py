@@ -30,7 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# (method, crop size, batch): the papers' configuration is 256 px, batch 1 (AC-GAN: 64 px, batch 64)
+# (method, crop size, batch): the papers' configuration is 256 px, batch 1 (AC-GAN: 64 px, batch 64; the
+# face-swap autoencoder: 64 px, batch 16, configs/autoencoder.yaml)
 CASES = [
     ("cyclegan", 128, 1),
     ("cut", 128, 1),
@@ -39,6 +40,7 @@ CASES = [
     ("cut", 256, 1),
     ("fastcut", 256, 1),
     ("acgan", 64, 64),
+    ("autoencoder", 64, 16),
 ]
 OFFICIAL_MODEL = {
     "cyclegan": "--model cycle_gan",
@@ -89,7 +91,7 @@ def vidswap_iteration(method: str, size: int, batch: int, a: argparse.Namespace,
     from trainer.runtime import make_runtime
 
     sets = [f"data.size={size}", "data.load_size=0", f"train.batch_size={batch}", "train.steps=100000"]
-    sets += [f"net.antialias={str(a.antialias).lower()}"] if method != "acgan" else []
+    sets += [f"net.antialias={str(a.antialias).lower()}"] if method not in ("acgan", "autoencoder") else []
     cfg = load_config(method, [], sets)
     if a.loaders is not None:
         cfg.data.loader_threads = a.loaders

@@ -4,10 +4,12 @@ into steps/s and frames/s at an assumed share of an H200's peak.
     uv run python scripts/gpu_estimate.py [--fraction-train 0.15] [--fraction-apply 0.35]
 
 Training: one whole vidswap iteration of each method (forward and backward of every network,
-as `train_step` runs it) at the papers' settings (256 px, batch 1; AC-GAN 64 px, batch 64),
-counted on the CPU at a quarter of the side (the networks are convolutional: FLOPs scale with
-the pixels) and scaled up. Apply: the paper generator (ResNet-9, ngf 64) on one 1080x1920
-frame, counted on the meta device (shapes only). Only convolutions and matrix products count.
+as `train_step` runs it) at the papers' settings (256 px, batch 1; AC-GAN 64 px, batch 64; the
+face-swap autoencoder 64 px, batch 16, as configs/autoencoder.yaml), counted on the CPU at a
+quarter of the side (the networks are convolutional: FLOPs scale with the pixels) and scaled up;
+the two 64 px methods, whose dense layers fix their size, at their size and an eighth of the
+batch. Apply: the paper generator (ResNet-9, ngf 64) on one 1080x1920 frame, counted on the
+meta device (shapes only). Only convolutions and matrix products count.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from trainer.runtime import Runtime  # noqa: E402
 from vidswap.nets import ResnetGenerator  # noqa: E402
 
 # (method, crop, batch) as the papers train; counted at crop / SCALE, batch / BATCH_SCALE
-CASES = [("cyclegan", 256, 1), ("cut", 256, 1), ("fastcut", 256, 1), ("acgan", 64, 64)]
+CASES = [("cyclegan", 256, 1), ("cut", 256, 1), ("fastcut", 256, 1), ("acgan", 64, 64), ("autoencoder", 64, 16)]
+FIXED_SIZE = ("acgan", "autoencoder")  # dense layers: counted at their own size
 SCALE = 4
 PEAK_TFLOPS = {"bf16": 989.0, "tf32": 494.0}  # H200 dense tensor-core peaks (NVIDIA's data sheet)
 
@@ -54,8 +57,8 @@ def count(fn) -> float:
 
 
 def train_flops(method: str, crop: int, batch: int) -> float:
-    small = crop // SCALE if method != "acgan" else crop  # AC-GAN's networks are fixed at 64 px
-    counted_batch = batch if method != "acgan" else batch // 8
+    small = crop if method in FIXED_SIZE else crop // SCALE
+    counted_batch = max(1, batch // 8) if method in FIXED_SIZE else batch
     cfg = load_config(method, [], [f"data.size={small}", f"train.batch_size={counted_batch}", "net.antialias=false"])
     torch.manual_seed(0)
     m = method_spec(method).build(cfg, Runtime(device=torch.device("cpu")))

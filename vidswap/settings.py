@@ -96,7 +96,7 @@ class TranslatorSettings:
     work_size: WorkSize = None
     smooth: Smoothing = "auto"  # frame mode: the whole frame; face mode: the pasted faces
     smooth_strength: float = SMOOTH_STRENGTH
-    hold_norm: HoldNorm = "auto"  # frame mode: instance-norm statistics held along the clip (torch backend)
+    hold_norm: HoldNorm = "auto"  # frame mode: instance-norm statistics held along the clip (torch, ONNX Runtime)
     face: FaceSettings = field(default_factory=FaceSettings)
 
     def __post_init__(self) -> None:

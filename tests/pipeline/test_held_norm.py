@@ -145,15 +145,40 @@ def test_holding_off_translates_exactly_as_before(tmp_path):
     assert np.abs(held[1].astype(int) - out[1]).max() > 10
 
 
-def test_hold_norm_choice_picks_the_torch_backend_or_stays_off():
+def test_hold_norm_choice_holds_where_the_backend_can_or_stays_off():
     assert held_norm("auto", "torch", "cpu", True) == (HOLD_NORM, "torch")
-    assert held_norm("on", "auto", "cpu", True) == (HOLD_NORM, "torch")
+    assert held_norm("auto", "onnx", "cpu", True) == (HOLD_NORM, "onnx")
+    # auto on this CPU: ONNX Runtime first, then torch: both hold
+    assert held_norm("auto", "auto", "cpu", True) == (HOLD_NORM, "auto")
+    assert held_norm("on", "auto", "cpu", True) == (HOLD_NORM, "auto")
     assert held_norm("off", "torch", "cpu", True) == (0.0, "torch")
     assert held_norm("on", "torch", "cpu", False) == (0.0, "torch")  # face mode, or no instance norm
-    # auto on this CPU: ONNX Runtime is installed and runs first, which cannot hold them
-    assert held_norm("auto", "auto", "cpu", True) == (0.0, "auto")
-    with pytest.raises(ConfigError, match="needs the torch backend"):
-        held_norm("on", "onnx", "cpu", True)
+    assert held_norm("auto", "compile", "cpu", True) == (0.0, "compile")
+    with pytest.raises(ConfigError, match="needs the torch or onnx backend"):
+        held_norm("on", "compile", "cpu", True)
+
+
+def test_onnx_runtime_holds_the_statistics_as_torch_does(tmp_path):
+    """The HeldStep graph in ONNX Runtime, its statistics fed back frame to frame, against
+    HeldNorms in torch: the same outputs along a clip with a cut, in batches of two, and
+    images without restart normalised alone."""
+    model = saved(tmp_path / "inorm")
+    other = np.ascontiguousarray(255 - scene()[::-1])
+    frames = [scene(), scene(), with_patch(scene()), other, with_patch(other), with_patch(other)]
+    starts = [True, False, False, True, False, False]
+    outputs = {}
+    for backend in ("torch", "onnx"):
+        translator = ImageTranslator(model, backend=backend, batch=2, hold=0.9)
+        outputs[backend] = [y for i in range(0, 6, 2) for y in translator(frames[i : i + 2], starts[i : i + 2])]
+        outputs[backend + " alone"] = translator(frames[2:4])
+    assert (tmp_path / "inorm" / "AtoB.held.onnx").is_file()
+    plain = ImageTranslator(model, backend="onnx")(frames)
+    for key in ("", " alone"):
+        for a, b in zip(outputs["torch" + key], outputs["onnx" + key]):
+            assert np.abs(a.astype(int) - b).max() <= 1
+    assert np.abs(outputs["onnx"][2].astype(int) - plain[2]).max() > 10  # held: not per-frame statistics
+    assert np.abs(outputs["onnx"][3].astype(int) - plain[3]).max() <= 1  # the cut: its own statistics
+    assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(outputs["onnx alone"], plain[2:4]))
 
 
 @pytest.mark.slow
@@ -182,9 +207,9 @@ def test_hold_norm_on_with_a_backend_that_cannot_hold_is_refused_in_one_line(tmp
     saved(tmp_path / "inorm")
     clip = make_video(tmp_path / "clip.mp4", [scene()] * 2)
     argv = ["apply", str(clip), "--model", str(tmp_path / "inorm"), "--mode", "frame", "--hold-norm", "on",
-            "--backend", "onnx", "-o", str(tmp_path / "out.mp4")]  # fmt: skip
+            "--backend", "compile", "-o", str(tmp_path / "out.mp4")]  # fmt: skip
     code, _, err = run_cli(argv, capsys)
-    assert code != 0 and "needs the torch backend" in err and "Traceback" not in err
+    assert code != 0 and "needs the torch or onnx backend" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out.mp4").exists()
 

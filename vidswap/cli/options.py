@@ -126,7 +126,8 @@ _TRANSLATOR_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
             show_default=True,
             help="Frame mode, instance-norm generators: normalise each frame with an average of its scene's "
             "statistics over about 100 frames, so a change in one place does not shift the whole picture; "
-            "auto: where the backend allows it (torch), on: use the torch backend for it.",
+            "auto: where the backend can (torch; ONNX Runtime, the CPU default), on: also where auto would "
+            "pick a backend that cannot (then torch).",
         ),
     ),
 ]

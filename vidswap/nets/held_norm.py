@@ -12,6 +12,10 @@ Which frames start a scene (the first of a clip, the first after a cut) is given
 with `restart`; such a frame is normalised by its own statistics, as instance norm does.
 A batch without `restart` is a batch of unrelated images: each is normalised alone, exactly
 as the plain generator does.
+
+`HeldNorms.step()` is the same network with its state outside: one frame, the history's
+weight and every held statistic in, the output and the new statistics out. That is what an
+ONNX export can hold (vidswap.runtime.onnxruntime_backend feeds the statistics back).
 """
 
 from __future__ import annotations
@@ -39,8 +43,12 @@ class HeldInstanceNorm(nn.Module):
         super().__init__()
         self.hold = hold
         self.eps = norm.eps
+        self.channels = norm.num_features
         self.weight, self.bias = norm.weight, norm.bias  # None without affine
         self.starts: Sequence[bool] | None = None  # set by HeldNorms for each batch
+        # HeldStep: (history weight, held mean, held variance) in, the new ones out
+        self.given: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.taken: tuple[torch.Tensor, torch.Tensor] | None = None
         self._mean: torch.Tensor | None = None  # the held statistics (C each), from the scene's first frame on
         self._var: torch.Tensor | None = None
 
@@ -48,7 +56,12 @@ class HeldInstanceNorm(nn.Module):
         # in float32 under fp16 autocast too, as torch's instance norm is
         x32 = x.float()
         var, mean = torch.var_mean(x32, dim=(2, 3), unbiased=False)  # N x C each
-        if self.starts is not None:
+        if self.given is not None:
+            history, held_mean, held_var = self.given
+            mean = history * held_mean + (1 - history) * mean
+            var = history * held_var + (1 - history) * var
+            self.taken = (mean[0], var[0])
+        elif self.starts is not None:
             mean, var = self._held(mean, var)
         y = (x32 - mean[..., None, None]) * torch.rsqrt(var[..., None, None] + self.eps)
         if self.weight is not None:
@@ -80,6 +93,7 @@ class HeldNorms(nn.Module):
         super().__init__()
         if not 0.0 <= hold <= 1.0:
             raise ValueError(f"the held statistics' weight must be in [0, 1], got {hold}")
+        self.hold = hold
         self.generator = copy.deepcopy(generator)
         self.norms: list[HeldInstanceNorm] = []
         for parent in list(self.generator.modules()):
@@ -101,3 +115,35 @@ class HeldNorms(nn.Module):
         for norm in self.norms:
             norm.starts = starts
         return self.generator(x)
+
+    def step(self) -> HeldStep:
+        """This network with the statistics passed in and out (for export)."""
+        return HeldStep(self)
+
+    @property
+    def state_size(self) -> int:
+        """The length of HeldStep's state: every held norm's mean and variance."""
+        return 2 * sum(norm.channels for norm in self.norms)
+
+
+class HeldStep(nn.Module):
+    """One frame (batch 1) through HeldNorms' generator with the state outside:
+    forward(x, history, state) -> (y, new state). state: every held norm's mean then variance,
+    in one vector (what the previous frame returned); history: the held statistics' weight (0
+    at a scene's first frame, which takes its own statistics; else HeldNorms' hold)."""
+
+    def __init__(self, held: HeldNorms):
+        super().__init__()
+        self.held = held
+
+    def forward(self, x: torch.Tensor, history: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        norms = self.held.norms
+        parts = torch.split(state, [norm.channels for norm in norms for _ in range(2)])
+        for i, norm in enumerate(norms):
+            norm.starts, norm.given = None, (history, parts[2 * i], parts[2 * i + 1])
+        try:
+            y = self.held.generator(x)
+            return y, torch.cat([t for norm in norms for t in norm.taken])
+        finally:
+            for norm in norms:
+                norm.given = norm.taken = None

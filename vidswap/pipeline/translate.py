@@ -1,7 +1,7 @@
 """Running a model's generator on RGB uint8 images: full frames (at their own size, tiled
 when large, or at a work size and brought back) or aligned face crops, through the chosen
 inference backend. With `hold`, an instance-normalised generator's statistics are held
-along a clip's frames (vidswap.nets.held_norm) on the torch backend."""
+along a clip's frames (vidswap.nets.held_norm) on a backend that can (torch, ONNX Runtime)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from vidswap.models import Model
 from vidswap.nets import IdentityGenerator
 from vidswap.nets.held_norm import HeldNorms, holds
 from vidswap.pipeline.upsample import guided_upsample, shrink
-from vidswap.runtime import create_backend
+from vidswap.runtime import create_backend, holds_statistics
 
 # the ResNet generators downsample twice: image sides must be multiples of this
 SIZE_MULTIPLE = 4
@@ -47,8 +47,8 @@ class ImageTranslator:
         self.work_size = work_size
         self.identity = isinstance(model.generator, IdentityGenerator)
         self.holding = hold > 0 and holds(model.generator)
-        if self.holding and backend != "torch":
-            raise ValueError(f"held statistics run on the torch backend only, not {backend}")
+        if self.holding and not holds_statistics(backend, torch.device(device)):
+            raise ValueError(f"the {backend} backend cannot hold statistics")
         self.hold = hold
         self.backend = None
         # fully convolutional generators run at any size; others only at the model's
@@ -100,7 +100,7 @@ class ImageTranslator:
                 generator_name=self.model.card.default_generator,
             )
         if self.holding and starts is not None:
-            self.backend.module.restart(starts)
+            self.backend.restart(starts)
         return self.backend(x)
 
     def _tiled(self, image: np.ndarray) -> np.ndarray:

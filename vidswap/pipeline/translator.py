@@ -24,7 +24,7 @@ from vidswap.pipeline.faces import at_model_size, enlargement_note, face_process
 from vidswap.pipeline.images import apply_image, check_image, image_output_path, is_image, plan_still_faces
 from vidswap.pipeline.smooth import SceneCuts, check_smoothing, make_face_smoother, make_smoother
 from vidswap.pipeline.translate import ImageTranslator, to_images, to_tensor
-from vidswap.runtime import auto_order, check_choice
+from vidswap.runtime import check_choice, holds_statistics
 from vidswap.settings import HOLD_NORM, TranslatorSettings, VideoSettings
 from vidswap.video import Frame, Source, default_output_path, use_source
 
@@ -156,18 +156,19 @@ class Translator:
 def held_norm(choice: HoldNorm, backend: str, device, applies: bool) -> tuple[float, str]:
     """The held instance-norm statistics' weight (0: off) and the backend to run, for
     `--hold-norm` (`applies`: frame mode and a generator with per-image instance norm).
-    Only the torch backend can hold them: auto holds where that is the backend anyway, on
-    asks for it."""
+    Torch and ONNX Runtime can hold them (TensorRT and torch.compile cannot): auto holds
+    where the backend can, on asks for the torch backend when auto would pick one that cannot."""
     if choice not in choices(HoldNorm):
         raise ConfigError(f"unknown hold_norm {choice!r} (known: {', '.join(choices(HoldNorm))})")
     if not applies or choice == "off":
         return 0.0, backend
-    runs = auto_order(torch.device(device))[0] if backend == "auto" else backend
-    if choice == "on" and backend not in ("auto", "torch"):
-        raise ConfigError(f"--hold-norm on needs the torch backend, not {backend} (it cannot hold the statistics)")
-    if choice == "on" or runs == "torch":
-        return HOLD_NORM, "torch"
-    return 0.0, backend
+    if holds_statistics(backend, torch.device(device)):
+        return HOLD_NORM, backend
+    if choice == "on" and backend != "auto":
+        raise ConfigError(
+            f"--hold-norm on needs the torch or onnx backend, not {backend} (it cannot hold the statistics)"
+        )
+    return (HOLD_NORM, "torch") if choice == "on" else (0.0, backend)
 
 
 def check_job(source: Source, output: str | os.PathLike | None, video: VideoSettings,

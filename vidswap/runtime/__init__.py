@@ -36,7 +36,10 @@ from vidswap.runtime.tensorrt_backend import TensorRTBackend
 from vidswap.runtime.torch_backends import CompiledBackend, TorchBackend
 from vidswap.runtime.verify import sample_batch, verify_backend
 
-__all__ = ["REGISTRY", "Backend", "auto_order", "check_choice", "create_backend", "export_onnx", "onnx_path"]
+__all__ = [
+    "REGISTRY", "Backend", "auto_order", "check_choice", "create_backend", "export_onnx", "holds_statistics",
+    "onnx_path",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,13 @@ def auto_order(device: torch.device) -> list[str]:
     """The backends `auto` tries on `device`, best first."""
     candidates = [cls for cls in REGISTRY.values() if device.type in cls.auto_on and cls.available()]
     return [cls.name for cls in sorted(candidates, key=lambda cls: cls.auto_rank)]
+
+
+def holds_statistics(name: str, device: torch.device) -> bool:
+    """Whether backend `name` (for auto: every backend it may fall back to) can run a
+    HeldNorms generator along a clip."""
+    names = auto_order(device) if name == "auto" else [name]
+    return all(REGISTRY[n].holds_statistics for n in names)
 
 
 def create_backend(

@@ -10,6 +10,7 @@ input's, rounded up to a multiple of 4): the caller chooses input sizes the netw
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -51,6 +52,7 @@ class Backend:
     precision: str = "fp32"  # fp32 | fp16
     fixed_size: tuple[int, int] | None = None  # (height, width) when the backend takes no other size
     is_reference: bool = False  # torch eager fp32: what the other backends are checked against
+    holds_statistics: ClassVar[bool] = False  # runs a HeldNorms generator along a clip (`restart`)
     _export_dir = None  # a temporary export folder the backend keeps alive (models without a folder)
 
     @classmethod
@@ -68,6 +70,11 @@ class Backend:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def restart(self, starts: Sequence[bool]) -> None:
+        """Which images of the next batch begin a scene (a HeldNorms generator's clip frames;
+        only backends that hold statistics are given one)."""
+        raise NotImplementedError(f"the {self.name} backend cannot hold statistics")
 
     @property
     def signature(self) -> str:

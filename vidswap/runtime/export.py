@@ -24,11 +24,13 @@ from torch import nn
 
 from vidswap.errors import MissingDependency, ModelError
 from vidswap.fsutil import atomic_path
+from vidswap.nets.held_norm import HeldNorms
 from vidswap.runtime.base import BackendRequest, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
+HISTORY_NAME, STATE_NAME, NEW_STATE_NAME = "history", "state", "new_state"  # a HeldStep's extra inputs and output
 FINGERPRINT_KEY = "vidswap.weights"  # ONNX metadata: which weights the file was made from
 # kept in fp32 in an fp16 graph: normalisation (a variance over a whole feature map overflows
 # or loses its precision in half floats, which shows as blotches) and other reductions
@@ -43,15 +45,15 @@ def onnx_path(model_folder: Path, generator_name: str) -> Path:
     return Path(model_folder) / f"{generator_name}.onnx"
 
 
-def _dynamo_export(generator: nn.Module, sample: torch.Tensor, dynamic_shapes):
+def _dynamo_export(module: nn.Module, inputs: tuple, input_names: list[str], output_names: list[str], dynamic_shapes):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch.onnx.export(
-            generator,
-            (sample,),
+            module,
+            inputs,
             dynamo=True,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
+            input_names=input_names,
+            output_names=output_names,
             dynamic_shapes=dynamic_shapes,
             optimize=True,
             verbose=False,
@@ -61,7 +63,9 @@ def _dynamo_export(generator: nn.Module, sample: torch.Tensor, dynamic_shapes):
 def export_onnx(generator: nn.Module, path: str | os.PathLike, *, image_size: tuple[int, int] = (256, 256)) -> Path:
     """Export a generator (NCHW RGB in [-1, 1] -> same) to ONNX at `path`, atomically.
     `image_size` (height, width) is the example the exporter traces with; it is also the
-    fixed size when the network cannot take dynamic sizes."""
+    fixed size when the network cannot take dynamic sizes. A HeldNorms generator is exported
+    as its HeldStep: one frame, the history's weight and the held statistics in
+    (INPUT_NAME, HISTORY_NAME, STATE_NAME), the output and the new statistics out."""
     try:
         import onnxscript  # noqa: F401  (the dynamo exporter needs it)
     except ImportError:
@@ -69,17 +73,23 @@ def export_onnx(generator: nn.Module, path: str | os.PathLike, *, image_size: tu
 
     path = Path(path)
     generator = copy.deepcopy(generator).eval().cpu()  # the caller's module stays on its device
-    # batch 2: an example batch of 1 would let the exporter specialise the batch to 1
-    sample = torch.rand(2, 3, *image_size) * 2 - 1
-    batch = torch.export.Dim("batch", min=1, max=1024)
     height = torch.export.Dim("height", min=16, max=8192)
     width = torch.export.Dim("width", min=16, max=8192)
+    if isinstance(generator, HeldNorms):  # batch 1: each frame's statistics depend on the frame before
+        module, names = generator.step(), ([INPUT_NAME, HISTORY_NAME, STATE_NAME], [OUTPUT_NAME, NEW_STATE_NAME])
+        sample = (torch.rand(1, 3, *image_size) * 2 - 1, torch.tensor(generator.hold), torch.rand(generator.state_size))
+        shapes = [({2: height, 3: width}, None, None), (None, None, None)]
+    else:
+        # batch 2: an example batch of 1 would let the exporter specialise the batch to 1
+        module, names, sample = generator, ([INPUT_NAME], [OUTPUT_NAME]), (torch.rand(2, 3, *image_size) * 2 - 1,)
+        batch = torch.export.Dim("batch", min=1, max=1024)
+        shapes = [({0: batch, 2: height, 3: width},), ({0: batch},)]
     try:
-        program = _dynamo_export(generator, sample, ({0: batch, 2: height, 3: width},))
+        program = _dynamo_export(module, sample, *names, shapes[0])
     except Exception as exc:  # noqa: BLE001 (the exporter raises many kinds)
         log.info("dynamic-size export failed (%s); exporting with a fixed %s size", exc, image_size)
         try:
-            program = _dynamo_export(generator, sample, ({0: batch},))
+            program = _dynamo_export(module, sample, *names, shapes[1])
         except Exception as exc2:  # noqa: BLE001
             raise ModelError(
                 f"cannot export {type(generator).__name__} to ONNX: {type(exc2).__name__}: {exc2}"
@@ -110,7 +120,8 @@ def ensure_onnx(generator: nn.Module, path: Path, image_size: tuple[int, int]) -
 
 def exported_onnx(request: BackendRequest) -> Path:
     """The request's generator as an ONNX file in its model folder."""
-    path = onnx_path(request.model_folder, request.generator_name)
+    held = isinstance(request.generator, HeldNorms)  # another graph (HeldStep), kept beside the plain one
+    path = onnx_path(request.model_folder, request.generator_name + (".held" if held else ""))
     return ensure_onnx(request.generator, path, request.image_size)
 
 

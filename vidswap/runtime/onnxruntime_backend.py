@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from vidswap.errors import BackendUnavailable, ConfigError, MissingDependency, ModelError
+from vidswap.nets.held_norm import HeldNorms
 from vidswap.runtime.base import Backend, BackendRequest
-from vidswap.runtime.export import INPUT_NAME, OUTPUT_NAME, exported_onnx
+from vidswap.runtime.export import HISTORY_NAME, INPUT_NAME, NEW_STATE_NAME, OUTPUT_NAME, STATE_NAME, exported_onnx
 
 
 def import_onnxruntime():
@@ -26,6 +27,7 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnx"
     auto_on = ("cpu",)  # no start-up cost, and 1.3-3.4x eager torch (docs/bench_runtime.md)
+    holds_statistics = True  # HeldOnnxRuntimeBackend
 
     @classmethod
     def available(cls) -> bool:
@@ -45,6 +47,8 @@ class OnnxRuntimeBackend(Backend):
 
     @classmethod
     def create(cls, request: BackendRequest) -> OnnxRuntimeBackend:
+        if isinstance(request.generator, HeldNorms):
+            return HeldOnnxRuntimeBackend(exported_onnx(request), request.device, request.generator.hold)
         return cls(exported_onnx(request), request.device)
 
     def __init__(self, onnx_file: Path, device: torch.device):
@@ -78,12 +82,15 @@ class OnnxRuntimeBackend(Backend):
         self._version = ort.__version__
         self._output_shapes: dict[tuple[int, ...], tuple[int, ...]] = {}  # CUDA: input shape -> output shape
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def _check_size(self, x: torch.Tensor) -> None:
         if self.fixed_size and tuple(x.shape[2:]) != self.fixed_size:
             raise ModelError(
                 f"this model's ONNX export takes {self.fixed_size[0]}x{self.fixed_size[1]} images only, "
                 f"got {x.shape[2]}x{x.shape[3]}"
             )
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_size(x)
         if self.device.type == "cuda":
             return self._run_cuda(x)
         inputs = {INPUT_NAME: x.detach().to("cpu", torch.float32).contiguous().numpy()}
@@ -112,3 +119,40 @@ class OnnxRuntimeBackend(Backend):
     @property
     def signature(self) -> str:
         return f"{super().signature}|onnxruntime {self._version}"
+
+
+class HeldOnnxRuntimeBackend(OnnxRuntimeBackend):
+    """A HeldNorms generator in ONNX Runtime: its HeldStep graph run a frame at a time, the
+    held statistics it returns fed back with the next frame (as HeldNorms does in torch).
+    Frames cross through the host on CUDA too (batch 1 a call)."""
+
+    def __init__(self, onnx_file: Path, device: torch.device, hold: float):
+        super().__init__(onnx_file, device)
+        self.hold = hold
+        self._empty = np.zeros(self.session.get_inputs()[2].shape, np.float32)
+        self._state: np.ndarray | None = None  # the clip's held statistics so far
+        self._starts: list[bool] | None = None
+
+    def restart(self, starts) -> None:
+        self._starts = list(starts)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_size(x)
+        starts, self._starts = self._starts, None
+        if starts is not None and len(starts) != x.shape[0]:
+            raise ValueError(f"{len(starts)} scene flags for a batch of {x.shape[0]}")
+        frames = x.detach().to("cpu", torch.float32).contiguous().numpy()
+        outputs = []
+        for n, frame in enumerate(frames):
+            # unrelated images (no restart) and a scene's first frame take their own statistics
+            follows = starts is not None and not starts[n] and self._state is not None
+            inputs = {
+                INPUT_NAME: frame[None],
+                HISTORY_NAME: np.array(self.hold if follows else 0.0, np.float32),
+                STATE_NAME: self._state if follows else self._empty,
+            }
+            out, state = self.session.run([OUTPUT_NAME, NEW_STATE_NAME], inputs)
+            if starts is not None:
+                self._state = state
+            outputs.append(out)
+        return torch.from_numpy(np.concatenate(outputs)).to(self.device)

@@ -20,6 +20,7 @@ class TorchBackend(Backend):
     name = "torch"
     auto_on = ("cuda", "cpu")
     auto_rank = 1  # the fallback everywhere
+    holds_statistics = True
 
     def __init__(self, generator: nn.Module, device: torch.device, fp16: bool = False):
         self.device = device
@@ -43,6 +44,9 @@ class TorchBackend(Backend):
         with torch.inference_mode(), self._autocast():
             return self.module(x).float()
 
+    def restart(self, starts) -> None:
+        self.module.restart(starts)
+
     @property
     def signature(self) -> str:
         return f"{super().signature}|torch {torch.__version__}"
@@ -55,6 +59,7 @@ class CompiledBackend(TorchBackend):
 
     name = "compile"
     auto_on = ()  # never picked by auto: it compiles for 15-40 s at every start
+    holds_statistics = False  # not tried: the held statistics' Python loop would break its graphs
 
     def __init__(self, generator: nn.Module, device: torch.device, fp16: bool = False):
         super().__init__(generator, device, fp16)
