@@ -83,7 +83,7 @@ def main() -> int:
                     print(f"| {net_name} | {height}x{width} | {label} | failed: {error} | |", flush=True)
                     continue
                 described = backend.describe() + (", held" if held else "")
-                print(f"| {net_name} | {height}x{width} | {described} | {setup:.1f} | {fps:.2f} |", flush=True)
+                print(f"| {net_name} | {height}x{width} | {described} | {setup:.1f} | {fps:.3f} |", flush=True)
     return 1 if failed else 0
 
 

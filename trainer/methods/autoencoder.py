@@ -12,16 +12,19 @@ import torch
 import torch.nn.functional as F
 
 from trainer.methods.base import MethodSpec, require
-from trainer.methods.common import adam, face_weights, image_l1, scalars
+from trainer.methods.common import adam, face_weights, frozen, image_l1, lsgan, scalars
 from trainer.runtime import Runtime
 from trainer.temporal import temporal_loss
-from vidswap.nets.autoencoder import SwapDecoder, SwapEncoder, SwapTranslator
+from vidswap.nets.autoencoder import CodeDiscriminator, SwapDecoder, SwapEncoder, SwapTranslator
 
 
 @dataclass
 class AutoencoderConfig:
     latent: int = 256  # the dense bottleneck's width
     warp: float = 0.04  # the random warp's displacement (standard deviation, a share of the crop's width)
+    # DeepFaceLab's "true face": a discriminator on the shared code, and the encoder asked to make B's
+    # codes pass for A's, so B's decoder learns on codes like those it decodes in a swap; 0: off
+    true_face: float = 0.0
 
 
 def validate(cfg) -> None:
@@ -29,6 +32,7 @@ def validate(cfg) -> None:
     require(size >= 16 and size & (size - 1) == 0, f"the autoencoder needs a power-of-two data.size >= 16, got {size}")
     require(cfg.autoencoder.latent >= 1, f"autoencoder.latent must be >= 1, got {cfg.autoencoder.latent}")
     require(cfg.autoencoder.warp >= 0, f"autoencoder.warp must be >= 0, got {cfg.autoencoder.warp}")
+    require(cfg.autoencoder.true_face >= 0, f"autoencoder.true_face must be >= 0, got {cfg.autoencoder.true_face}")
 
 
 def random_warp(images: torch.Tensor, strength: float, points: int = 5) -> torch.Tensor:
@@ -55,8 +59,11 @@ class Autoencoder:
             "decoder_B": SwapDecoder(size, ngf),
         }
         self.modules = {k: rt.prepare(v) for k, v in nets.items()}
-        self.train_nets = {k: rt.wrap(v) for k, v in self.modules.items()}
         self.optimizers = {"AE": adam(self.modules.values(), cfg)}
+        if cfg.autoencoder.true_face > 0:
+            self.modules["code_D"] = rt.prepare(CodeDiscriminator(4 * ngf))
+            self.optimizers["D"] = adam([self.modules["code_D"]], cfg)
+        self.train_nets = {k: rt.wrap(v) for k, v in self.modules.items()}
         self.phases = [cfg.train.steps]
         self.temporal = temporal_loss(cfg, rt)
         self.weights = face_weights(cfg, rt.device)
@@ -79,7 +86,15 @@ class Autoencoder:
                         return t[decoder](t["encoder"](x))
 
                     losses[f"temporal_{domain}"] = self.temporal(swap, real, swap(real), batch, domain)
+            if "code_D" in t:
+                with frozen(self.modules["code_D"]):
+                    losses["true_face"] = lsgan(t["code_D"](code[b:]), True) * self.cfg.autoencoder.true_face
         rt.step(sum(losses.values()), self.optimizers["AE"])
+        if "code_D" in t:
+            with rt.autocast():  # A's codes are what a swap decodes: "real"; B's: "fake"
+                pred = t["code_D"](code.detach())
+            losses["code_D"] = 0.5 * (lsgan(pred[:b], True) + lsgan(pred[b:], False))
+            rt.step(losses["code_D"], self.optimizers["D"])
         return scalars(losses)
 
     def _translator(self, decoder: str) -> SwapTranslator:

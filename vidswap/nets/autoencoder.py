@@ -73,6 +73,22 @@ class SwapDecoder(nn.Module):
         return self.net(code)
 
 
+class CodeDiscriminator(nn.Module):
+    """Training only (autoencoder.true_face): the shared 8x8 code -> a 4x4 map of scores, whose
+    person's face it was coded from."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1), nn.LeakyReLU(0.1),
+            nn.Conv2d(channels, channels, 3, 2, 1), nn.LeakyReLU(0.1),
+            nn.Conv2d(channels, 1, 1),
+        )  # fmt: skip
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.net(code)
+
+
 class SwapTranslator(Network):
     """Image -> image: a person's decoder on the shared encoder's code, so it is called like
     any other generator. Inputs of another size are resized to the model's size and back."""
