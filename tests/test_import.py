@@ -293,9 +293,11 @@ def test_cli_import_records_where_it_came_from_and_apply_translates_a_clip(tmp_p
             "yuv444p",
             "--smooth",
             "none",
+            "--hold-norm",
+            "off",
         ],
         capsys,
-    )  # near-lossless and unsmoothed: compare pixels
+    )  # near-lossless, unsmoothed and each frame's own statistics: compare pixels
     assert code == 0, err
     with av.open(str(clip)) as c:
         decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
