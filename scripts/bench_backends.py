@@ -68,7 +68,7 @@ def main() -> int:
             cases = [(name, False) for name in args.backends]
             cases += [(name, True) for name in args.backends if args.held and REGISTRY[name].holds_statistics]
             for name, held in cases:
-                label = name + (", held" if held else "")
+                held_mark = ", held" if held else ""
                 try:
                     start = time.perf_counter()
                     net = HeldNorms(generator, HOLD_NORM) if held else generator
@@ -80,10 +80,10 @@ def main() -> int:
                 except Exception as exc:  # noqa: BLE001 (one backend's failure is its row's, the table goes on)
                     failed = True
                     error = f"{type(exc).__name__}: {exc}".splitlines()[0].replace("|", "/")
-                    print(f"| {net_name} | {height}x{width} | {label} | failed: {error} | |", flush=True)
+                    print(f"| {net_name} | {height}x{width} | {name}{held_mark} | failed: {error} | |", flush=True)
                     continue
-                described = backend.describe() + (", held" if held else "")
-                print(f"| {net_name} | {height}x{width} | {described} | {setup:.1f} | {fps:.3f} |", flush=True)
+                print(f"| {net_name} | {height}x{width} | {backend.describe()}{held_mark} | {setup:.1f} | {fps:.3f} |",
+                      flush=True)  # fmt: skip
     return 1 if failed else 0
 
 

@@ -81,6 +81,12 @@ class HeldInstanceNorm(nn.Module):
         return torch.stack(means), torch.stack(variances)
 
 
+def check_scene_flags(starts: Sequence[bool] | None, batch: int) -> None:
+    """A batch's scene flags (None: unrelated images) must name each of its images."""
+    if starts is not None and len(starts) != batch:
+        raise ValueError(f"{len(starts)} scene flags for a batch of {batch}")
+
+
 class HeldNorms(nn.Module):
     """A copy of `generator` with its per-image instance norms held along the clip.
 
@@ -110,8 +116,7 @@ class HeldNorms(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         starts, self._starts = self._starts, None
-        if starts is not None and len(starts) != x.shape[0]:
-            raise ValueError(f"{len(starts)} scene flags for a batch of {x.shape[0]}")
+        check_scene_flags(starts, x.shape[0])
         for norm in self.norms:
             norm.starts = starts
         return self.generator(x)
@@ -140,7 +145,7 @@ class HeldStep(nn.Module):
         norms = self.held.norms
         parts = torch.split(state, [norm.channels for norm in norms for _ in range(2)])
         for i, norm in enumerate(norms):
-            norm.starts, norm.given = None, (history, parts[2 * i], parts[2 * i + 1])
+            norm.given = (history, parts[2 * i], parts[2 * i + 1])  # over any `starts`
         try:
             y = self.held.generator(x)
             return y, torch.cat([t for norm in norms for t in norm.taken])

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from vidswap.errors import BackendUnavailable, ConfigError, MissingDependency, ModelError
-from vidswap.nets.held_norm import HeldNorms
+from vidswap.nets.held_norm import HeldNorms, check_scene_flags
 from vidswap.runtime.base import Backend, BackendRequest
 from vidswap.runtime.export import HISTORY_NAME, INPUT_NAME, NEW_STATE_NAME, OUTPUT_NAME, STATE_NAME, exported_onnx
 
@@ -139,8 +139,7 @@ class HeldOnnxRuntimeBackend(OnnxRuntimeBackend):
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         self._check_size(x)
         starts, self._starts = self._starts, None
-        if starts is not None and len(starts) != x.shape[0]:
-            raise ValueError(f"{len(starts)} scene flags for a batch of {x.shape[0]}")
+        check_scene_flags(starts, x.shape[0])
         frames = x.detach().to("cpu", torch.float32).contiguous().numpy()
         outputs = []
         for n, frame in enumerate(frames):
