@@ -59,7 +59,9 @@ def test_random_access_matches_sequential_decoding(clips, name):
     for frame in read_frames(clips[name], wanted):
         ref = sequential[frame.index]
         assert (frame.pts, frame.time) == (ref.pts, ref.time)
-        assert np.array_equal(frame.image, ref.image)
+        # decord converts colour with FFmpeg's fast default (each 2x2 block's chroma as it is),
+        # the reader interpolates it: the same picture, the colour edges a little different
+        assert psnr(frame.image, ref.image) > 40
 
 
 def test_decord_reader_used_where_installed(clips):

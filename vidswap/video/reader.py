@@ -12,6 +12,7 @@ import numpy as np
 from vidswap.errors import InputError
 from vidswap.video.container import first_video_stream, frame_rotation
 from vidswap.video.media import Frame, MediaInfo, Source
+from vidswap.video.pixels import frame_to_rgb
 from vidswap.video.probe import open_source, rewound_input
 
 
@@ -73,7 +74,7 @@ class VideoReader:
                 continue
             if self.end is not None and time >= self.end:
                 break
-            image = upright(frame.to_ndarray(format="rgb24"), frame_rotation(frame))
+            image = upright(frame_to_rgb(frame), frame_rotation(frame))
             yield Frame(index=index, pts=pts, time=time, image=image)
             index += 1
         if self.damaged_packets:
@@ -134,7 +135,8 @@ def count_frames(of: MediaInfo | Source) -> MediaInfo:
 def read_frames(source: Source | str | os.PathLike, indices: list[int]) -> list[Frame]:
     """Frames at the given indices (presentation order). Uses decord's random access
     when it is installed, else one sequential PyAV pass (from a Source's own container);
-    both give the same frames."""
+    both give the same frames (decord's colour edges as FFmpeg's fast conversion makes them:
+    vidswap.video.pixels)."""
     path = source.path if isinstance(source, Source) else source
     wanted = sorted(set(indices))
     if not wanted:
