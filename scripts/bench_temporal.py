@@ -21,7 +21,8 @@ smoother and encoded as `vidswap apply` encodes it (libx264, CRF 18). Reported:
   on the synthetic clips (still, handheld, fast) also by the true motion: the camera path
   they were made along, so no flow estimate's error counts (`consistent`, with
   --consistent: the generator's translation of the whole still moved along that path, an
-  output without any flicker, shows each judge's floor);
+  output without any flicker, shows each judge's floor; --frozen, on the clips from a still
+  camera: the first frame's translation repeated, the same for real footage);
 - PSNR against the known answer (sepia(input); face mode: on the face region), as a change
   from no smoothing;
 - ghost: that PSNR change on the frames right after fast motion (the input moved more than
@@ -70,7 +71,7 @@ from vidswap.metrics.warping import pair_warping_error  # noqa: E402
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces  # noqa: E402
 from vidswap.pipeline.smooth import FlowSmoother, SceneCuts  # noqa: E402
 from vidswap.pipeline.translate import ImageTranslator  # noqa: E402
-from vidswap.settings import SMOOTH_STRENGTH, FaceSettings  # noqa: E402
+from vidswap.settings import HOLD_NORM, SMOOTH_STRENGTH, FaceSettings  # noqa: E402
 from vidswap.video import Frame, VideoWriter, open_video  # noqa: E402
 
 RATE = 30
@@ -241,7 +242,10 @@ def make_clips(footage: Path, folder: Path, frames: int, side: int) -> tuple[dic
 
 FRAME_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "odd/iphone_rotated.mov", "fast", "cut",
                "light", "odd/carphone.mp4", "drift"]  # fmt: skip
-FACE_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "light", "pan"]
+FACE_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "light", "pan", "cut", "odd/carphone.mp4"]
+# filmed by a camera that does not move (the phone clip: phase correlation finds shifts of at most
+# 0.08 px between its frames), so an output that stands still cannot flicker (--frozen)
+STILL_CAMERA = {"still", "odd/iphone_rotated.mov"}
 
 
 # --- judging -----------------------------------------------------------------------------
@@ -364,13 +368,15 @@ def held_translation(translator, inputs: list[np.ndarray], hold: float) -> list[
     return [translate([im], [scenes(im)])[0] for im in inputs]
 
 
-def frame_case(inputs, translator, folder, names, scene: Scene | None):
+def frame_case(inputs, translator, folder, names, scene: Scene | None, still_camera: bool = False):
     raws = {0.0: [translator(im) for im in inputs]}
     judge = Judge(inputs, [sepia(im) for im in inputs], true_pairs=scene.true_pairs() if scene else None)
 
     def outputs(name):
         if name == "consistent":
             return scene.render(translator(scene.source)), None
+        if name == "frozen":
+            return [raws[0.0][0]] * len(inputs), None
         if name == "oracle":
             smoother = TrueMotion(scene)
             return [smoother(i, o) for i, o in zip(inputs, raws[0.0])], smoother
@@ -383,7 +389,8 @@ def frame_case(inputs, translator, folder, names, scene: Scene | None):
         smoother = SMOOTHERS[smoother_name]()
         return [smoother(i, o) for i, o in zip(inputs, raw)], smoother
 
-    names = [n for n in names if parse_name(n)[1] not in FACE_ONLY and (scene or n not in ORACLES)]
+    names = [n for n in names if parse_name(n)[1] not in FACE_ONLY and (scene or n not in ORACLES)
+             and (still_camera or n != "frozen")]  # fmt: skip
     return judge, run_case(judge, outputs, folder, names)
 
 
@@ -552,6 +559,9 @@ def main() -> None:
     parser.add_argument("--face-side", type=int, default=640, help="face mode: clips shrunk to this longer side")
     parser.add_argument("--smoothers", nargs="+", default=list(SMOOTHERS), choices=list(SMOOTHERS))
     parser.add_argument("--consistent", action="store_true", help="frame mode: a flicker-free output's row too")
+    parser.add_argument("--frozen", action="store_true",
+                        help="frame mode, clips from a still camera: the first frame's translation repeated, "
+                        "an output that cannot flicker (each judge's floor there)")  # fmt: skip
     parser.add_argument("--oracle", action="store_true",
                         help="frame mode: the default smoother fed the synthetic clips' true motion")  # fmt: skip
     parser.add_argument("--holds", nargs="*", type=float, default=[],
@@ -561,7 +571,10 @@ def main() -> None:
     parser.add_argument("--face-hold", nargs="+", type=float, default=[FaceSettings().hold],
                         help="face mode: the tracks' still-face hold (--face-hold), each in turn; 0: off")  # fmt: skip
     parser.add_argument("--modes", nargs="+", default=["frame", "face"], choices=["frame", "face"])
-    parser.add_argument("--sheet", type=Path, help="contact sheet of the worst ghost of the default smoother")
+    parser.add_argument("--sheet", type=Path, help="contact sheet of the worst ghost of the default (frame mode: "
+                        "held statistics and the smoother where --holds has the default's weight)")  # fmt: skip
+    parser.add_argument("--sheet-case", metavar="MODEL/CLIP",
+                        help="the contact sheet of this model's clip instead (e.g. fastcut/fast)")  # fmt: skip
     parser.add_argument("--cost", action="store_true", help="720p per-frame cost of smoother vs translation")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--shifts", action="store_true", help="instance-norm statistics' share of a shift's change")
@@ -582,7 +595,8 @@ def main() -> None:
         return
     names = ["none"] + [n for n in args.smoothers if n != "none"]
     held = [held_name(h, s) for h in args.holds for s in names]
-    frame_names = names + held + ["oracle"] * args.oracle + ["consistent"] * args.consistent
+    frame_names = names + held + ["oracle"] * args.oracle + ["consistent"] * args.consistent + ["frozen"] * args.frozen
+    default = {"frame": held_name(HOLD_NORM, "auto") if HOLD_NORM in args.holds else "auto", "face": "auto"}
     print(
         "| model | clip | mode | smoother | ratio (DIS) | ratio (Farneback) | ratio (true motion) | PSNR (change) "
         "| ghost dB | kept | cuts |"
@@ -606,7 +620,8 @@ def main() -> None:
                         inputs = read(paths[clip], args.frames)
                         if mode == "frame":
                             label, note = mode, ""
-                            judge, rows = frame_case(inputs, translators[mode], folder, frame_names, scenes.get(clip))
+                            judge, rows = frame_case(inputs, translators[mode], folder, frame_names, scenes.get(clip),
+                                                     clip in STILL_CAMERA)  # fmt: skip
                         else:
                             label = f"face (hold {hold:g})"
                             crop = aligned_size(translators[mode].model.card.size)
@@ -618,7 +633,8 @@ def main() -> None:
                             judge, rows = face_case(frames, plan, translators[mode], folder, names, scenes.get(clip))
                         report(rows, model, clip, label, note, len(inputs), time.perf_counter() - began)
                         for row in rows:
-                            if row["smoother"] == "auto" and row["ghost"] is not None:
+                            chosen = args.sheet_case in (None, f"{model}/{clip}")
+                            if chosen and row["smoother"] == default[mode] and row["ghost"] is not None:
                                 if worst is None or row["ghost"] < worst[0]:
                                     raw = rows[0]["outputs"]
                                     worst = (row["ghost"], f"{model} {clip} {label}", judge, inputs, raw,
@@ -627,7 +643,7 @@ def main() -> None:
         ghost, name, judge, inputs, raw, smoothed = worst
         picks = judge.after_fast[:6]
         sheet = {"input": [inputs[t] for t in picks], "unsmoothed": [raw[t] for t in picks],
-                 "smoothed (auto)": [smoothed[t] for t in picks]}  # fmt: skip
+                 "the default": [smoothed[t] for t in picks]}  # fmt: skip
         contact_sheet(sheet, args.sheet, columns=len(picks))
         print(f"contact sheet: {name}, frames {picks}, ghost {ghost:+.2f} dB -> {args.sheet}")
 

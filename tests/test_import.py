@@ -24,7 +24,7 @@ from vidswap.importer import import_checkpoint
 from vidswap.metrics import psnr
 from vidswap.models import load_model
 from vidswap.nets.resnet_layout import Hints
-from vidswap.pipeline.translate import to_images, to_tensor
+from vidswap.pipeline.translate import run_framed, to_images, to_tensor
 from vidswap.video import open_video
 
 NGF, BLOCKS = 4, 2
@@ -304,7 +304,7 @@ def test_cli_import_records_where_it_came_from_and_apply_translates_a_clip(tmp_p
         decoded = [f.image for f in reader]
     with av.open(str(output)) as c:
         translated = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-    expected = to_images(translate(ref, to_tensor(decoded, "cpu")))
+    expected = to_images(run_framed(lambda x: translate(ref, x), to_tensor(decoded, "cpu")))  # framed as apply runs it
     assert len(translated) == len(frames)
     assert min(psnr(a, b) for a, b in zip(translated, expected)) > 40  # the imported network
     assert psnr(translated[0], decoded[0]) < 20  # and not the input passed through

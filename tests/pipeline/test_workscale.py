@@ -18,7 +18,7 @@ from vidswap.importer import import_checkpoint
 from vidswap.metrics import psnr
 from vidswap.models import CARD_FILE, load_model, read_card
 from vidswap.nets import ResnetGenerator
-from vidswap.pipeline.translate import to_images, to_tensor
+from vidswap.pipeline.translate import run_framed, to_images, to_tensor
 from vidswap.pipeline.upsample import enlarge, guided_upsample, shrink
 
 
@@ -60,8 +60,8 @@ def test_the_generator_runs_at_the_work_size_and_the_frame_keeps_its_size(frame_
     x = to_tensor([image], "cpu")
     with torch.inference_mode():
         small = shrink(x, (48, 64))  # shorter side 48; the longer 64, a multiple of 4
-        expected = to_images(guided_upsample(x, small, generator(small)))[0]
-        whole = to_images(generator(x))[0]
+        expected = to_images(guided_upsample(x, small, run_framed(generator, small)))[0]
+        whole = to_images(run_framed(generator, x))[0]
     at_48 = Translator(model=str(frame_model), backend="torch", work_size=48)
     out = at_48(image)
     assert out.shape == image.shape and at_48.work_size == 48

@@ -17,6 +17,12 @@ from vidswap.runtime import create_backend, holds_statistics
 
 # the ResNet generators downsample twice: image sides must be multiples of this
 SIZE_MULTIPLE = 4
+# A generator draws the outermost pixels of its picture differently (its convolutions' padding):
+# a band that stays with the frame while the picture pans, which the temporal smoother then
+# carried into the picture as a tone step (docs/temporal.md, "The generator's edge band").
+# Images are translated inside this much of their own reflection and the band is cropped away;
+# at most a sixteenth of the shorter side, so small face crops do not pay for a wide margin.
+EDGE_MARGIN = 16
 
 
 def to_tensor(images: list[np.ndarray], device: str) -> torch.Tensor:
@@ -60,19 +66,18 @@ class ImageTranslator:
         if self.identity or not images:
             return images
         height, width = images[0].shape[:2]
-        if self.work_size and not self.fixed_size and min(height, width) > self.work_size:
+        if self.fixed_size:
+            with torch.inference_mode():
+                x = F.interpolate(to_tensor(images, self.device), size=self.fixed_size, mode="bilinear",
+                                  align_corners=False, antialias=True)  # fmt: skip
+                y = self._run(x, starts)
+                return to_images(F.interpolate(y.float(), size=(height, width), mode="bilinear", align_corners=False))
+        if self.work_size and min(height, width) > self.work_size:
             return self._at_work_size(images, starts)
-        size = self.fixed_size or (_round_up(height), _round_up(width))
-        if self.tile and not self.fixed_size and max(size) > self.tile:
+        if self.tile and max(_round_up(height), _round_up(width)) > self.tile:
             return [self._tiled(image) for image in images]
         with torch.inference_mode():
-            x = to_tensor(images, self.device)
-            if size != (height, width):
-                x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-            y = self._run(x, starts)
-            if size != (height, width):
-                y = F.interpolate(y.float(), size=(height, width), mode="bilinear", align_corners=False)
-        return to_images(y)
+            return to_images(self._run_framed(to_tensor(images, self.device), starts))
 
     def _at_work_size(self, images: list[np.ndarray], starts: list[bool] | None) -> list[np.ndarray]:
         height, width = images[0].shape[:2]
@@ -84,7 +89,7 @@ class ImageTranslator:
             if self.tile and max(size) > self.tile:
                 translated = to_tensor([self._tiled(image) for image in to_images(small)], self.device)
             else:
-                translated = self._run(small, starts)
+                translated = self._run_framed(small, starts)
             return to_images(guided_upsample(x, small, translated))
 
     def _run(self, x, starts: list[bool] | None = None):
@@ -103,33 +108,60 @@ class ImageTranslator:
             self.backend.restart(starts)
         return self.backend(x)
 
+    def _run_framed(self, x: torch.Tensor, starts: list[bool] | None = None) -> torch.Tensor:
+        return run_framed(lambda framed: self._run(framed, starts), x)
+
     def _tiled(self, image: np.ndarray) -> np.ndarray:
         """Translate overlapping tiles and cross-fade them, for frames too large to run
-        whole. Each tile is normalised on its own, so overlaps hide the seams."""
+        whole. Each tile is normalised on its own, so overlaps hide the seams; the frame's
+        edges get the same margin as a whole frame (EDGE_MARGIN)."""
         height, width = image.shape[:2]
+        top, bottom, left, right = _margins(height, width)
+        framed = np.pad(image, ((top, bottom), (left, right), (0, 0)), mode="reflect")
         tile = _round_up(self.tile)
         step = tile * 3 // 4
         ramp = np.minimum(np.arange(tile) + 1, tile - np.arange(tile)).astype(np.float32)
         weight = np.minimum(ramp[:, None], ramp[None, :])[..., None]
-        padded = np.pad(image, ((0, max(0, tile - height)), (0, max(0, tile - width)), (0, 0)), mode="reflect")
+        fh, fw = framed.shape[:2]
+        padded = np.pad(framed, ((0, max(0, tile - fh)), (0, max(0, tile - fw)), (0, 0)), mode="reflect")
         ph, pw = padded.shape[:2]
         acc = np.zeros((ph, pw, 3), np.float32)
         total = np.zeros((ph, pw, 1), np.float32)
-        tops = sorted({*range(0, ph - tile, step), ph - tile})
-        lefts = sorted({*range(0, pw - tile, step), pw - tile})
-        corners = [(t, left) for t in tops for left in lefts]
+        ys = sorted({*range(0, ph - tile, step), ph - tile})
+        xs = sorted({*range(0, pw - tile, step), pw - tile})
+        corners = [(y, x) for y in ys for x in xs]
         for first in range(0, len(corners), max(1, self.batch)):
             group = corners[first : first + max(1, self.batch)]
-            outs = self._run_tiles([padded[t : t + tile, left : left + tile] for t, left in group])
-            for (t, left), out in zip(group, outs):
-                acc[t : t + tile, left : left + tile] += out.astype(np.float32) * weight
-                total[t : t + tile, left : left + tile] += weight
-        return np.clip(acc / total + 0.5, 0, 255).astype(np.uint8)[:height, :width]
+            outs = self._run_tiles([padded[y : y + tile, x : x + tile] for y, x in group])
+            for (y, x), out in zip(group, outs):
+                acc[y : y + tile, x : x + tile] += out.astype(np.float32) * weight
+                total[y : y + tile, x : x + tile] += weight
+        return np.clip(acc / total + 0.5, 0, 255).astype(np.uint8)[top : top + height, left : left + width]
 
     def _run_tiles(self, tiles: list[np.ndarray]) -> list[np.ndarray]:
         with torch.inference_mode():
             return to_images(self._run(to_tensor(tiles, self.device)))
 
 
+def run_framed(run, x: torch.Tensor) -> torch.Tensor:
+    """`run` (a generator, a backend) on the NCHW images `x` inside a margin of their own
+    reflection (EDGE_MARGIN), which also brings their sides to multiples of SIZE_MULTIPLE;
+    the margin is cropped off the result."""
+    height, width = x.shape[2:]
+    top, bottom, left, right = _margins(height, width)
+    mode = "reflect" if max(top, bottom) < height and max(left, right) < width else "replicate"
+    y = run(F.pad(x, (left, right, top, bottom), mode=mode))
+    return y[..., top : top + height, left : left + width]
+
+
 def _round_up(n: int) -> int:
     return -(-n // SIZE_MULTIPLE) * SIZE_MULTIPLE
+
+
+def _margins(height: int, width: int) -> tuple[int, int, int, int]:
+    """Top, bottom, left and right margins: EDGE_MARGIN (at most a sixteenth of the shorter
+    side), the bottom and right ones widened to make the sides multiples of SIZE_MULTIPLE."""
+    margin = min(EDGE_MARGIN, min(height, width) // 16)
+    bottom = margin + _round_up(height + 2 * margin) - (height + 2 * margin)
+    right = margin + _round_up(width + 2 * margin) - (width + 2 * margin)
+    return margin, bottom, margin, right
