@@ -20,8 +20,9 @@ SIZE_MULTIPLE = 4
 # A generator draws the outermost pixels of its picture differently (its convolutions' padding):
 # a band that stays with the frame while the picture pans, which the temporal smoother then
 # carried into the picture as a tone step (docs/temporal.md, "The generator's edge band").
-# Images are translated inside this much of their own reflection and the band is cropped away;
-# at most a sixteenth of the shorter side, so small face crops do not pay for a wide margin.
+# Whole frames are translated inside this much of their own reflection and the band is cropped
+# away (at most a sixteenth of the shorter side). Not face crops: their edges are feathered away
+# when pasted, and a margin would cost them a quarter more pixels.
 EDGE_MARGIN = 16
 
 
@@ -40,10 +41,12 @@ class ImageTranslator:
     when the image size it must be exported/checked for is known. With a `work_size`, images
     whose shorter side is larger are translated with it at that size (see vidswap.pipeline.upsample).
     hold: the weight of the clip's history in the held instance-norm statistics (0: off); it
-    applies to batches given `starts` (a clip's frames in order), and not to tiles."""
+    applies to batches given `starts` (a clip's frames in order), and not to tiles.
+    margin: of reflection around each image while it is translated (EDGE_MARGIN for frames)."""
 
     def __init__(self, model: Model, device: str = "cpu", backend: str = "auto", fp16: bool = False,
-                 batch: int = 1, tile: int = 0, work_size: int | None = None, hold: float = 0.0):  # fmt: skip
+                 batch: int = 1, tile: int = 0, work_size: int | None = None, hold: float = 0.0,
+                 margin: int = EDGE_MARGIN):  # fmt: skip
         self.model = model
         self.device = device
         self.backend_name = backend
@@ -56,6 +59,7 @@ class ImageTranslator:
         if self.holding and not holds_statistics(backend, torch.device(device)):
             raise ValueError(f"the {backend} backend cannot hold statistics")
         self.hold = hold
+        self.margin = margin
         self.backend = None
         # fully convolutional generators run at any size; others only at the model's
         self.fixed_size = None if model.card.fully_convolutional else (model.card.size, model.card.size)
@@ -109,14 +113,14 @@ class ImageTranslator:
         return self.backend(x)
 
     def _run_framed(self, x: torch.Tensor, starts: list[bool] | None = None) -> torch.Tensor:
-        return run_framed(lambda framed: self._run(framed, starts), x)
+        return run_framed(lambda framed: self._run(framed, starts), x, self.margin)
 
     def _tiled(self, image: np.ndarray) -> np.ndarray:
         """Translate overlapping tiles and cross-fade them, for frames too large to run
         whole. Each tile is normalised on its own, so overlaps hide the seams; the frame's
         edges get the same margin as a whole frame (EDGE_MARGIN)."""
         height, width = image.shape[:2]
-        top, bottom, left, right = _margins(height, width)
+        top, bottom, left, right = _margins(height, width, self.margin)
         framed = np.pad(image, ((top, bottom), (left, right), (0, 0)), mode="reflect")
         tile = _round_up(self.tile)
         step = tile * 3 // 4
@@ -143,12 +147,12 @@ class ImageTranslator:
             return to_images(self._run(to_tensor(tiles, self.device)))
 
 
-def run_framed(run, x: torch.Tensor) -> torch.Tensor:
-    """`run` (a generator, a backend) on the NCHW images `x` inside a margin of their own
-    reflection (EDGE_MARGIN), which also brings their sides to multiples of SIZE_MULTIPLE;
-    the margin is cropped off the result."""
+def run_framed(run, x: torch.Tensor, margin: int = EDGE_MARGIN) -> torch.Tensor:
+    """`run` (a generator, a backend) on the NCHW images `x` inside a `margin` of their own
+    reflection, which also brings their sides to multiples of SIZE_MULTIPLE; the margin is
+    cropped off the result."""
     height, width = x.shape[2:]
-    top, bottom, left, right = _margins(height, width)
+    top, bottom, left, right = _margins(height, width, margin)
     mode = "reflect" if max(top, bottom) < height and max(left, right) < width else "replicate"
     y = run(F.pad(x, (left, right, top, bottom), mode=mode))
     return y[..., top : top + height, left : left + width]
@@ -158,10 +162,10 @@ def _round_up(n: int) -> int:
     return -(-n // SIZE_MULTIPLE) * SIZE_MULTIPLE
 
 
-def _margins(height: int, width: int) -> tuple[int, int, int, int]:
-    """Top, bottom, left and right margins: EDGE_MARGIN (at most a sixteenth of the shorter
+def _margins(height: int, width: int, margin: int) -> tuple[int, int, int, int]:
+    """Top, bottom, left and right margins: `margin` (at most a sixteenth of the shorter
     side), the bottom and right ones widened to make the sides multiples of SIZE_MULTIPLE."""
-    margin = min(EDGE_MARGIN, min(height, width) // 16)
+    margin = min(margin, min(height, width) // 16)
     bottom = margin + _round_up(height + 2 * margin) - (height + 2 * margin)
     right = margin + _round_up(width + 2 * margin) - (width + 2 * margin)
     return margin, bottom, margin, right

@@ -23,7 +23,7 @@ from vidswap.pipeline.apply import ApplyResult, apply_video
 from vidswap.pipeline.faces import at_model_size, enlargement_note, face_processor, plan_faces
 from vidswap.pipeline.images import apply_image, check_image, image_output_path, is_image, plan_still_faces
 from vidswap.pipeline.smooth import SceneCuts, check_smoothing, make_face_smoother, make_smoother
-from vidswap.pipeline.translate import ImageTranslator, to_images, to_tensor
+from vidswap.pipeline.translate import EDGE_MARGIN, ImageTranslator, to_images, to_tensor
 from vidswap.runtime import check_choice, holds_statistics
 from vidswap.settings import HOLD_NORM, TranslatorSettings, VideoSettings
 from vidswap.video import Frame, Source, default_output_path, use_source
@@ -48,8 +48,9 @@ class Translator:
         hold, backend = held_norm(
             s.hold_norm, s.backend, self.device, self.mode == "frame" and holds(self.model.generator)
         )
+        margin = 0 if self.mode == "face" else EDGE_MARGIN
         self._translate = ImageTranslator(
-            self.model, self.device, backend, s.fp16, s.batch, s.tile, self.work_size, hold
+            self.model, self.device, backend, s.fp16, s.batch, s.tile, self.work_size, hold, margin
         )
         self._detector: FaceDetector | None = None  # face mode on images: made by the first one
 
