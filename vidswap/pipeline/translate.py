@@ -19,7 +19,7 @@ from vidswap.runtime import create_backend, holds_statistics
 SIZE_MULTIPLE = 4
 # A generator draws the outermost pixels of its picture differently (its convolutions' padding):
 # a band that stays with the frame while the picture pans, which the temporal smoother then
-# carried into the picture as a tone step (docs/temporal.md, "The generator's edge band").
+# carried into the picture as a tone step (docs/temporal.md, "Where issue 23 stands").
 # Whole frames are translated inside this much of their own reflection and the band is cropped
 # away (at most a sixteenth of the shorter side). Not face crops: their edges are feathered away
 # when pasted, and a margin would cost them a quarter more pixels.

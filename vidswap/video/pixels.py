@@ -5,7 +5,7 @@ FFmpeg's fast default conversion gives each 2x2 block of pixels its chroma sampl
 pixel grid while the picture moves. The generator then sees a blocky input and every
 measure of motion (the smoother's, `vidswap eval`'s) sees colour change where the picture
 only moved: on a hand-held clip this was most of the flicker the temporal smoother left
-(docs/temporal.md, "The decoder's chroma"). Full chroma interpolation needs FFmpeg's
+(docs/temporal.md, "Where issue 23 stands"). Full chroma interpolation needs FFmpeg's
 accurate path (ACCURATE_RND; without it the flag does nothing): about 3 ms more a 720p
 frame. The encoder keeps FFmpeg's default (each block's chroma from the pixel where 4:2:0
 sites it): averaging the block instead moved the chroma half a pixel and cost 0.25 dB.
