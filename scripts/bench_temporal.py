@@ -6,7 +6,8 @@ scripts/flicker_models.py trains them on real footage with a known answer (the d
 grade), scripts/known_answer_model.py makes a mild one. Clips (../shared/footage, shrunk
 to --side, the first --frames frames, each encoded as a real clip is): steady talking heads
 (a still frame with sensor noise, the ASL signer, movie-hello), hand-held (a pan and zoom
-with shake synthesised from a still, the rotated phone clip), fast motion (a still that
+with shake synthesised from a still, the rotated phone clip, and that clip's last frames,
+`iphone-end`, where the phone starts to move over a low-contrast wall), fast motion (a still that
 jumps into a fast pan and stops), a scene cut (two clips joined), a lighting change (a
 brightness ramp) and carphone. Each in frame mode, the face clips in face mode too, and in
 face mode a pan over movie-hello's face at the footage's own scale (the face in view
@@ -66,7 +67,7 @@ from vidswap.demo import transform as sepia  # noqa: E402
 from vidswap.faces import paste_back, warp_to_crop  # noqa: E402
 from vidswap.faces.align import aligned_size, face_template  # noqa: E402
 from vidswap.metrics import psnr  # noqa: E402
-from vidswap.metrics.flow import FlowEstimator, FlowPair, consistent, to_gray, warp  # noqa: E402
+from vidswap.metrics.flow import FLOW_METHODS, FlowEstimator, FlowPair, to_gray, warp  # noqa: E402
 from vidswap.metrics.warping import pair_warping_error  # noqa: E402
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces  # noqa: E402
 from vidswap.pipeline.smooth import FlowSmoother, SceneCuts  # noqa: E402
@@ -234,14 +235,16 @@ def make_clips(footage: Path, folder: Path, frames: int, side: int) -> tuple[dic
     made = {"still": noisy, "handheld": scenes["handheld"].render(big), "fast": scenes["fast"].render(big),
             "cut": asl + car, "light": light, "pan": scenes["pan"].render(hello),
             "drift": scenes["drift"].render(big)}  # fmt: skip
+    # the phone clip's last frames: the camera starts to move over the low-contrast wall
+    made["iphone-end"] = read(footage / "odd/iphone_rotated.mov", 10**6, side)[-frames:]
     clips = {name: write(folder / f"{name}.mp4", images) for name, images in made.items()}
     for name in ("asl/again.mkv", "hello/movie-hello.mp4", "odd/iphone_rotated.mov", "odd/carphone.mp4"):
         clips[name] = write(folder / f"{Path(name).stem}.mp4", read(footage / name, frames, side))
     return clips, scenes
 
 
-FRAME_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "odd/iphone_rotated.mov", "fast", "cut",
-               "light", "odd/carphone.mp4", "drift"]  # fmt: skip
+FRAME_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "odd/iphone_rotated.mov", "iphone-end",
+               "fast", "cut", "light", "odd/carphone.mp4", "drift"]  # fmt: skip
 FACE_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "light", "pan", "cut", "odd/carphone.mp4"]
 # filmed by a camera that does not move (the phone clip: phase correlation finds shifts of at most
 # 0.08 px between its frames), so an output that stands still cannot flicker (--frozen)
@@ -249,16 +252,6 @@ STILL_CAMERA = {"still", "odd/iphone_rotated.mov"}
 
 
 # --- judging -----------------------------------------------------------------------------
-
-
-def farneback_pair(gray_a: np.ndarray, gray_b: np.ndarray) -> FlowPair:
-    """The second judge: Farneback flow (a different method from the smoother's DIS)."""
-
-    def flow(a, b):
-        return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.1, 0)
-
-    forward = flow(gray_a, gray_b)
-    return FlowPair(forward, consistent(forward, flow(gray_b, gray_a)))
 
 
 def encoded(images: list[np.ndarray], folder: Path) -> list[np.ndarray]:
@@ -274,11 +267,9 @@ class Judge:
     def __init__(self, inputs: list[np.ndarray], truth: list[np.ndarray], regions: list[np.ndarray] | None = None,
                  true_pairs: list[FlowPair] | None = None):  # fmt: skip
         grays = [to_gray(f) for f in inputs]
-        dis = FlowEstimator(max_side=640, preset="medium")  # the measuring flow of vidswap eval
-        self.pairs = {
-            "dis": [dis.pair(a, b) for a, b in zip(grays, grays[1:])],
-            "farneback": [farneback_pair(a, b) for a, b in zip(grays, grays[1:])],
-        }
+        # the measuring flows of vidswap eval: DIS (its default), Farneback (a second method)
+        flows = {m: FlowEstimator(max_side=640, preset="medium", method=m) for m in FLOW_METHODS}
+        self.pairs = {m: [flow.pair(a, b) for a, b in zip(grays, grays[1:])] for m, flow in flows.items()}
         if true_pairs:
             self.pairs["true"] = true_pairs
         speed = [0.0] + [float(np.abs(p.flow).sum(-1).mean()) for p in self.pairs["dis"]]
@@ -510,7 +501,7 @@ def flow_errors(footage: Path, frames: int, side: int) -> None:
             grays = [to_gray(f) for f in read(clips[name], frames)]
             truth, back = scene.true_pairs(), scene.true_pairs(backward=True)
             smoother = FlowSmoother()
-            dis = FlowEstimator(max_side=640, preset="medium")
+            dis, farneback = (FlowEstimator(max_side=640, preset="medium", method=m) for m in FLOW_METHODS)
 
             def error(flows, pairs) -> float:  # (a pair the smoother does not follow counts as no motion)
                 flows = [np.zeros_like(p.flow) if f is None else f for f, p in zip(flows, pairs)]
@@ -520,7 +511,7 @@ def flow_errors(footage: Path, frames: int, side: int) -> None:
             pairs = list(zip(grays, grays[1:]))
             print(f"| {name} | {np.mean([np.linalg.norm(p.flow, axis=-1)[p.valid].mean() for p in truth]):.2f} "
                   f"| {error([dis.pair(a, b).flow for a, b in pairs], truth):.2f} "
-                  f"| {error([farneback_pair(a, b).flow for a, b in pairs], truth):.2f} "
+                  f"| {error([farneback.pair(a, b).flow for a, b in pairs], truth):.2f} "
                   f"| {error([smoother.flow.pair(b, a).flow for a, b in pairs], back):.2f} "
                   f"| {error([smoother.motion(b, a) for a, b in pairs], back):.2f} |")  # fmt: skip
 

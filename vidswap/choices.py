@@ -29,6 +29,8 @@ Upsampling = Literal["transposed", "blur", Resize]
 DiscriminatorNorm = Literal["instance", "none"]
 WeightInit = Literal["normal", "xavier"]
 TemporalMode = Literal["transform", "flow"]  # the training regulariser's pairs: see trainer/temporal.py
+# optical flow: DIS (what the smoother follows, and vidswap eval's default), Farneback (a second method)
+FlowMethod = Literal["dis", "farneback"]
 
 
 def choices(kind) -> tuple[str, ...]:

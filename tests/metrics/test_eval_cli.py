@@ -72,6 +72,16 @@ def test_eval_reports_flicker_and_passes_a_faithful_copy(tmp_path, source, capsy
     assert checks(report)["audio"]["detail"] == "packets copied unchanged"
 
 
+def test_eval_judges_with_a_second_flow_method(tmp_path, source, capsys):
+    output = make_video(tmp_path / "out.mp4", flicker=0.2)
+    code, out, _ = run_eval(capsys, source, output, "--json", "--flow", "farneback")
+    assert code == 0
+    warping = json.loads(out)["warping_error"]
+    assert warping["flow"] == "farneback" and warping["pairs"] == 9 and warping["ratio"] > 10
+    code, out, _ = run_eval(capsys, source, source, "--flow", "farneback")
+    assert code == 0 and "farneback flow" in out
+
+
 def test_eval_finds_lost_frames_shifted_timing_and_missing_audio(tmp_path, source, capsys):
     output = make_video(tmp_path / "out.mp4", frames=8, rate=30, audio=False)
     code, out, _ = run_eval(capsys, source, output, "--json")

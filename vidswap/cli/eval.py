@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from vidswap.choices import FlowMethod, choices
 from vidswap.cli.app import App, pass_app
 from vidswap.cli.stops import explained
 from vidswap.errors import ConfigError, OutputError
@@ -29,6 +30,14 @@ from vidswap.fsutil import atomic_write_text
     type=click.Path(dir_okay=False),
     help="Where to draw the flicker curve (PNG). Default: next to the --report file, else next to OUTPUT "
     "as OUTPUT_NAME.flicker.png.",
+)
+@click.option(
+    "--flow",
+    type=click.Choice(choices(FlowMethod)),
+    default="dis",
+    show_default=True,
+    help="The optical flow the warping error follows. farneback: a second, independent method; DIS "
+    "invents motion on flat surfaces that do not move, and scores a steady output there as flicker.",
 )
 @click.option(
     "--source-person",
@@ -68,6 +77,7 @@ def command(
     as_json: bool,
     report: str | None,
     plot: str | None,
+    flow: str,
     source_person: tuple[str, ...],
     target_person: tuple[str, ...],
     face_samples: int,
@@ -97,7 +107,7 @@ def command(
             identity = _judge_identity(
                 input_path, output_path, source_person, target_person, face_samples, person_faces
             )
-        result = evaluate(input_path, output_path)
+        result = evaluate(input_path, output_path, flow)
     plot_flicker(result.flicker, plot, title=f"flicker of {Path(output_path).name}: warping error per second")
     data = {**result.to_dict(), "flicker_plot": str(plot)}
     if identity is not None:
@@ -108,7 +118,7 @@ def command(
         app.out.print_json(json.dumps(data))
         return
     w = result.warping
-    table = Table(title="warping error (lower is steadier)", title_justify="left")
+    table = Table(title=f"warping error (lower is steadier; {flow} flow)", title_justify="left")
     for col in ("output", "input", "ratio", "frame pairs"):
         table.add_column(col, justify="right")
     table.add_row(*(_num(v) for v in (w.output, w.input, w.ratio)), str(w.pairs))

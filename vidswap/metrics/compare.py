@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import cv2
 
+from vidswap.metrics.flow import FlowEstimator
 from vidswap.metrics.warping import CurvePoint, WarpingError, WarpingReport
 from vidswap.video import Source, open_source, open_video
 from vidswap.video.probe import rewound_input
@@ -40,6 +41,7 @@ class EvalReport:
     flicker: list[CurvePoint] = field(default_factory=list)  # the warping error second by second
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    flow: str = "dis"  # the optical flow the warping error followed
 
     @property
     def ok(self) -> bool:
@@ -50,16 +52,17 @@ class EvalReport:
             "input": self.input,
             "output": self.output,
             "ok": self.ok,
-            "warping_error": self.warping.to_dict(),
+            "warping_error": {**self.warping.to_dict(), "flow": self.flow},
             "flicker_curve": [p.to_dict() for p in self.flicker],
             "checks": [asdict(c) for c in self.checks],
             "warnings": self.warnings,
         }
 
 
-def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike) -> EvalReport:
-    """Read both videos once, in step, and compare them."""
-    meter = WarpingError()
+def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike, flow: str = "dis") -> EvalReport:
+    """Read both videos once, in step, and compare them; `flow`: the optical flow method the
+    warping error follows (vidswap.metrics.flow.FLOW_METHODS)."""
+    meter = WarpingError(FlowEstimator(max_side=640, preset="medium", method=flow))
     in_times: list[float] = []
     out_times: list[float] = []
     sizes = None
@@ -81,7 +84,7 @@ def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike) -> E
                 meter.add(a.image, out_image, a.time)
             warnings = source.warnings + result.warnings
         audio = _audio(inputs, outputs)
-    report = EvalReport(str(input_path), str(output_path), meter.report(), meter.curve(), warnings=warnings)
+    report = EvalReport(str(input_path), str(output_path), meter.report(), meter.curve(), warnings=warnings, flow=flow)
     report.checks.append(Check("frames", len(in_times) == len(out_times), len(in_times), len(out_times)))
     report.checks.append(_timestamps(in_times, out_times))
     if sizes:
