@@ -7,7 +7,8 @@ grade), scripts/known_answer_model.py makes a mild one. Clips (../shared/footage
 to --side, the first --frames frames, each encoded as a real clip is): steady talking heads
 (a still frame with sensor noise, the ASL signer, movie-hello), hand-held (a pan and zoom
 with shake synthesised from a still, the rotated phone clip, and that clip's last frames,
-`iphone-end`, where the phone starts to move over a low-contrast wall), fast motion (a still that
+`iphone-end`, where the phone starts to move over a low-contrast wall; `wall`, that wall
+still then panned, with its true motion known), fast motion (a still that
 jumps into a fast pan and stops), a scene cut (two clips joined), a lighting change (a
 brightness ramp) and carphone. Each in frame mode, the face clips in face mode too, and in
 face mode a pan over movie-hello's face at the footage's own scale (the face in view
@@ -224,6 +225,17 @@ def make_clips(footage: Path, folder: Path, frames: int, side: int) -> tuple[dic
     # a long take: a slow pan from one side of the picture to the other, whatever `frames` is
     scenes["drift"] = camera(big, frames, (w, h), lambda t: (w / 2 + (bw - w) * t / max(1, frames - 1), bh / 2, 1.0),
                              seed=3)  # fmt: skip
+    # the phone clip's faint wall (its fine detail: a std of 0.42 grey levels), still for half the
+    # clip and then panned 4 px a frame down and right: iphone-end's motion with its true motion known
+    wall = shrink(read(footage / "odd/iphone_rotated.mov", 1)[0], int(side * 1.6))
+    wh, ww = wall.shape[:2]
+    view = (round(ww / 1.6) // 2 * 2, round(wh / 1.6) // 2 * 2)
+
+    def wall_path(t: int):
+        moved = 4 * max(0, t - frames // 2)
+        return ww / 2 + moved, wh / 2 + moved, 1.0
+
+    scenes["wall"] = camera(wall, frames, view, wall_path, seed=4)
     # face mode: the face in view throughout, the camera panning 2 px a frame over it, at
     # the footage's own scale (a 62 px face at 720p)
     scenes["pan"] = camera(hello, frames, (w, h), lambda t: (w / 2 + 2.0 * t, h / 2 + 15 + 0.5 * t, 1.0), seed=2)
@@ -234,7 +246,7 @@ def make_clips(footage: Path, folder: Path, frames: int, side: int) -> tuple[dic
     light = [np.clip(f * g, 0, 255).astype(np.uint8) for f, g in zip(book, gains)]
     made = {"still": noisy, "handheld": scenes["handheld"].render(big), "fast": scenes["fast"].render(big),
             "cut": asl + car, "light": light, "pan": scenes["pan"].render(hello),
-            "drift": scenes["drift"].render(big)}  # fmt: skip
+            "drift": scenes["drift"].render(big), "wall": scenes["wall"].render(wall)}  # fmt: skip
     # the phone clip's last frames: the camera starts to move over the low-contrast wall
     made["iphone-end"] = read(footage / "odd/iphone_rotated.mov", 10**6, side)[-frames:]
     clips = {name: write(folder / f"{name}.mp4", images) for name, images in made.items()}
@@ -244,7 +256,7 @@ def make_clips(footage: Path, folder: Path, frames: int, side: int) -> tuple[dic
 
 
 FRAME_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "odd/iphone_rotated.mov", "iphone-end",
-               "fast", "cut", "light", "odd/carphone.mp4", "drift"]  # fmt: skip
+               "wall", "fast", "cut", "light", "odd/carphone.mp4", "drift"]  # fmt: skip
 FACE_CLIPS = ["still", "asl/again.mkv", "hello/movie-hello.mp4", "handheld", "light", "pan", "cut", "odd/carphone.mp4"]
 # filmed by a camera that does not move (the phone clip: phase correlation finds shifts of at most
 # 0.08 px between its frames), so an output that stands still cannot flicker (--frozen)
