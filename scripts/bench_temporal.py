@@ -68,8 +68,8 @@ from vidswap.demo import transform as sepia  # noqa: E402
 from vidswap.faces import paste_back, warp_to_crop  # noqa: E402
 from vidswap.faces.align import aligned_size, face_template  # noqa: E402
 from vidswap.metrics import psnr  # noqa: E402
-from vidswap.metrics.flow import FLOW_METHODS, FlowEstimator, FlowPair, to_gray, warp  # noqa: E402
-from vidswap.metrics.warping import pair_warping_error  # noqa: E402
+from vidswap.metrics.flow import FLOW_METHODS, FlowPair, to_gray, warp  # noqa: E402
+from vidswap.metrics.warping import measuring_flow, pair_warping_error  # noqa: E402
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces  # noqa: E402
 from vidswap.pipeline.smooth import FlowSmoother, SceneCuts  # noqa: E402
 from vidswap.pipeline.translate import ImageTranslator  # noqa: E402
@@ -280,7 +280,7 @@ class Judge:
                  true_pairs: list[FlowPair] | None = None):  # fmt: skip
         grays = [to_gray(f) for f in inputs]
         # the measuring flows of vidswap eval: DIS (its default), Farneback (a second method)
-        flows = {m: FlowEstimator(max_side=640, preset="medium", method=m) for m in FLOW_METHODS}
+        flows = {m: measuring_flow(m) for m in FLOW_METHODS}
         self.pairs = {m: [flow.pair(a, b) for a, b in zip(grays, grays[1:])] for m, flow in flows.items()}
         if true_pairs:
             self.pairs["true"] = true_pairs
@@ -513,7 +513,7 @@ def flow_errors(footage: Path, frames: int, side: int) -> None:
             grays = [to_gray(f) for f in read(clips[name], frames)]
             truth, back = scene.true_pairs(), scene.true_pairs(backward=True)
             smoother = FlowSmoother()
-            dis, farneback = (FlowEstimator(max_side=640, preset="medium", method=m) for m in FLOW_METHODS)
+            dis, farneback = (measuring_flow(m) for m in FLOW_METHODS)
 
             def error(flows, pairs) -> float:  # (a pair the smoother does not follow counts as no motion)
                 flows = [np.zeros_like(p.flow) if f is None else f for f, p in zip(flows, pairs)]

@@ -12,8 +12,8 @@ from vidswap.errors import ConfigError
 from vidswap.faces import paste_region
 from vidswap.faces.align import Alignment
 from vidswap.metrics import psnr
-from vidswap.metrics.flow import FlowEstimator, FlowPair, to_gray
-from vidswap.metrics.warping import pair_warping_error, warping_error
+from vidswap.metrics.flow import FlowPair, to_gray
+from vidswap.metrics.warping import measuring_flow, pair_warping_error, warping_error
 from vidswap.pipeline.faces import FacePlan, face_processor
 from vidswap.pipeline.smooth import FlowSmoother, local_slope, make_face_smoother, make_smoother
 from vidswap.pipeline.translator import Translator
@@ -340,7 +340,7 @@ def grid_textured(crops: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def face_warping_error(inputs, outputs, region) -> float:
-    flow = FlowEstimator(max_side=640, preset="medium")
+    flow = measuring_flow()
     grays = [to_gray(f) for f in inputs]
     pairs = [flow.pair(a, b) for a, b in zip(grays, grays[1:])]
     return float(np.mean([pair_warping_error(a, b, p, region) for a, b, p in zip(outputs, outputs[1:], pairs)]))

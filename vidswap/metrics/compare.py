@@ -15,8 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import cv2
 
-from vidswap.metrics.flow import FlowEstimator
-from vidswap.metrics.warping import CurvePoint, WarpingError, WarpingReport
+from vidswap.metrics.warping import CurvePoint, WarpingError, WarpingReport, measuring_flow
 from vidswap.video import Source, open_source, open_video
 from vidswap.video.probe import rewound_input
 
@@ -62,7 +61,7 @@ class EvalReport:
 def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike, flow: str = "dis") -> EvalReport:
     """Read both videos once, in step, and compare them; `flow`: the optical flow method the
     warping error follows (vidswap.metrics.flow.FLOW_METHODS)."""
-    meter = WarpingError(FlowEstimator(max_side=640, preset="medium", method=flow))
+    meter = WarpingError(measuring_flow(flow))
     in_times: list[float] = []
     out_times: list[float] = []
     sizes = None

@@ -62,12 +62,18 @@ class CurvePoint(WarpingReport):
     start: float  # the bin's start, seconds from the first frame
 
 
+def measuring_flow(method: str = "dis") -> FlowEstimator:
+    """The flow the warping error is judged along: DIS medium (vidswap eval's default) or
+    Farneback, at up to 640 px."""
+    return FlowEstimator(max_side=640, preset="medium", method=method)
+
+
 class WarpingError:
     """Accumulates the warping error of an output video and of its input, fed frame by
     frame (uint8 RGB, same size), so a whole video never has to be in memory."""
 
     def __init__(self, flow: FlowEstimator | None = None):
-        self.flow = flow or FlowEstimator(max_side=640, preset="medium")
+        self.flow = flow or measuring_flow()
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # input, output, input grey
         self._out: list[float] = []
         self._in: list[float] = []
