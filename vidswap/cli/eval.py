@@ -108,7 +108,9 @@ def command(
                 input_path, output_path, source_person, target_person, face_samples, person_faces
             )
         result = evaluate(input_path, output_path, flow)
-    plot_flicker(result.flicker, plot, title=f"flicker of {Path(output_path).name}: warping error per second")
+    plot_flicker(
+        result.flicker, plot, title=f"flicker of {Path(output_path).name}: warping error per second ({flow} flow)"
+    )
     data = {**result.to_dict(), "flicker_plot": str(plot)}
     if identity is not None:
         data["identity"] = identity.to_dict()
