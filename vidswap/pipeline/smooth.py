@@ -72,10 +72,11 @@ class FlowSmoother:
         picture when the content changes anywhere (a pan); the blend alone passes (1 - w) of
         that shift each frame. Below 1 the low frequencies still follow the generator, with
         a memory of 1 / ((1 - w)(1 - hold_tone)) frames (100 at the defaults).
-    camera: where the frame's dominant motion (an affine fit to the flow on textured pixels:
-        the camera's pan, zoom and roll) explains the input about as well as the flow, take
+    camera: where the frame's dominant motion (the camera's pan, zoom and roll, chosen on
+        the whole frame: _camera_motion) explains the input about as well as the flow, take
         it instead: on a fast pan DIS is off by pixels over flat and repetitive areas, and
-        the history was dragged along those errors (docs/temporal.md).
+        the history was dragged along those errors; over a faint wall the still rule held
+        the output still while the camera panned (docs/temporal.md).
     """
 
     def __init__(
@@ -156,8 +157,10 @@ class FlowSmoother:
             return None
         guide, prev = cur.astype(np.float32) / 255, prev.astype(np.float32) / 255
         window = self._window(cur.shape[::-1])
-        flow = _camera_motion(guide, prev, pair.flow, pair.valid, window) if self.camera else pair.flow
-        return _held_still(guide, prev, flow, window)
+        flow = _held_still(guide, prev, pair.flow, window)
+        if self.camera:
+            flow = _with_camera(guide, prev, flow, _camera_motion(guide, prev, pair.flow, pair.valid), window)
+        return flow
 
     def _window(self, size: tuple[int, int]) -> int:
         return max(5, 2 * round(self.still_window * max(size) / 2) + 1)
@@ -263,30 +266,56 @@ def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, window: int
     return flow * (1.0 - cv2.blur(still, (5, 5))[..., None])
 
 
-def _camera_motion(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, valid: np.ndarray, window: int) -> np.ndarray:
-    """The flow, replaced by the frame's dominant motion (an affine fit: a camera's pan, zoom
-    and roll) wherever that explains the input about as well, compared over `window` px."""
+def _camera_motion(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The frame's dominant motion (a camera's pan, zoom and roll) as a flow field: the
+    candidate that best explains the whole frame (an affine fit to the flow on textured
+    pixels, its refinement on the frames themselves, the flow's median shift), and no motion
+    unless it explains at least half of what no motion leaves. Judged on the whole frame,
+    low-passed: over a faint wall each window's evidence is below a codec's noise (the
+    per-window rule in _held_still holds such a wall still while the camera pans), the whole
+    frame's is not; the low pass keeps resampling's blur from passing for motion of noise."""
+    h, w = flow.shape[:2]
+    grid = np.dstack(pixel_grid(h, w))
+    shift = np.median(flow[valid], axis=0) if valid.any() else np.zeros(2)
+    candidates = [np.float32([[1, 0, 0], [0, 1, 0]]), np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])]
+    fit = _affine_fit(cur, flow, valid)
+    if fit is not None:
+        candidates.append(fit)
+        try:  # refined on the frames themselves (the fit to DIS's flow is off by 0.4-1.8 px on a fast pan)
+            criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
+            candidates.append(cv2.findTransformECC(cur, prev, fit, cv2.MOTION_AFFINE, criteria, None, 3)[1])
+        except cv2.error:  # did not converge
+            pass
+    fields = [cv2.transform(grid, m) - grid for m in candidates]
+    low_cur, low_prev = (cv2.GaussianBlur(f, (0, 0), 1.0) for f in (cur, prev))
+    errors = [float(((low_cur - warp(low_prev, f)) ** 2).mean()) for f in fields]
+    best = 1 + int(np.argmin(errors[1:]))
+    # ECC can wander off by 10-30 px on faint texture; the comparison also rejects that
+    return fields[best] if errors[best] <= 0.5 * errors[0] else fields[0]
+
+
+def _affine_fit(cur: np.ndarray, flow: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+    """An affine fit (RANSAC) to the flow on textured pixels, where the flow is not a guess
+    (on flat ones it is often wrong by pixels); None when too little of it agrees."""
     h, w = flow.shape[:2]
     step = max(1, round(max(h, w) / 80))  # about 80 x 45 samples
     ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
-    # fitted on textured pixels only: on flat ones the flow is a guess (often wrong by pixels)
     gx, gy = cv2.Sobel(cur, cv2.CV_32F, 1, 0), cv2.Sobel(cur, cv2.CV_32F, 0, 1)
     texture = cv2.blur(gx * gx + gy * gy, (7, 7))[ys, xs]
     keep = valid[ys, xs] & (texture > np.percentile(texture, 60))
     if keep.sum() < 12:
-        return flow
+        return None
     src = np.stack([xs[keep], ys[keep]], -1).astype(np.float32)
     matrix, inliers = cv2.estimateAffine2D(src, src + flow[ys[keep], xs[keep]], method=cv2.RANSAC,
                                            ransacReprojThreshold=0.5, maxIters=500)  # fmt: skip
     if matrix is None or inliers.mean() < 0.3:
-        return flow
-    try:  # refined on the frames themselves (sub-pixel: the fit to DIS's flow is off by 0.4-1.8 px on a fast pan)
-        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
-        _, matrix = cv2.findTransformECC(cur, prev, matrix.astype(np.float32), cv2.MOTION_AFFINE, criteria, None, 3)
-    except cv2.error:  # did not converge: keep the fit
-        pass
-    grid = np.dstack(pixel_grid(h, w))
-    camera = cv2.transform(grid, matrix) - grid  # where the camera moved each pixel
+        return None
+    return matrix.astype(np.float32)
+
+
+def _with_camera(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, camera: np.ndarray, window: int) -> np.ndarray:
+    """The flow, replaced by the camera's motion wherever that explains the input about as
+    well, compared over `window` px."""
     k = (window, window)
     camera_error, flow_error = (cv2.blur((cur - warp(prev, f)) ** 2, k) for f in (camera, flow))
     # something moves on its own where the flow explains the input several times better (a
