@@ -157,10 +157,11 @@ class FlowSmoother:
             return None
         guide, prev = cur.astype(np.float32) / 255, prev.astype(np.float32) / 255
         window = self._window(cur.shape[::-1])
-        flow = _held_still(guide, prev, pair.flow, window)
-        if self.camera:
-            flow = _with_camera(guide, prev, flow, _camera_motion(guide, prev, pair.flow, pair.valid), window)
-        return flow
+        if not self.camera:
+            return _held_still(guide, prev, pair.flow, window)
+        camera, camera_moves = _camera_motion(guide, prev, pair.flow, pair.valid)
+        flow = _with_camera(guide, prev, pair.flow, camera, window)
+        return _held_still(guide, prev, flow, window, camera_moves)
 
     def _window(self, size: tuple[int, int]) -> int:
         return max(5, 2 * round(self.still_window * max(size) / 2) + 1)
@@ -250,34 +251,39 @@ class SceneCuts:
         return prev is None or float(np.abs(thumb - prev).mean()) > self.threshold
 
 
-def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, window: int) -> np.ndarray:
+def _held_still(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, window: int, camera_moves: bool = False
+                ) -> np.ndarray:  # fmt: skip
     """The flow, zeroed where the input is explained at least as well without motion, the
     two compared over `window` px around each pixel. A still background gets a flow of a
     few hundredths to tenths of a pixel of noise, and resampling the history along it each
-    frame would make the output wobble where the input does not. A flat area explains
-    nothing either way: where the window shows no difference between the two, the whole
-    frame decides. (With a 5 px window and no such fallback, the flat parts of a panning
-    picture were held still and the history stayed behind the picture there:
-    docs/temporal.md.)"""
+    frame would make the output wobble where the input does not. A flat or faint area
+    explains nothing either way: where the window shows no difference between the two, the
+    frame decides: the motion is kept there if it explains the whole frame better by a
+    codec's noise, or the camera moves (`camera_moves`, _camera_motion). (With a 5 px window
+    and no such fallback, the flat parts of a panning picture were held still and the history
+    stayed behind the picture there; over a faint wall panned 4 px a frame, the frame's mean
+    difference is below that noise, and the wall was held still: docs/temporal.md.)"""
     gain = (cur - prev) ** 2 - (cur - warp(prev, flow)) ** 2  # what the motion explains beyond staying
     near = cv2.blur(gain, (window, window))
     margin = 1.5e-5  # about a grey level squared: a codec's noise
-    still = np.where(np.abs(near) > margin, near <= margin, float(gain.mean()) <= margin).astype(np.float32)
+    moving = camera_moves or float(gain.mean()) > margin
+    still = np.where(np.abs(near) > margin, near <= margin, not moving).astype(np.float32)
     return flow * (1.0 - cv2.blur(still, (5, 5))[..., None])
 
 
-def _camera_motion(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """The frame's dominant motion (a camera's pan, zoom and roll) as a flow field: the
-    candidate that best explains the whole frame (an affine fit to the flow on textured
-    pixels, its refinement on the frames themselves, the flow's median shift), and no motion
-    unless it explains at least half of what no motion leaves. Judged on the whole frame,
-    low-passed: over a faint wall each window's evidence is below a codec's noise (the
-    per-window rule in _held_still holds such a wall still while the camera pans), the whole
-    frame's is not; the low pass keeps resampling's blur from passing for motion of noise."""
+def _camera_motion(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The frame's dominant motion (a camera's pan, zoom and roll) as a flow field: of an
+    affine fit to the flow on textured pixels, its refinement on the frames themselves and
+    the flow's median shift, the one that best explains the whole frame; and whether the
+    camera moves: whether it explains at least half of what no motion leaves. Judged on the
+    whole frame, low-passed and standardised: over a faint wall each window's evidence is
+    below a codec's noise, the whole frame's is not; the low pass keeps resampling's blur
+    from passing for motion of noise; standardised, a change of light does not hide the
+    motion (as for ECC)."""
     h, w = flow.shape[:2]
     grid = np.dstack(pixel_grid(h, w))
     shift = np.median(flow[valid], axis=0) if valid.any() else np.zeros(2)
-    candidates = [np.float32([[1, 0, 0], [0, 1, 0]]), np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])]
+    candidates = [np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])]
     fit = _affine_fit(cur, flow, valid)
     if fit is not None:
         candidates.append(fit)
@@ -287,11 +293,15 @@ def _camera_motion(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, valid: n
         except cv2.error:  # did not converge
             pass
     fields = [cv2.transform(grid, m) - grid for m in candidates]
-    low_cur, low_prev = (cv2.GaussianBlur(f, (0, 0), 1.0) for f in (cur, prev))
+    low_cur, low_prev = (_standardised(cv2.GaussianBlur(f, (0, 0), 1.0)) for f in (cur, prev))
+    # ECC can wander off by 10-30 px on faint texture; the comparison rejects that
     errors = [float(((low_cur - warp(low_prev, f)) ** 2).mean()) for f in fields]
-    best = 1 + int(np.argmin(errors[1:]))
-    # ECC can wander off by 10-30 px on faint texture; the comparison also rejects that
-    return fields[best] if errors[best] <= 0.5 * errors[0] else fields[0]
+    best = int(np.argmin(errors))
+    return fields[best], errors[best] <= 0.5 * float(((low_cur - low_prev) ** 2).mean())
+
+
+def _standardised(image: np.ndarray) -> np.ndarray:
+    return (image - image.mean()) / (image.std() + 1e-6)
 
 
 def _affine_fit(cur: np.ndarray, flow: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
