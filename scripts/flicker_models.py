@@ -10,9 +10,11 @@ sepia(input). Briefly trained instance-norm generators are what flickers most in
 - fastcut: FastCUT, anti-aliased (the method's default), instance norm.
 
 Weights are cached outside the repository (default /work/bench-models; nothing here is
-committed). On a shared 2-core CPU a model takes the minutes given.
+committed). Each model trains a fixed number of steps from a fixed seed (STEPS: about 4 minutes
+each on an idle 2-core CPU), so the bench's models are the same on every machine; `--minutes`
+trains for a wall-clock time instead (then how far they get depends on the machine and its load).
 
-    uv run python scripts/flicker_models.py -o /work/bench-models [--minutes 4] [--only fastcut]
+    uv run python scripts/flicker_models.py -o /work/bench-models [--only fastcut]
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trainer.config import load_config  # noqa: E402
 from trainer.data import collect_images  # noqa: E402
 from trainer.export import save_trained_model  # noqa: E402
+from trainer.loop import train  # noqa: E402
 from vidswap.demo import train_for  # noqa: E402
 from vidswap.demo import transform as sepia  # noqa: E402
 from vidswap.video import open_video  # noqa: E402
@@ -50,6 +53,8 @@ COMMON = [
     "train.sample_every=1000000",
     "train.checkpoint_every=1000000",
 ]
+# steps a model: what 4 minutes of training reached on an idle 2-core CPU (2026-12-04)
+STEPS = {"cyclegan-tconv": 600, "cyclegan-aa": 400, "fastcut": 1200}
 MODELS = {
     "cyclegan-tconv": ("cyclegan", ["net.antialias=false"]),
     "cyclegan-aa": ("cyclegan", ["net.antialias=true"]),
@@ -76,7 +81,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-o", "--output", type=Path, default=Path("/work/bench-models"))
     p.add_argument("--footage", type=Path, default=Path(__file__).resolve().parents[2] / "shared/footage")
-    p.add_argument("--minutes", type=float, default=4.0, help="wall-clock training time a model")
+    p.add_argument("--minutes", type=float, help="train each model for this wall-clock time instead of STEPS")
     p.add_argument("--only", nargs="*", help="only these models")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -85,9 +90,13 @@ def main() -> None:
     for name, (method, extra) in MODELS.items():
         if args.only and name not in args.only:
             continue
-        cfg = load_config(method, [], COMMON + extra + ["train.steps=100000", f"train.seed={args.seed}"])
-        began = time.perf_counter()
-        result = train_for(cfg, images_a, images_b, args.output / "runs" / name, args.minutes * 60)
+        steps = 100000 if args.minutes else STEPS[name]
+        cfg = load_config(method, [], COMMON + extra + [f"train.steps={steps}", f"train.seed={args.seed}"])
+        began, run_dir = time.perf_counter(), args.output / "runs" / name
+        if args.minutes:
+            result = train_for(cfg, images_a, images_b, run_dir, args.minutes * 60)
+        else:
+            result = train(cfg, images_a, images_b, run_dir, show_progress=False)
         data = {"A": {"name": "asl", "images": len(images_a)}, "B": {"name": "asl_sepia", "images": len(images_b)}}
         save_trained_model(args.output / name, name, cfg, result.method, result.step, data)
         print(f"{name}: {result.step} steps in {time.perf_counter() - began:.0f} s -> {args.output / name}", flush=True)
