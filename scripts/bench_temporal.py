@@ -54,6 +54,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -71,7 +72,7 @@ from vidswap.metrics import psnr  # noqa: E402
 from vidswap.metrics.flow import FLOW_METHODS, FlowPair, to_gray, warp  # noqa: E402
 from vidswap.metrics.warping import measuring_flow, pair_warping_error  # noqa: E402
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces  # noqa: E402
-from vidswap.pipeline.smooth import FlowSmoother, SceneCuts  # noqa: E402
+from vidswap.pipeline.smooth import FlowSmoother, SceneCuts, make_face_smoother  # noqa: E402
 from vidswap.pipeline.translate import ImageTranslator  # noqa: E402
 from vidswap.settings import HOLD_NORM, SMOOTH_STRENGTH, FaceSettings  # noqa: E402
 from vidswap.video import Frame, VideoWriter, open_video  # noqa: E402
@@ -120,7 +121,9 @@ SMOOTHERS = {
     "weight-0.9": lambda: FlowSmoother(0.9, carry=False),  # input-guided weight, no carried change
     "sigma-0.1": lambda: FlowSmoother(0.9, sigma=0.1),  # a weight that falls later
     "auto-0.9": lambda: FlowSmoother(0.9),  # the default's filter at the strength before (a shorter memory)
-    "auto": lambda: FlowSmoother(SMOOTH_STRENGTH),  # the default: guided weight, carried change, held tone
+    # the default: guided weight, carried change, held tone (face mode: without the camera's
+    # motion, make_face_smoother; the variants below keep frame mode's camera)
+    "auto": lambda: FlowSmoother(SMOOTH_STRENGTH),
     "tone-off": lambda: FlowSmoother(SMOOTH_STRENGTH, hold_tone=0.0),  # the default before the held tone
     "camera-off": lambda: FlowSmoother(SMOOTH_STRENGTH, camera=False),
     "auto-0.98": lambda: FlowSmoother(0.98),  # a longer memory: a little steadier on the pans, not taken
@@ -428,7 +431,7 @@ def face_case(frames: list[Frame], plan, translator, folder, names, scene: Scene
     def outputs(name):
         if name == "crop":
             return crop_smoothed(frames, plan, model, settings)
-        make = SMOOTHERS[name]
+        make = partial(make_face_smoother, "auto") if name == "auto" else SMOOTHERS[name]  # apply's own default
         smooth = make() if make and name != "flow" else None  # the others: on the pasted faces, as auto
         process = face_processor(model, plan, settings, smooth)
         pasted = [out for f in frames for out in process([f])]
