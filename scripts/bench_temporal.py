@@ -72,7 +72,7 @@ from vidswap.metrics import psnr  # noqa: E402
 from vidswap.metrics.flow import FLOW_METHODS, FlowPair, to_gray, warp  # noqa: E402
 from vidswap.metrics.warping import measuring_flow, pair_warping_error  # noqa: E402
 from vidswap.pipeline.faces import at_model_size, face_processor, plan_faces  # noqa: E402
-from vidswap.pipeline.smooth import FlowSmoother, SceneCuts, make_face_smoother  # noqa: E402
+from vidswap.pipeline.smooth import FlowSmoother, SceneCuts, make_face_smoother, make_smoother  # noqa: E402
 from vidswap.pipeline.translate import ImageTranslator  # noqa: E402
 from vidswap.settings import HOLD_NORM, SMOOTH_STRENGTH, FaceSettings  # noqa: E402
 from vidswap.video import Frame, VideoWriter, open_video  # noqa: E402
@@ -121,9 +121,9 @@ SMOOTHERS = {
     "weight-0.9": lambda: FlowSmoother(0.9, carry=False),  # input-guided weight, no carried change
     "sigma-0.1": lambda: FlowSmoother(0.9, sigma=0.1),  # a weight that falls later
     "auto-0.9": lambda: FlowSmoother(0.9),  # the default's filter at the strength before (a shorter memory)
-    # the default: guided weight, carried change, held tone (face mode: without the camera's
-    # motion, make_face_smoother; the variants below keep frame mode's camera)
-    "auto": lambda: FlowSmoother(SMOOTH_STRENGTH),
+    # apply's default: guided weight, carried change, held tone (face mode: make_face_smoother,
+    # without the camera's motion; the variants below keep frame mode's camera)
+    "auto": lambda: make_smoother("auto"),
     "tone-off": lambda: FlowSmoother(SMOOTH_STRENGTH, hold_tone=0.0),  # the default before the held tone
     "camera-off": lambda: FlowSmoother(SMOOTH_STRENGTH, camera=False),
     "auto-0.98": lambda: FlowSmoother(0.98),  # a longer memory: a little steadier on the pans, not taken
