@@ -57,9 +57,10 @@ class FlowSmoother:
         frames above which a scene cut is assumed and the history dropped.
     min_valid: the history is also dropped when less than this fraction of the frame has
         trusted flow (a cut the thumbnails missed, a flash, a flow failure).
-    max_side: flow, weights and slopes are computed on frames shrunk to this longer side (a
-        region's window by the same factor as its frame)
-        (they are smooth fields); the warp and the blend run at full size.
+    max_side: flow, weights and slopes are computed on frames shrunk to this longer side
+        (they are smooth fields); the warp and the blend run at full size. A region's window
+        is shrunk to it on its own: shrunk by its frame's factor, a face 75 px tall at 720p was
+        flowed at 19 px and its mouth's motion lost (docs/temporal.md).
     preset: DIS preset of the smoother's flow ("medium": its flow errors were the larger part
         of what the filter left on a pan, docs/temporal.md).
     still_window: the window (at least 5 px), as a share of the longer side of what is
@@ -129,13 +130,14 @@ class FlowSmoother:
                 self.cuts += 1
                 self.kept.append(0.0)
         elif self.strength > 0:
-            scale = min(1.0, self.max_side / max(gray.shape))
             prev = self._prev_gray, self._prev_out, self._prev_shown
             if region is None:
-                result = self._blend(gray, output_frame, *prev, scale)
+                result = self._blend(gray, output_frame, *prev, min(1.0, self.max_side / max(gray.shape)))
             elif region.any():
                 y, x = _around(region)
-                blended = self._blend(gray[y, x], output_frame[y, x], *(p[y, x] for p in prev), scale)
+                window = gray[y, x]
+                blended = self._blend(window, output_frame[y, x], *(p[y, x] for p in prev),
+                                      min(1.0, self.max_side / max(window.shape)))  # fmt: skip
                 result = output_frame.astype(np.float32)
                 result[y, x] = np.where(region[y, x, None], blended, result[y, x])
         # the history stays in floating point: blended in uint8 with a weight of 0.95, it stood
