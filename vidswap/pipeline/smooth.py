@@ -58,9 +58,11 @@ class FlowSmoother:
     min_valid: the history is also dropped when less than this fraction of the frame has
         trusted flow (a cut the thumbnails missed, a flash, a flow failure).
     max_side: flow, weights and slopes are computed on frames shrunk to this longer side
-        (they are smooth fields); the warp and the blend run at full size. A region's window
-        is shrunk to it on its own: shrunk by its frame's factor, a face 75 px tall at 720p was
-        flowed at 19 px and its mouth's motion lost (docs/temporal.md).
+        (they are smooth fields); the warp and the blend run at full size.
+    region_side: the same for a region's window (face mode), shrunk to this side on its own.
+        Shrunk by its frame's factor, a face 75 px tall at 720p was flowed at 19 px and its
+        mouth's motion lost (docs/temporal.md). At 160 px a face (two thirds of its window's
+        side) keeps about 107 px, and a large face's window costs a third of what 320 px would.
     preset: DIS preset of the smoother's flow ("medium": its flow errors were the larger part
         of what the filter left on a pan, docs/temporal.md).
     still_window: the window (at least 5 px), as a share of the longer side of what is
@@ -89,6 +91,7 @@ class FlowSmoother:
         cut_threshold: float = 30.0,
         min_valid: float = 0.3,
         max_side: int = 320,
+        region_side: int = 160,
         preset: str = "medium",
         still_window: float = 0.2,
         hold_tone: float = 0.8,
@@ -99,6 +102,7 @@ class FlowSmoother:
         self.carry = carry
         self.min_valid = min_valid
         self.max_side = max_side
+        self.region_side = region_side
         self.still_window = still_window
         self.hold_tone = hold_tone
         self.camera = camera
@@ -137,7 +141,7 @@ class FlowSmoother:
                 y, x = _around(region)
                 window = gray[y, x]
                 blended = self._blend(window, output_frame[y, x], *(p[y, x] for p in prev),
-                                      min(1.0, self.max_side / max(window.shape)))  # fmt: skip
+                                      min(1.0, self.region_side / max(window.shape)))  # fmt: skip
                 result = output_frame.astype(np.float32)
                 result[y, x] = np.where(region[y, x, None], blended, result[y, x])
         # the history stays in floating point: blended in uint8 with a weight of 0.95, it stood
