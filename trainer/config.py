@@ -29,6 +29,7 @@ from vidswap.choices import (
     choices,
 )
 from vidswap.errors import ConfigError
+from vidswap.settings import FACE_MARGIN
 
 # installed wheels carry configs/ inside the vidswap package; a source checkout has it at the top
 _PACKAGED_CONFIGS = Path(vidswap.__file__).resolve().parent / "configs"
@@ -42,6 +43,9 @@ class DataConfig:
     load_size: int = 0  # shorter side is resized to this before the random crop; 0: size * 286 / 256
     flip: bool = True  # random horizontal flips
     color_jitter: float = 0.0  # random contrast, channel gains and brightness of each crop, this strong; 0: off
+    # face mode: room around the face template the crops are aligned with (vidswap extract --margin);
+    # an extract dataset's own is taken, and apply aligns faces as the model's crops were
+    margin: float = FACE_MARGIN
     loader_threads: int = 2  # threads that decode and augment the next batches
 
 
@@ -276,6 +280,7 @@ def validate(cfg: Config) -> None:
     require(min(every) >= 1, "train.*_every must be >= 1")
     require(cfg.train.bn_refresh >= 0, f"train.bn_refresh must be >= 0, got {cfg.train.bn_refresh}")
     require(0 <= cfg.data.color_jitter <= 1, f"data.color_jitter must be between 0 and 1, got {cfg.data.color_jitter}")
+    require(0 <= cfg.data.margin <= 2, f"data.margin must be between 0 and 2, got {cfg.data.margin}")
     mask = cfg.train.face_mask
     require(0 <= mask <= 1, f"train.face_mask must be between 0 and 1, got {mask}")
     require(mask == 0 or cfg.data.mode == "face", "train.face_mask needs data.mode=face (aligned face crops)")

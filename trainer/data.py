@@ -46,12 +46,30 @@ def dataset_images(folder: Path) -> list[Path]:
     return [r["crop"] for r in _records(folder)]
 
 
+def _datasets(images: list[Path]) -> set[Path]:
+    """The extract datasets the images are crops of (each crop is DATASET/crops/SOURCE/FILE)."""
+    return {p.parents[2] for p in images if len(p.parents) > 2 and (p.parents[2] / RECORDS).is_file()}
+
+
+def face_margins(images: list[Path]) -> set[float]:
+    """The face margins (`vidswap extract --margin`) that the face datasets among the images
+    were aligned with, from each one's dataset.json."""
+    margins = set()
+    for folder in _datasets(images):
+        try:
+            settings = json.loads((folder / "dataset.json").read_text())["settings"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not one vidswap wrote: nothing known of its alignment
+        if settings.get("mode") == "face" and isinstance(settings.get("margin"), (int, float)):
+            margins.add(float(settings["margin"]))
+    return margins
+
+
 def successors(images: list[Path]) -> dict[int, int]:
     """index -> index of the next frame's crop of the same clip and face, for the images that
     extract datasets list (records.jsonl holds their source, track and time); at most
     MAX_PAIR_GAP apart, so a skipped stretch or a cut is no pair."""
-    datasets = {p.parents[2] for p in images if len(p.parents) > 2 and (p.parents[2] / RECORDS).is_file()}
-    facts = {r["crop"]: r for folder in datasets for r in _records(folder)}
+    facts = {r["crop"]: r for folder in _datasets(images) for r in _records(folder)}
     clips: dict[tuple, list[tuple[float, int]]] = {}
     for i, path in enumerate(images):
         r = facts.get(path)

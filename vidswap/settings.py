@@ -71,7 +71,7 @@ class FaceSettings:
     min_cutoff: float = 1.0  # One-Euro smoothing: lower is steadier
     beta: float = 3.0  # One-Euro smoothing: higher follows fast motion sooner
     hold: float = 0.04  # a still face's alignment held while it moves less than this share of its size
-    margin: float = FACE_MARGIN
+    margin: float = FACE_MARGIN  # room around the face template; a trained model's own (its crops') replaces it
     erode: float = 0.05  # mask: untouched band at the crop's edge (share of its side)
     blur: float = 0.1  # mask: width of the feathered ramp
     color_match: bool = True  # match the translated face's Lab mean/std to the frame

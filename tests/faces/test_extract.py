@@ -11,6 +11,7 @@ from tests.helpers import count_opens
 from vidswap.errors import ConfigError, InputError, OutputError
 from vidswap.extract import ExtractSettings, ensure_dataset, extract_dataset, read_records
 from vidswap.faces import face_template
+from vidswap.settings import FACE_MARGIN
 
 
 def snapshot(folder: Path) -> dict[str, int]:
@@ -237,6 +238,34 @@ def test_train_from_raw_videos_in_face_mode_below_the_aligners_smallest_crop(ast
     assert result.exit_code == 0, result.output
     card = load_model("small", models_dir=store).card
     assert (card.mode, card.size, card.steps) == ("face", 32, 4) and card.data["A"]["images"] > 0
+
+
+def test_a_model_keeps_its_crops_margin_and_apply_aligns_faces_the_same_way(astronaut_video, detector, tmp_path):
+    """A dataset extracted with a tighter --margin trains a model whose card records it, and
+    apply aligns faces with it (not the default); datasets of different margins do not mix."""
+    from click.testing import CliRunner
+
+    from vidswap.cli.main import cli
+    from vidswap.pipeline.translator import Translator
+
+    tight, loose = tmp_path / "tight", tmp_path / "loose"
+    extract_dataset([astronaut_video], tight, size=64, every=4, margin=0.1, detector=detector)
+    extract_dataset([astronaut_video], loose, size=64, every=4, detector=detector)
+    store = tmp_path / "models"
+
+    def train(source, target, name):
+        args = ["--source", str(source), "--target", str(target), "--method", "fastcut", "--config", "tiny"]
+        return CliRunner().invoke(cli, ["train", *args, "--name", name, "--models-dir", str(store)])
+
+    result = train(tight, tight, "tight")
+    assert result.exit_code == 0, result.output
+    translator = Translator(model="tight", models_dir=store)
+    assert translator.model.card.extra["config"]["data"]["margin"] == 0.1
+    assert translator.settings.face.margin == 0.1
+    assert train(loose, loose, "loose").exit_code == 0
+    assert Translator(model="loose", models_dir=store).settings.face.margin == FACE_MARGIN
+    mixed = train(tight, loose, "mixed")
+    assert mixed.exit_code != 0 and "different margins" in str(mixed.exception)
 
 
 @pytest.mark.footage

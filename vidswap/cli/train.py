@@ -62,7 +62,7 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
 
     from trainer.checkpoint import CHECKPOINT, checkpoint_meta
     from trainer.config import drop_unused, load_config, preset_method
-    from trainer.data import collect_images
+    from trainer.data import collect_images, face_margins
     from trainer.export import refresh_batch_norm, save_trained_model
     from trainer.loop import train
     from vidswap.errors import ConfigError, VidswapError
@@ -104,6 +104,14 @@ def command(app: App, sources, targets, method, name, mode, size, configs, overr
     videos_to_dataset = _video_extractor(store, cfg)
     images_a = collect_images(list(sources), videos_to_dataset)
     images_b = collect_images(list(targets), videos_to_dataset)
+    margins = face_margins(images_a + images_b)
+    if len(margins) > 1:
+        raise ConfigError(
+            f"the face datasets were aligned with different margins ({', '.join(map(str, sorted(margins)))}): "
+            "extract them again with one --margin"
+        )
+    if margins and cfg.data.mode == "face":  # the crops' own alignment, which apply then repeats
+        cfg.data.margin = margins.pop()
     data = {
         side: {
             "name": Path(srcs[0]).resolve().name,
@@ -161,4 +169,6 @@ def _video_extractor(store, cfg):
     from vidswap.faces.align import aligned_size
 
     size = aligned_size(cfg.data.size) if cfg.data.mode == "face" else cfg.data.size
-    return lambda videos: ensure_dataset(videos, store.parent / "datasets", mode=cfg.data.mode, size=size)
+    return lambda videos: ensure_dataset(
+        videos, store.parent / "datasets", mode=cfg.data.mode, size=size, margin=cfg.data.margin
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,9 @@ class Translator:
         self.device = pick_device(s.device)
         check_choice(s.backend, self.device, s.fp16)  # before loading, and before a face pass
         self.model = load_model(s.model, s.models_dir, device=self.device)
+        trained = ((self.model.card.extra.get("config") or {}).get("data") or {}).get("margin")
+        if trained is not None and trained != s.face.margin:  # faces aligned as the training crops were
+            self.settings = s = replace(s, face=replace(s.face, margin=float(trained)))
         self.mode = self.model.card.mode if s.mode == "auto" else s.mode
         # the shorter side whole frames are translated at (None: their own); face crops are at the model's size
         self.work_size = (
