@@ -72,17 +72,20 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(method
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_the_autoencoders_true_face_trains_a_code_discriminator_and_resumes(tmp_path, tiny_domains):
-    args = ("--method", "autoencoder", "--set", "autoencoder.true_face=0.1", "--set", "train.decay_from=1")
+def test_the_autoencoders_true_face_and_cycle_train_and_resume(tmp_path, tiny_domains):
+    args = ("--method", "autoencoder", "--set", "autoencoder.true_face=0.1", "--set", "autoencoder.cycle=1",
+            "--set", "train.decay_from=1")  # fmt: skip
     assert train(tmp_path, tiny_domains, *args, "--name", "straight").exit_code == 0
     first = train(tmp_path, tiny_domains, *args, "--name", "split", "--steps", "2")
     assert first.exit_code == 0, first.output
     assert train(tmp_path, tiny_domains, "--name", "split", "--steps", "4", "--resume").exit_code == 0
     straight, split = read_losses(tmp_path / ".runs" / "straight"), read_losses(tmp_path / ".runs" / "split")
-    assert all(set(r) - {"step", "lr"} == {"rec_A", "rec_B", "true_face", "code_D"} for r in straight)
-    assert split == straight and all(all_finite(r) for r in split)  # the discriminator and its moments restored
-    r = train(tmp_path, tiny_domains, "--method", "autoencoder", "--name", "x", "--set", "autoencoder.true_face=-1")
-    assert r.exit_code != 0 and "autoencoder.true_face" in str(r.exception)
+    assert all(set(r) - {"step", "lr"} == {"rec_A", "rec_B", "cycle", "true_face", "code_D"} for r in straight)
+    # the discriminator, its moments and the RNG of the cycle's warp restored
+    assert split == straight and all(all_finite(r) for r in split)
+    for setting in ("autoencoder.true_face=-1", "autoencoder.cycle=-1"):
+        r = train(tmp_path, tiny_domains, "--method", "autoencoder", "--name", "x", "--set", setting)
+        assert r.exit_code != 0 and setting.split("=")[0] in str(r.exception)
 
 
 def test_resume_without_a_checkpoint_and_a_bad_name_are_one_line_errors(tmp_path, tiny_domains):

@@ -25,6 +25,10 @@ class AutoencoderConfig:
     # DeepFaceLab's "true face": a discriminator on the shared code, and the encoder asked to make B's
     # codes pass for A's, so B's decoder learns on codes like those it decodes in a swap; 0: off
     true_face: float = 0.0
+    # a swap and back gives the input again: A's crop drawn as B, re-coded (through a fresh random
+    # warp, so no hidden signal passes) and drawn as A, L1 against A's crop (and B's the other way),
+    # so B's decoder must keep what the code says of pose and expression; 0: off
+    cycle: float = 0.0
 
 
 def validate(cfg) -> None:
@@ -33,6 +37,7 @@ def validate(cfg) -> None:
     require(cfg.autoencoder.latent >= 1, f"autoencoder.latent must be >= 1, got {cfg.autoencoder.latent}")
     require(cfg.autoencoder.warp >= 0, f"autoencoder.warp must be >= 0, got {cfg.autoencoder.warp}")
     require(cfg.autoencoder.true_face >= 0, f"autoencoder.true_face must be >= 0, got {cfg.autoencoder.true_face}")
+    require(cfg.autoencoder.cycle >= 0, f"autoencoder.cycle must be >= 0, got {cfg.autoencoder.cycle}")
 
 
 def random_warp(images: torch.Tensor, strength: float, points: int = 5) -> torch.Tensor:
@@ -86,6 +91,12 @@ class Autoencoder:
                         return t[decoder](t["encoder"](x))
 
                     losses[f"temporal_{domain}"] = self.temporal(swap, real, swap(real), batch, domain)
+            if self.cfg.autoencoder.cycle > 0:
+                swapped = torch.cat([t["decoder_B"](code[:b]), t["decoder_A"](code[b:])])
+                back = t["encoder"](random_warp(swapped, self.cfg.autoencoder.warp))
+                losses["cycle"] = self.cfg.autoencoder.cycle * (
+                    image_l1(t["decoder_A"](back[:b]), real_A, w) + image_l1(t["decoder_B"](back[b:]), real_B, w)
+                )
             if "code_D" in t:
                 with frozen(self.modules["code_D"]):
                     losses["true_face"] = lsgan(t["code_D"](code[b:]), True) * self.cfg.autoencoder.true_face
