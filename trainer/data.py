@@ -22,7 +22,7 @@ from vidswap.metrics.flow import FlowEstimator, to_gray
 from vidswap.video import VIDEO_EXTENSIONS
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
-RECORDS = "records.jsonl"
+RECORDS, SETTINGS = "records.jsonl", "dataset.json"  # an extract dataset's files (vidswap.extract)
 MAX_PAIR_GAP = 0.25  # seconds between two crops that train.temporal_mode=flow pairs
 
 
@@ -57,7 +57,7 @@ def face_margins(images: list[Path]) -> set[float]:
     margins = set()
     for folder in _datasets(images):
         try:
-            settings = json.loads((folder / "dataset.json").read_text())["settings"]
+            settings = json.loads((folder / SETTINGS).read_text())["settings"]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not one vidswap wrote: nothing known of its alignment
         if settings.get("mode") == "face" and isinstance(settings.get("margin"), (int, float)):

@@ -41,9 +41,9 @@ class Translator:
         self.device = pick_device(s.device)
         check_choice(s.backend, self.device, s.fp16)  # before loading, and before a face pass
         self.model = load_model(s.model, s.models_dir, device=self.device)
-        trained = ((self.model.card.extra.get("config") or {}).get("data") or {}).get("margin")
-        if trained is not None and trained != s.face.margin:  # faces aligned as the training crops were
-            self.settings = s = replace(s, face=replace(s.face, margin=float(trained)))
+        trained_margin = self._trained("data").get("margin")
+        if trained_margin is not None:  # faces aligned as the training crops were
+            self.settings = s = replace(s, face=replace(s.face, margin=float(trained_margin)))
         self.mode = self.model.card.mode if s.mode == "auto" else s.mode
         # the shorter side whole frames are translated at (None: their own); face crops are at the model's size
         self.work_size = (
@@ -134,10 +134,14 @@ class Translator:
         notes = plan.warnings + [n for n in [enlargement_note(plan, size, face, source.path.name)] if n]
         return face_processor(translate, plan, face, smooth, size, self._face_only), notes
 
+    def _trained(self, section: str) -> dict:
+        """A section of the config the model was trained with (empty for an imported model)."""
+        return (self.model.card.extra.get("config") or {}).get(section) or {}
+
     @property
     def _face_only(self) -> bool:
         """Trained to neglect the crops' background (train.face_mask): paste only the face."""
-        return (self.model.card.extra.get("config") or {}).get("train", {}).get("face_mask", 0) > 0
+        return self._trained("train").get("face_mask", 0) > 0
 
     def _face_translate(self):
         """Face mode's translation of aligned crops, the crops' side and the model's."""
