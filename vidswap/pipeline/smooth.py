@@ -23,6 +23,8 @@ strength and the filter were measured (scripts/bench_temporal.py, docs/temporal.
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 
@@ -124,7 +126,7 @@ class FlowSmoother:
     ) -> np.ndarray:
         """`region` (HxW bool): smooth only there; elsewhere the output is taken as it is
         (face mode: the pasted faces; the rest of the frame is the input's own). The flow
-        and the blend are then computed in a window around the region only."""
+        and the blend are then computed in a window around each part of the region only."""
         if input_frame.shape[:2] != output_frame.shape[:2]:
             raise ValueError(f"frame sizes differ: input {input_frame.shape}, output {output_frame.shape}")
         gray = to_gray(input_frame)
@@ -138,12 +140,12 @@ class FlowSmoother:
             if region is None:
                 result = self._blend(gray, output_frame, *prev, min(1.0, self.max_side / max(gray.shape)))
             elif region.any():
-                y, x = _around(region)
-                window = gray[y, x]
-                blended = self._blend(window, output_frame[y, x], *(p[y, x] for p in prev),
-                                      min(1.0, self.region_side / max(window.shape)))  # fmt: skip
                 result = output_frame.astype(np.float32)
-                result[y, x] = np.where(region[y, x, None], blended, result[y, x])
+                for y, x in _windows(region):
+                    window = gray[y, x]
+                    blended = self._blend(window, output_frame[y, x], *(p[y, x] for p in prev),
+                                          min(1.0, self.region_side / max(window.shape)))  # fmt: skip
+                    result[y, x] = np.where(region[y, x, None], blended, result[y, x])
         # the history stays in floating point: blended in uint8 with a weight of 0.95, it stood
         # still while the generator's output was up to 10 grey levels away (0.05 * 10 rounds to
         # nothing), and further for the held tone's slower low frequencies
@@ -342,14 +344,29 @@ def _with_camera(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, camera: np
     return share * flow + (1.0 - share) * camera
 
 
-def _around(region: np.ndarray) -> tuple[slice, slice]:
-    """Rows and columns of a window around a (non-empty) region, with a margin of a quarter
-    of its size (at least 16 px) so the flow sees the region's surroundings."""
-    rows, cols = np.flatnonzero(region.any(1)), np.flatnonzero(region.any(0))
-    margin = max(16, (max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1) // 4)
+def _windows(region: np.ndarray) -> list[tuple[slice, slice]]:
+    """Rows and columns of a window around each part of a (non-empty) region (each pasted
+    face), with a margin of a quarter of the part's size (at least 16 px) so the flow sees its
+    surroundings; windows that overlap are merged into one. One window around two faces far
+    apart spanned most of the frame and, shrunk to region_side, flowed each face at a few
+    pixels (docs/temporal.md)."""
     h, w = region.shape
-    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin)),
-            slice(max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)))  # fmt: skip
+    count, _, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
+    boxes = []  # x0, y0, x1, y1 (exclusive)
+    for x, y, bw, bh, _ in stats[1:count]:
+        margin = max(16, max(bw, bh) // 4)
+        boxes.append([max(0, x - margin), max(0, y - margin), min(w, x + bw + margin), min(h, y + bh + margin)])
+    return [(slice(y0, y1), slice(x0, x1)) for x0, y0, x1, y1 in _merged(boxes)]
+
+
+def _merged(boxes: list[list[int]]) -> list[list[int]]:
+    """Boxes (x0, y0, x1, y1, ends exclusive) with every two that overlap replaced by one around both."""
+    for first, second in itertools.combinations(range(len(boxes)), 2):
+        a, b = boxes[first], boxes[second]
+        if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+            union = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+            return _merged([union] + [box for k, box in enumerate(boxes) if k not in (first, second)])
+    return boxes
 
 
 def _mean(image: np.ndarray, radius: int) -> np.ndarray:
