@@ -31,6 +31,8 @@ WeightInit = Literal["normal", "xavier"]
 TemporalMode = Literal["transform", "flow"]  # the training regulariser's pairs: see trainer/temporal.py
 # optical flow: DIS (what the smoother follows, and vidswap eval's default), Farneback (a second method)
 FlowMethod = Literal["dis", "farneback"]
+# where vidswap eval judges the warping error: the whole frame, or the faces face mode pastes
+EvalRegion = Literal["frame", "faces"]
 
 
 def choices(kind) -> tuple[str, ...]:

@@ -78,3 +78,20 @@ def test_warping_error_on_a_region_counts_only_its_pixels():
     assert steady_part == pytest.approx(pair_warping_error(a, b, pair, left))
     assert pair_warping_error(a, flickered, pair, ~left) > 10 * steady_part
     assert pair_warping_error(a, b, pair, np.zeros((H, W), bool)) is None  # nothing to count
+
+
+def test_the_meter_on_regions_skips_pairs_where_a_frame_has_none():
+    frames = pan(5)
+    flicker = [255 - f if t % 2 else f for t, f in enumerate(frames)]
+    left = np.zeros((H, W), bool)
+    left[:, : W // 2] = True
+    right = ~left
+    meter = WarpingError(on_regions=True)
+    flickered_right = [np.where(right[..., None], g, f) for f, g in zip(frames, flicker)]
+    for t, (f, o) in enumerate(zip(frames, flickered_right)):
+        meter.add(f, o, region=None if t == 2 else left)  # frame 2 has no face: pairs 1-2 and 2-3 do not count
+    report = meter.report()
+    assert report.pairs == 2
+    assert report.ratio == pytest.approx(1.0, abs=0.05)  # the flicker is outside the regions
+    whole = warping_error(zip(frames, flickered_right))
+    assert whole.pairs == 4 and whole.ratio > 10

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import math
 import os
+from functools import partial
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from vidswap.choices import FlowMethod, choices
+from vidswap.choices import EvalRegion, FlowMethod, choices
 from vidswap.cli.app import App, pass_app
+from vidswap.cli.progress import make_progress
 from vidswap.cli.stops import explained
 from vidswap.errors import ConfigError, OutputError
 from vidswap.fsutil import atomic_write_text
@@ -38,6 +40,15 @@ from vidswap.fsutil import atomic_write_text
     show_default=True,
     help="The optical flow the warping error follows. farneback: a second, independent method; DIS "
     "invents motion on flat surfaces that do not move, and scores a steady output there as flicker.",
+)
+@click.option(
+    "--on",
+    type=click.Choice(choices(EvalRegion)),
+    default="frame",
+    show_default=True,
+    help="Where the warping error is judged. faces: only where face mode pastes a face (found in INPUT "
+    "as `vidswap apply --mode face` finds it, the largest by default); a small face's flicker hardly "
+    "shows in the whole frame's figure.",
 )
 @click.option(
     "--source-person",
@@ -78,6 +89,7 @@ def command(
     report: str | None,
     plot: str | None,
     flow: str,
+    on: str,
     source_person: tuple[str, ...],
     target_person: tuple[str, ...],
     face_samples: int,
@@ -86,7 +98,8 @@ def command(
     """Warping error of OUTPUT and of INPUT (Lai et al. 2018) and frame, timestamp, size
     and audio checks between them. Lower warping error is steadier; a ratio near 1 means
     the translation flickers no more than its source. The flicker curve (warping error
-    second by second, output against input) shows where the video shimmers.
+    second by second, output against input) shows where the video shimmers. --on faces
+    judges only the faces face mode pastes.
 
     With --source-person and --target-person: the share of OUTPUT's faces taken for the
     target person (nearer its mean face descriptor than the source person's), and how far
@@ -107,10 +120,17 @@ def command(
             identity = _judge_identity(
                 input_path, output_path, source_person, target_person, face_samples, person_faces
             )
-        result = evaluate(input_path, output_path, flow)
-    plot_flicker(
-        result.flicker, plot, title=f"flicker of {Path(output_path).name}: warping error per second ({flow} flow)"
-    )
+        with make_progress(app) as progress:
+            faces = progress.add_task("finding faces", total=None, visible=on == "faces")
+            regions = None
+            if on == "faces":
+                from vidswap.pipeline.faces import face_regions  # MTCNN (torch): only when asked for
+
+                regions = partial(face_regions, on_frame=lambda _: progress.advance(faces))
+            result = evaluate(input_path, output_path, flow, regions, on)
+    where = " on the faces" if on == "faces" else ""
+    title = f"flicker of {Path(output_path).name}: warping error{where} per second ({flow} flow)"
+    plot_flicker(result.flicker, plot, title=title)
     data = {**result.to_dict(), "flicker_plot": str(plot)}
     if identity is not None:
         data["identity"] = identity.to_dict()
@@ -120,7 +140,7 @@ def command(
         app.out.print_json(json.dumps(data))
         return
     w = result.warping
-    table = Table(title=f"warping error (lower is steadier; {flow} flow)", title_justify="left")
+    table = Table(title=f"warping error{where} (lower is steadier; {flow} flow)", title_justify="left")
     for col in ("output", "input", "ratio", "frame pairs"):
         table.add_column(col, justify="right")
     table.add_row(*(_num(v) for v in (w.output, w.input, w.ratio)), str(w.pairs))

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import cv2
+import numpy as np
 
 from vidswap.metrics.warping import CurvePoint, WarpingError, WarpingReport, measuring_flow
 from vidswap.video import Source, open_source, open_video
@@ -41,6 +43,7 @@ class EvalReport:
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     flow: str = "dis"  # the optical flow the warping error followed
+    on: str = "frame"  # where it was judged: the whole frame or the faces
 
     @property
     def ok(self) -> bool:
@@ -51,22 +54,32 @@ class EvalReport:
             "input": self.input,
             "output": self.output,
             "ok": self.ok,
-            "warping_error": {**self.warping.to_dict(), "flow": self.flow},
+            "warping_error": {**self.warping.to_dict(), "flow": self.flow, "on": self.on},
             "flicker_curve": [p.to_dict() for p in self.flicker],
             "checks": [asdict(c) for c in self.checks],
             "warnings": self.warnings,
         }
 
 
-def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike, flow: str = "dis") -> EvalReport:
+# given the input, where each of its frames (by index) is judged: HxW bool, None for nowhere
+Regions = Callable[[Source], Callable[[int], "np.ndarray | None"]]
+
+
+def evaluate(
+    input_path: str | os.PathLike, output_path: str | os.PathLike, flow: str = "dis",
+    regions: Regions | None = None, on: str = "frame",
+) -> EvalReport:  # fmt: skip
     """Read both videos once, in step, and compare them; `flow`: the optical flow method the
-    warping error follows (vidswap.metrics.flow.FLOW_METHODS)."""
-    meter = WarpingError(measuring_flow(flow))
+    warping error follows (vidswap.metrics.flow.FLOW_METHODS); `regions`: judge it only there
+    (e.g. the faces face mode pastes: a face is often a small part of the frame, and the whole
+    frame's figure hides its flicker), named `on` in the report."""
+    meter = WarpingError(measuring_flow(flow), on_regions=regions is not None)
     in_times: list[float] = []
     out_times: list[float] = []
     sizes = None
     # each file opened once: the facts, the frames and the audio all come from one container
     with open_source(input_path) as inputs, open_source(output_path) as outputs:
+        region = regions(inputs) if regions else lambda index: None
         with open_video(inputs) as source, open_video(outputs) as result:
             for a, b in itertools.zip_longest(source, result):
                 if a is not None:
@@ -80,10 +93,11 @@ def evaluate(input_path: str | os.PathLike, output_path: str | os.PathLike, flow
                 out_image = b.image
                 if out_image.shape != a.image.shape:  # judged in the input's geometry
                     out_image = cv2.resize(out_image, a.image.shape[1::-1], interpolation=cv2.INTER_AREA)
-                meter.add(a.image, out_image, a.time)
+                meter.add(a.image, out_image, a.time, region(a.index))
             warnings = source.warnings + result.warnings
         audio = _audio(inputs, outputs)
-    report = EvalReport(str(input_path), str(output_path), meter.report(), meter.curve(), warnings=warnings, flow=flow)
+    report = EvalReport(str(input_path), str(output_path), meter.report(), meter.curve(), warnings=warnings,
+                        flow=flow, on=on)  # fmt: skip
     report.checks.append(Check("frames", len(in_times) == len(out_times), len(in_times), len(out_times)))
     report.checks.append(_timestamps(in_times, out_times))
     if sizes:

@@ -70,36 +70,46 @@ def measuring_flow(method: str = "dis") -> FlowEstimator:
 
 class WarpingError:
     """Accumulates the warping error of an output video and of its input, fed frame by
-    frame (uint8 RGB, same size), so a whole video never has to be in memory."""
+    frame (uint8 RGB, same size), so a whole video never has to be in memory.
 
-    def __init__(self, flow: FlowEstimator | None = None):
+    `on_regions`: judge each pair only where both of its frames have a region (`add`'s
+    `region`, e.g. the faces); a pair where either frame has none (a face track's start or
+    end) does not count."""
+
+    def __init__(self, flow: FlowEstimator | None = None, on_regions: bool = False):
         self.flow = flow or measuring_flow()
-        self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # input, output, input grey
+        self.on_regions = on_regions
+        self._prev: tuple | None = None  # input, output, input grey, region
         self._out: list[float] = []
         self._in: list[float] = []
         self._times: list[float] = []  # of each counted pair's later frame
         self._frames = 0
         self._start = 0.0
 
-    def add(self, input_frame: np.ndarray, output_frame: np.ndarray, time: float | None = None) -> None:
+    def add(
+        self, input_frame: np.ndarray, output_frame: np.ndarray, time: float | None = None,
+        region: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
         """Feed the next frame pair; `time` (seconds) places its term on the flicker curve
-        (default: the frame's position, so the curve's bins count frames)."""
+        (default: the frame's position, so the curve's bins count frames); `region` (HxW
+        bool, with on_regions): where this frame is judged, None for nowhere."""
         if input_frame.shape != output_frame.shape:
             raise ValueError(f"frame sizes differ: input {input_frame.shape}, output {output_frame.shape}")
         gray = to_gray(input_frame)
         time = float(self._frames if time is None else time)
         self._frames += 1
-        if self._prev is not None:
-            prev_in, prev_out, prev_gray = self._prev
+        if self._prev is None:
+            self._start = time
+        elif not self.on_regions or (region is not None and self._prev[3] is not None):
+            prev_in, prev_out, prev_gray, prev_region = self._prev
             pair = self.flow.pair(prev_gray, gray)
-            out_err = pair_warping_error(prev_out, output_frame, pair)
+            both = prev_region & region if self.on_regions else None
+            out_err = pair_warping_error(prev_out, output_frame, pair, both)
             if out_err is not None:
                 self._out.append(out_err)
-                self._in.append(pair_warping_error(prev_in, input_frame, pair))
+                self._in.append(pair_warping_error(prev_in, input_frame, pair, both))
                 self._times.append(time)
-        else:
-            self._start = time
-        self._prev = (input_frame, output_frame, gray)
+        self._prev = (input_frame, output_frame, gray, region)
 
     def report(self) -> WarpingReport:
         if not self._out:

@@ -121,6 +121,17 @@ def plan_faces(
     return FacePlan(faces=plan, frames=found.frames, tracks=len(found.tracks), warnings=warnings)
 
 
+def face_regions(source: Source, on_frame: Callable[[int], None] | None = None) -> Callable[[int], np.ndarray | None]:
+    """frame index -> HxW bool: where face mode pastes the faces found in `source` (as apply
+    finds them by default: the largest track), None in a frame without one. For judging a
+    face-mode output on its faces (vidswap eval --on faces)."""
+    plan = plan_faces(source, 128, FaceSettings(keep_faceless=True), on_frame=on_frame)  # any crop side: same region
+    if not plan.tracks:
+        raise NoFaceError(f"{source.path}: no face found in {plan.frames} frames: nothing to judge on the faces "
+                          "(drop --on faces to judge the whole frame)")  # fmt: skip
+    return lambda index: paste_region([a for _, a in plan.faces.get(index, [])])
+
+
 def at_model_size(
     translate: Callable[[list[np.ndarray]], list[np.ndarray]],
     size: int,
