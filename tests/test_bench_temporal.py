@@ -66,3 +66,15 @@ def test_crop_motion_is_zero_for_a_crop_that_follows_the_face():
     still = {i: [(0, align_face(on_frame[0], scene.size, 64))] for i in range(len(on_frame))}
     assert BENCH["crop_motion"](SimpleNamespace(faces=following), scene).endswith("max 0.00 px, mean step 0.00 px")
     assert "mean step 0.00 px" not in BENCH["crop_motion"](SimpleNamespace(faces=still), scene)
+
+
+def test_the_translation_fit_finds_a_sub_pixel_pan():
+    # the best single shift of a panning camera's frames (the bench's --flow-error shows how far
+    # a faint wall's frames leave it from the true motion): exact on a picture softened as a camera's
+    # optics do, rendered in floating point
+    source = cv2.GaussianBlur(astronaut().astype(np.float32), (0, 0), 1.0)
+    scene = BENCH["camera"](source, 4, (160, 120), lambda t: (256 + 2.3 * t, 256, 1.0))
+    frames = [f @ np.float32([0.299, 0.587, 0.114]) for f in scene.render(scene.source)]
+    for a, b, pair in zip(frames, frames[1:], scene.true_pairs(backward=True)):
+        assert np.linalg.norm(BENCH["translation_fit"](b, a) - np.median(pair.flow[pair.valid], axis=0)) < 0.05
+    assert BENCH["fit_error"](scene.render(scene.source), scene.true_pairs(backward=True)) < 0.05
