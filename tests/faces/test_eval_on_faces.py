@@ -7,18 +7,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from tests.faces.helpers import write_video
-from vidswap.cli.main import main
-
-
-def run_eval(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["eval", *map(str, args)])
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
+from tests.helpers import run_cli
 
 
 def flickering(frames, truth, where: str, seed: int = 0):
@@ -42,8 +33,8 @@ def test_eval_on_faces_judges_the_face_and_only_the_face(astronaut_clip, astrona
     for where in ("face", "corner"):
         output = write_video(tmp_path / f"{where}.mp4", flickering(astronaut_clip.frames, astronaut_clip.truth, where))
         for on in ("frame", "faces"):
-            code, out, _ = run_eval(capsys, astronaut_video, output, "--on", on, "--json",
-                                    "--plot", tmp_path / f"{where}-{on}.png")  # fmt: skip
+            argv = ["eval", str(astronaut_video), str(output), "--on", on, "--json", "--plot", str(tmp_path / "p.png")]
+            code, out, _ = run_cli(argv, capsys)
             assert code == 0
             warping = json.loads(out)["warping_error"]
             assert warping["on"] == on
@@ -62,9 +53,7 @@ def test_eval_on_faces_without_a_face_is_one_line(tmp_path, capsys):
 
     frames = [np.roll(coffee()[:240, :320], 3 * t, axis=1) for t in range(6)]
     video = write_video(tmp_path / "cup.mp4", frames)
-    with pytest.raises(SystemExit) as exit_info:
-        main(["-q", "eval", str(video), str(video), "--on", "faces"])  # -q: no progress bar on stderr
-    code, err = exit_info.value.code, capsys.readouterr().err
+    code, _, err = run_cli(["-q", "eval", str(video), str(video), "--on", "faces"], capsys)  # -q: no progress bar
     assert code != 0
     assert "no face found" in err and "--on faces" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
