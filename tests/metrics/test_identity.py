@@ -18,6 +18,7 @@ from vidswap.metrics.identity import (
     _MODEL_POINTS,
     _POSE_LANDMARKS,
     SAME_PERSON_DISTANCE,
+    blurred_like,
     eye_opening,
     head_pose,
     mouth_opening,
@@ -116,6 +117,18 @@ def test_rotating_the_image_changes_roll_by_the_angle_and_keeps_the_rest(judge):
     assert smaller.eyes == pytest.approx(still.eyes, abs=0.05)  # openings do not depend on the face's size
 
 
+def test_the_input_is_blurred_to_the_outputs_sharpness():
+    image = astronaut()
+    box = (175, 76, 265, 166)  # her face
+    rng = np.random.default_rng(0)
+    for sigma in (2.0, 4.0):
+        # blurred, then a codec's fine noise on top (which face_sharpness reads as detail)
+        output = np.clip(cv2.GaussianBlur(image, (0, 0), sigma) + rng.normal(0, 2, image.shape), 0, 255)
+        soft = blurred_like(image, output.astype(np.uint8), box)
+        assert np.array_equal(soft, cv2.GaussianBlur(image, (0, 0), sigma))
+    assert blurred_like(image, image, box) is image  # as sharp as the input: nothing to blur
+
+
 def face_frames(image, count=4, size=256):
     """`count` crops of `image` around its face, drifting a few pixels each frame."""
     scale = size * 1.1 / max(image.shape[:2])
@@ -169,10 +182,18 @@ def test_eval_of_a_copy_keeps_all_motion_and_a_blur_shows_as_lost_sharpness(peop
     assert identity["target_match"] == 0.0
     assert identity["pose_error"] == 0 and identity["motion"]["mouth"] == 0
     assert identity["sharpness"] == pytest.approx(1.0)
+    assert identity["blurred_input_target_share"] == 0.0  # a copy: nothing blurred
+    assert identity["blurred_input_source_distance"] == pytest.approx(identity["input_source_distance"])
     code, out, _ = run_cli(["eval", str(eileen), str(blurred), *persons], capsys)
     assert code == 0 and "whose face" in out and "target share" in out
     code, out, _ = run_cli(["eval", str(eileen), str(blurred), "--json", *persons], capsys)
-    assert json.loads(out)["identity"]["sharpness"] < 0.3
+    identity = json.loads(out)["identity"]
+    assert identity["sharpness"] < 0.3
+    # the input blurred as much as the output is judged as the output is (the output is that blur)
+    assert identity["blurred_input_target_share"] == identity["target_share"]
+    assert identity["blurred_input_target_distance"] == pytest.approx(identity["target_distance"], abs=0.03)
+    assert identity["blurred_input_source_distance"] == pytest.approx(identity["source_distance"], abs=0.03)
+    assert identity["blurred_input_source_distance"] > identity["input_source_distance"] + 0.02  # blur moves it away
 
 
 def test_eval_needs_both_people_and_says_so_in_one_line(people, capsys):

@@ -190,6 +190,11 @@ def _identity_table(identity) -> Table:
         "input", _num(identity.input_target_share), "", _num(identity.input_target_distance),
         _num(identity.input_source_distance),
     )  # fmt: skip
+    table.add_row(
+        "input, as soft as the output", _num(identity.blurred_input_target_share),
+        _num(identity.blurred_input_target_match), _num(identity.blurred_input_target_distance),
+        _num(identity.blurred_input_source_distance),
+    )  # fmt: skip
     motion = identity.motion
     table.caption = (
         f"motion kept (mean |output - input|): yaw {_num(motion.get('yaw', math.nan))}, pitch "

@@ -92,6 +92,29 @@ def face_sharpness(output: np.ndarray, reference: np.ndarray, box: tuple[int, in
     return high_frequency_energy(output[top:bottom, left:right]) / ref if ref > 0 else math.nan
 
 
+BLUR_LADDER = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)  # Gaussian sigmas (px) blurred_like tries
+
+
+def blurred_like(image: np.ndarray, output: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """`image` blurred (a Gaussian of BLUR_LADDER, or not at all) to the edge strength `output`
+    has inside `box`: the input's own face, as soft as the output's. A blur alone moves a face
+    away from its person; blurred far enough, dlib takes the signer's face for another person
+    (docs/quality.md), so a soft output is judged beside its input blurred as much."""
+    left, top, right, bottom = _clip_box(box, image.shape)
+    if right - left < 8 or bottom - top < 8:
+        return image
+
+    def detail(picture: np.ndarray) -> float:
+        # edges after a light blur: the finest frequencies of a soft face are the codec's noise,
+        # which face_sharpness counts (a face blurred by 3 px and encoded read as one blurred by 1.5)
+        gray = cv2.GaussianBlur(cv2.cvtColor(picture[top:bottom, left:right], cv2.COLOR_RGB2GRAY), (0, 0), 1.0)
+        return float(np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)).mean())
+
+    wanted = detail(output)
+    candidates = [image] + [cv2.GaussianBlur(image, (0, 0), sigma) for sigma in BLUR_LADDER]
+    return min(candidates, key=lambda c: abs(detail(c) - wanted))
+
+
 def _overlap(a, b) -> float:
     """Intersection over union of two boxes."""
     w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -198,6 +221,11 @@ class IdentityReport:
     input_target_share: float  # the same for the input faces: the baseline (0 for a source clip)
     input_target_distance: float
     input_source_distance: float
+    # the same for the input faces blurred to each output face's sharpness: what a blur alone scores
+    blurred_input_target_share: float = math.nan
+    blurred_input_target_match: float = math.nan
+    blurred_input_target_distance: float = math.nan
+    blurred_input_source_distance: float = math.nan
     motion: dict[str, float] = field(default_factory=dict)  # mean |output - input| per measure
     sharpness: float = math.nan  # median of the output face's high frequencies over the input's
     person_faces: dict[str, int] = field(default_factory=dict)
@@ -219,6 +247,16 @@ def _plain(value):
     if isinstance(value, dict):
         return value
     return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _standing(readings: list[FaceReading], source: Person, target: Person) -> tuple[float, float, float, float]:
+    """Of these faces: the share nearer the target's mean than the source's, the share of them also
+    within SAME_PERSON_DISTANCE of it, and their mean distances to the target and to the source."""
+    to_target, to_source = (np.array([np.linalg.norm(r.descriptor - p.descriptor) for r in readings])
+                            for p in (target, source))  # fmt: skip
+    nearer = to_target < to_source
+    return (float(nearer.mean()), float((nearer & (to_target < SAME_PERSON_DISTANCE)).mean()),
+            float(to_target.mean()), float(to_source.mean()))  # fmt: skip
 
 
 def judge_identity(
@@ -247,14 +285,12 @@ def judge_identity(
             continue
         out_box = judge.find(out)  # the output's own face where it sits on the input's, else the input's box
         out_box = out_box if out_box is not None and _overlap(out_box, box) > 0.3 else box
-        rows.append((judge.read(out, out_box), judge.read(frame.image, box), face_sharpness(out, frame.image, box)))
+        rows.append((judge.read(out, out_box), judge.read(frame.image, box), face_sharpness(out, frame.image, box),
+                     judge.read(blurred_like(frame.image, out, box), out_box)))  # fmt: skip
     if not inputs:
         raise InputError(f"{input_path}: no frames to judge")
 
-    def distances(readings, person):
-        return np.array([np.linalg.norm(r.descriptor - person.descriptor) for r in readings])
-
-    outs, ins = [r[0] for r in rows], [r[1] for r in rows]
+    outs, ins, soft = [r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows]
     report = IdentityReport(
         frames=len(inputs),
         faces=len(rows),
@@ -269,16 +305,14 @@ def judge_identity(
     )
     if not rows:
         return report
-    out_t, out_s, in_t, in_s = (
-        distances(outs, target),
-        distances(outs, source),
-        distances(ins, target),
-        distances(ins, source),
+    report.target_share, report.target_match, report.target_distance, report.source_distance = _standing(
+        outs, source, target
     )
-    report.target_share, report.input_target_share = float(np.mean(out_t < out_s)), float(np.mean(in_t < in_s))
-    report.target_match = float(np.mean((out_t < out_s) & (out_t < SAME_PERSON_DISTANCE)))
-    report.target_distance, report.source_distance = float(out_t.mean()), float(out_s.mean())
-    report.input_target_distance, report.input_source_distance = float(in_t.mean()), float(in_s.mean())
+    report.input_target_share, _, report.input_target_distance, report.input_source_distance = _standing(
+        ins, source, target
+    )
+    (report.blurred_input_target_share, report.blurred_input_target_match, report.blurred_input_target_distance,
+     report.blurred_input_source_distance) = _standing(soft, source, target)  # fmt: skip
     for i, name in enumerate(("yaw", "pitch", "roll")):
         report.motion[name] = float(np.nanmean([abs(_wrap(o.pose[i] - n.pose[i])) for o, n in zip(outs, ins)]))
     report.motion["mouth"] = float(np.mean([abs(o.mouth - n.mouth) for o, n in zip(outs, ins)]))
