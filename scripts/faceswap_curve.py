@@ -70,7 +70,7 @@ def main() -> None:
         faces = sum(r.faces for r in rows)
         point = {"steps": steps, "train_seconds": round(trained, 1), "faces": faces}
         for key in ("target_share", "target_match", "target_distance", "source_distance", "pose_error", "sharpness",
-                    "input_target_share"):  # fmt: skip
+                    "input_target_share", "blurred_input_target_share", "blurred_input_target_match"):  # fmt: skip
             point[key] = round(_weighted(rows, key), 3)
         curve.append(point)
         print(json.dumps(point), flush=True)
