@@ -5,7 +5,9 @@ dlib's ResNet face descriptor (128 numbers; faces 0.6 or more apart are taken fo
 people) and its 68-landmark shape predictor, both from the `faces-eval` extra (`dlib-bin` and
 `face-recognition-models`, whose wheel ships the two model files). Each output face is compared
 with the mean descriptor of each person, and its head pose (solvePnP on six landmarks against a
-generic 3D face), mouth and eye opening with those of the input face in the same frame.
+generic 3D face), mouth and eye opening with those of the input face in the same frame. The input
+face blurred as soft as the output's is judged too: a blur alone moves a face towards other
+people, so a soft output's identity figures mean something only beyond that baseline.
 """
 
 from __future__ import annotations
