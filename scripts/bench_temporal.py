@@ -709,7 +709,8 @@ def main() -> None:
                             label = f"face (hold {hold:g})"
                             crop = aligned_size(translators[mode].model.card.size)
                             if (clip, hold) not in plans:
-                                plans[clip, hold] = plan_faces(paths[clip], crop, FaceSettings(hold=hold))
+                                faces = FaceSettings(hold=hold, select="all" if clip == "two" else "largest")
+                                plans[clip, hold] = plan_faces(paths[clip], crop, faces)
                             plan = plans[clip, hold]
                             note = crop_motion(plan, scenes[clip]) if clip in scenes else ""
                             frames = [Frame(index=i, pts=i, time=i / RATE, image=im) for i, im in enumerate(inputs)]
