@@ -58,3 +58,13 @@ def test_eval_on_faces_without_a_face_is_one_line(tmp_path, capsys):
     assert "no face found" in err and "--on faces" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "cup.flicker.png").exists()
+
+
+def test_eval_on_faces_of_a_still_picture_has_nothing_to_judge(astronaut, tmp_path, capsys):
+    from PIL import Image
+
+    still = tmp_path / "still.png"
+    Image.fromarray(astronaut).save(still)
+    code, out, err = run_cli(["eval", str(still), str(still), "--on", "faces", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["warping_error"]["pairs"] == 0  # as on the whole frame: one frame, no pair

@@ -126,6 +126,8 @@ def face_regions(source: Source, on_frame: Callable[[int], None] | None = None) 
     finds them by default: the largest track), None in a frame without one. For judging a
     face-mode output on its faces (vidswap eval --on faces)."""
     plan = plan_faces(source, 128, FaceSettings(keep_faceless=True), on_frame=on_frame)  # any crop side: same region
+    if plan.frames < 2:
+        return lambda index: None  # a still picture: no pair of frames to judge, face or not
     if not plan.tracks:
         raise NoFaceError(f"{source.path}: no face found in {plan.frames} frames: nothing to judge on the faces "
                           "(drop --on faces to judge the whole frame)")  # fmt: skip
