@@ -537,8 +537,8 @@ def translation_fit(cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
     def moved(d):
         return warp(prev, np.broadcast_to(np.float32(d), (h, w, 2)).copy())
 
-    def cost(d) -> float:
-        return float(((cur - moved(d))[inner] ** 2).mean())
+    def cost(image) -> float:
+        return float(((cur - image)[inner] ** 2).mean())
 
     d = -np.array(cv2.phaseCorrelate(prev, cur)[0])  # a start within a pixel or so: Gauss-Newton is local
     for _ in range(30):
@@ -546,8 +546,8 @@ def translation_fit(cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
         gx, gy = (cv2.Sobel(image, cv2.CV_32F, dx, dy) / 8 for dx, dy in ((1, 0), (0, 1)))
         slopes = np.stack([gx[inner].ravel(), gy[inner].ravel()], 1)
         step = np.linalg.lstsq(slopes, (cur - image)[inner].ravel(), rcond=None)[0]
-        before = cost(d)
-        while np.abs(step).max() > 1e-3 and cost(d + step) >= before:
+        before = cost(image)
+        while np.abs(step).max() > 1e-3 and cost(moved(d + step)) >= before:
             step = step / 2
         if np.abs(step).max() <= 1e-3:
             break
@@ -557,7 +557,7 @@ def translation_fit(cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
 
 def fit_error(frames: list[np.ndarray], pairs: list[FlowPair]) -> float:
     """Mean distance (px) of translation_fit from the true shift, pair by pair (`pairs`: t -> t-1)."""
-    grays = [f.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]) for f in frames]
+    grays = [to_gray(f.astype(np.float32)) for f in frames]
     return float(np.mean([np.linalg.norm(translation_fit(b, a) - np.median(p.flow[p.valid], axis=0))
                           for a, b, p in zip(grays, grays[1:], pairs)]))  # fmt: skip
 
