@@ -31,7 +31,7 @@ __all__ = ["BUILTIN_MODELS", "CARD_FILE", "PUBLISHED_WORK_SIZE", "Model", "Model
 
 # generators that run only at their training size; a card written before the card recorded
 # `fully_convolutional` gets it from its generator's class
-_FIXED_SIZE_GENERATORS = {"ACGANTranslator", "SwapTranslator"}
+_FIXED_SIZE_GENERATORS = {"ACGANTranslator", "SwapTranslator", "LiaeTranslator"}
 # the CycleGAN and CUT projects test their models on inputs resized to 256 px: the scale their
 # published results show (a 1080p frame at its own size gets strokes four times finer)
 PUBLISHED_WORK_SIZE = 256

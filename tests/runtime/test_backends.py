@@ -163,17 +163,18 @@ def test_onnxruntime_cuda_matches_torch(tiny_model):
             assert psnr(reference(x), backend(x)) > 40
 
 
-@pytest.mark.parametrize("network", ["ACGANTranslator", "SwapTranslator"])
+@pytest.mark.parametrize("network", ["ACGANTranslator", "SwapTranslator", "LiaeTranslator"])
 def test_fixed_size_network_exports_with_a_fixed_size(network):
     """The AC-GAN's and the autoencoder's translators resize to their own size inside forward:
     they cannot be exported with dynamic height and width, so their ONNX file takes one size
     and says so."""
-    from vidswap.nets import ACGANTranslator, SwapTranslator
+    from vidswap.nets import ACGANTranslator, LiaeTranslator, SwapTranslator
 
     torch.manual_seed(0)
     generator = {
         "ACGANTranslator": lambda: ACGANTranslator(size=32, z_dim=8, ngf=4, ndf=4),
         "SwapTranslator": lambda: SwapTranslator(size=32, ngf=4, latent=8),
+        "LiaeTranslator": lambda: LiaeTranslator(size=32, ngf=4, latent=8, own_inter=True),
     }[network]().eval()
     backend = create_backend(generator, "onnx", image_size=(32, 32))
     assert backend.fixed_size == (32, 32)

@@ -1,4 +1,4 @@
-"""The face-swap autoencoder learns a swap: B's decoder draws B from the code of A's face.
+"""The face-swap autoencoder learns a swap: B is drawn from the code of A's face (in either layout).
 (Whether it keeps the pose is the identity judge's to say, on real faces: docs/quality.md.)"""
 
 import numpy as np
@@ -23,11 +23,13 @@ def posed(photo: np.ndarray, top: int, left: int, side: int = 192) -> torch.Tens
 
 
 @pytest.mark.slow
-def test_b_decoder_draws_b_from_the_code_of_a_face_of_a():
+@pytest.mark.parametrize("layout", ["df", "liae"])
+def test_b_is_drawn_from_the_code_of_a_face_of_a(layout):
     torch.manual_seed(0)
     people = {"A": posed(astronaut(), 10, 150), "B": posed(grace_hopper(), 90, 160)}
     cfg = load_config("autoencoder", ["tiny"], ["net.ngf=8", "autoencoder.latent=64", "train.lr=1e-3",
-                                                "train.batch_size=8", "autoencoder.warp=0.02"])  # fmt: skip
+                                                "train.batch_size=8", "autoencoder.warp=0.02",
+                                                f"autoencoder.layout={layout}"])  # fmt: skip
     method = method_spec("autoencoder").build(cfg, Runtime(torch.device("cpu")))
     for step in range(1, 251):
         batch = {k: v[torch.randint(len(SHIFTS), (8,))] for k, v in people.items()}
@@ -38,5 +40,8 @@ def test_b_decoder_draws_b_from_the_code_of_a_face_of_a():
     def far(x, y):
         return (x - y).abs().mean().item()
 
+    # B's face, not A's; LIAE draws the swap with the decoder A's reconstruction shares, so more
+    # of A stays in it (the layout's known trade; 0.41-0.67 here, DF's 0.16-0.33)
+    margin = {"df": 0.6, "liae": 0.8}[layout]
     for swap, face in zip(swapped, people["A"], strict=True):
-        assert min(far(swap, b) for b in people["B"]) < 0.6 * far(swap, face)  # B's face, not A's
+        assert min(far(swap, b) for b in people["B"]) < margin * far(swap, face)

@@ -12,7 +12,7 @@ from vidswap.errors import ModelError
 from vidswap.models import ModelCard, load_model, save_model
 from vidswap.nets import NETWORKS, build_network, network_spec
 from vidswap.nets.acgan import ACGANDiscriminator, ACGANGenerator, ACGANTranslator
-from vidswap.nets.autoencoder import SwapDecoder, SwapTranslator
+from vidswap.nets.autoencoder import LiaeTranslator, SwapDecoder, SwapTranslator
 from vidswap.nets.base import Network
 from vidswap.nets.discriminators import PatchDiscriminator
 from vidswap.nets.generators import BlurDownsample, ResnetGenerator
@@ -192,6 +192,24 @@ def test_swap_translator_codes_any_size_and_rebuilds():
     assert_rebuilds_and_resizes(tr)
     with pytest.raises(ValueError, match="power of two"):
         SwapTranslator(size=48)
+
+
+def test_liae_translators_draw_a_from_its_own_inter_and_b_from_the_shared_one_twice():
+    torch.manual_seed(0)
+    draws_a = LiaeTranslator(size=32, ngf=8, latent=16, own_inter=True)
+    draws_b = LiaeTranslator(size=32, ngf=8, latent=16)
+    assert draws_b.own_inter is None and "own_inter" not in str(list(draws_b.state_dict()))
+    draws_b.load_state_dict({k: v for k, v in draws_a.state_dict().items() if not k.startswith("own_inter.")})
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    h = draws_a.down(x)
+    shared = draws_a.inter(h)
+    assert shared.shape == (2, 32, 8, 8)  # each inter's code: 8x8, 4 * ngf channels; the decoder takes two
+    with torch.no_grad():
+        assert torch.allclose(draws_b(x), draws_a.decoder(torch.cat([shared, shared], 1)))
+        assert torch.allclose(draws_a(x), draws_a.decoder(torch.cat([draws_a.own_inter(h), shared], 1)))
+        assert not torch.allclose(draws_a(x), draws_b(x))
+    for tr in (draws_a.eval(), draws_b.eval()):
+        assert_rebuilds_and_resizes(tr)
 
 
 def test_the_swap_decoders_upscales_start_free_of_checkerboard():

@@ -88,6 +88,25 @@ def test_the_autoencoders_true_face_and_cycle_train_and_resume(tmp_path, tiny_do
         assert r.exit_code != 0 and setting.split("=")[0] in str(r.exception)
 
 
+def test_the_autoencoders_liae_layout_trains_resumes_and_exports_one_shared_decoder(tmp_path, tiny_domains):
+    args = ("--method", "autoencoder", "--set", "autoencoder.layout=liae", "--set", "autoencoder.cycle=1",
+            "--set", "train.decay_from=1")  # fmt: skip
+    assert train(tmp_path, tiny_domains, *args, "--name", "straight").exit_code == 0
+    assert train(tmp_path, tiny_domains, *args, "--name", "split", "--steps", "2").exit_code == 0
+    assert train(tmp_path, tiny_domains, "--name", "split", "--steps", "4", "--resume").exit_code == 0
+    straight, split = read_losses(tmp_path / ".runs" / "straight"), read_losses(tmp_path / ".runs" / "split")
+    assert split == straight and all(set(r) - {"step", "lr"} == {"rec_A", "rec_B", "cycle"} for r in straight)
+    generators = load_model("straight", models_dir=tmp_path).generators
+    swap, back = generators["AtoB"], generators["BtoA"]  # A's face drawn as B; B's as A
+    assert type(swap).__name__ == type(back).__name__ == "LiaeTranslator"
+    assert swap.own_inter is None and back.own_inter is not None
+    shared, own = swap.state_dict(), back.state_dict()
+    assert all(torch.equal(v, own[k]) for k, v in shared.items())  # one encoder, shared inter and decoder
+    r = train(tmp_path, tiny_domains, "--method", "autoencoder", "--name", "x", "--set", "autoencoder.layout=liae",
+              "--set", "autoencoder.true_face=0.1")  # fmt: skip
+    assert r.exit_code != 0 and "autoencoder.true_face needs the df layout" in str(r.exception)
+
+
 def test_resume_without_a_checkpoint_and_a_bad_name_are_one_line_errors(tmp_path, tiny_domains):
     r = train(tmp_path, tiny_domains, "--name", "nothing", "--resume")
     assert r.exit_code != 0 and "nothing to resume" in str(r.exception)

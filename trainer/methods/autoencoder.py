@@ -1,8 +1,9 @@
-"""The face-swap autoencoder (deepfakes; faceswap's "Original" model): a shared encoder and a
-decoder per domain, each decoder trained to give back its own domain's crops from the code of
-a randomly warped copy. The warp is what makes a swap: the encoder cannot pass the pixels
-through, so it has to code the face's pose and expression, which the other decoder then draws
-as its own person. Export: the other domain's decoder on a crop's code."""
+"""The face-swap autoencoder (deepfakes; faceswap's "Original" model; DeepFaceLab's LIAE): a shared
+encoder and, in the DF layout, a decoder per domain (in LIAE one shared decoder and an inter of
+A's own), each domain's drawing trained to give back its own crops from the code of a randomly
+warped copy. The warp is what makes a swap: the encoder cannot pass the pixels through, so it
+has to code the face's pose and expression, which the other domain's drawing then draws as its
+own person. Export: the other domain's drawing on a crop's code."""
 
 from __future__ import annotations
 
@@ -15,11 +16,22 @@ from trainer.methods.base import MethodSpec, require
 from trainer.methods.common import adam, face_weights, frozen, image_l1, lsgan, scalars
 from trainer.runtime import Runtime
 from trainer.temporal import temporal_loss
-from vidswap.nets.autoencoder import CodeDiscriminator, SwapDecoder, SwapEncoder, SwapTranslator
+from vidswap.nets.autoencoder import (
+    CodeDiscriminator,
+    LiaeTranslator,
+    SwapDecoder,
+    SwapDown,
+    SwapEncoder,
+    SwapInter,
+    SwapTranslator,
+)
 
 
 @dataclass
 class AutoencoderConfig:
+    # df: a decoder per person; liae: a shared decoder on [A's own inter or the shared one, the
+    # shared one] (vidswap/nets/autoencoder.py)
+    layout: str = "df"
     latent: int = 256  # the dense bottleneck's width
     warp: float = 0.04  # the random warp's displacement (standard deviation, a share of the crop's width)
     # DeepFaceLab's "true face": a discriminator on the shared code, and the encoder asked to make B's
@@ -38,6 +50,12 @@ def validate(cfg) -> None:
     require(cfg.autoencoder.warp >= 0, f"autoencoder.warp must be >= 0, got {cfg.autoencoder.warp}")
     require(cfg.autoencoder.true_face >= 0, f"autoencoder.true_face must be >= 0, got {cfg.autoencoder.true_face}")
     require(cfg.autoencoder.cycle >= 0, f"autoencoder.cycle must be >= 0, got {cfg.autoencoder.cycle}")
+    require(
+        cfg.autoencoder.layout in ("df", "liae"),
+        f"autoencoder.layout must be df or liae, got {cfg.autoencoder.layout!r}",
+    )
+    require(cfg.autoencoder.layout == "df" or cfg.autoencoder.true_face == 0,
+            "autoencoder.true_face needs the df layout (it judges the code both decoders draw from)")  # fmt: skip
 
 
 def random_warp(images: torch.Tensor, strength: float, points: int = 5) -> torch.Tensor:
@@ -56,13 +74,22 @@ def random_warp(images: torch.Tensor, strength: float, points: int = 5) -> torch
 class Autoencoder:
     def __init__(self, cfg, rt: Runtime):
         self.cfg, self.rt = cfg, rt
-        size, ngf = cfg.data.size, cfg.net.ngf
+        size, ngf, latent = cfg.data.size, cfg.net.ngf, cfg.autoencoder.latent
+        self.liae = cfg.autoencoder.layout == "liae"
         # PyTorch's default init (He-uniform, as faceswap's), not the GANs' N(0, 0.02)
-        nets = {
-            "encoder": SwapEncoder(size, ngf, cfg.autoencoder.latent),
-            "decoder_A": SwapDecoder(size, ngf),
-            "decoder_B": SwapDecoder(size, ngf),
-        }
+        if self.liae:
+            nets = {
+                "down": SwapDown(size, ngf),
+                "inter": SwapInter(size, ngf, latent),
+                "inter_A": SwapInter(size, ngf, latent),
+                "decoder": SwapDecoder(size, ngf, 8 * ngf),
+            }
+        else:
+            nets = {
+                "encoder": SwapEncoder(size, ngf, latent),
+                "decoder_A": SwapDecoder(size, ngf),
+                "decoder_B": SwapDecoder(size, ngf),
+            }
         self.modules = {k: rt.prepare(v) for k, v in nets.items()}
         self.optimizers = {"AE": adam(self.modules.values(), cfg)}
         if cfg.autoencoder.true_face > 0:
@@ -73,29 +100,41 @@ class Autoencoder:
         self.temporal = temporal_loss(cfg, rt)
         self.weights = face_weights(cfg, rt.device)
 
+    def _encode(self, nets, x: torch.Tensor) -> torch.Tensor:
+        return nets["down" if self.liae else "encoder"](x)
+
+    def _draw(self, nets, code: torch.Tensor, person: str) -> torch.Tensor:
+        """One person's face from codes of `_encode`."""
+        if not self.liae:
+            return nets[f"decoder_{person}"](code)
+        shared = nets["inter"](code)
+        own = nets["inter_A"](code) if person == "A" else shared
+        return nets["decoder"](torch.cat([own, shared], 1))
+
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
         rt, t, w = self.rt, self.train_nets, self.weights
         real_A, real_B = rt.inputs(batch["A"]), rt.inputs(batch["B"])
         b = real_A.shape[0]
         warped = random_warp(torch.cat([real_A, real_B]), self.cfg.autoencoder.warp)
         with rt.autocast():
-            code = t["encoder"](warped)  # both domains in one call
+            code = self._encode(t, warped)  # both domains in one call
             losses = {
-                "rec_A": image_l1(t["decoder_A"](code[:b]), real_A, w),
-                "rec_B": image_l1(t["decoder_B"](code[b:]), real_B, w),
+                "rec_A": image_l1(self._draw(t, code[:b], "A"), real_A, w),
+                "rec_B": image_l1(self._draw(t, code[b:], "B"), real_B, w),
             }
             if self.temporal:
-                for domain, real, decoder in (("A", real_A, "decoder_B"), ("B", real_B, "decoder_A")):
+                for domain, real, other in (("A", real_A, "B"), ("B", real_B, "A")):
 
-                    def swap(x, decoder=decoder):
-                        return t[decoder](t["encoder"](x))
+                    def swap(x, other=other):
+                        return self._draw(t, self._encode(t, x), other)
 
                     losses[f"temporal_{domain}"] = self.temporal(swap, real, swap(real), batch, domain)
             if self.cfg.autoencoder.cycle > 0:
-                swapped = torch.cat([t["decoder_B"](code[:b]), t["decoder_A"](code[b:])])
-                back = t["encoder"](random_warp(swapped, self.cfg.autoencoder.warp))
+                swapped = torch.cat([self._draw(t, code[:b], "B"), self._draw(t, code[b:], "A")])
+                back = self._encode(t, random_warp(swapped, self.cfg.autoencoder.warp))
                 losses["cycle"] = self.cfg.autoencoder.cycle * (
-                    image_l1(t["decoder_A"](back[:b]), real_A, w) + image_l1(t["decoder_B"](back[b:]), real_B, w)
+                    image_l1(self._draw(t, back[:b], "A"), real_A, w)
+                    + image_l1(self._draw(t, back[b:], "B"), real_B, w)
                 )
             if "code_D" in t:
                 with frozen(self.modules["code_D"]):
@@ -108,17 +147,26 @@ class Autoencoder:
             rt.step(losses["code_D"], self.optimizers["D"])
         return scalars(losses)
 
-    def _translator(self, decoder: str) -> SwapTranslator:
-        tr = SwapTranslator(self.cfg.data.size, self.cfg.net.ngf, self.cfg.autoencoder.latent)
-        tr.encoder.load_state_dict(self.modules["encoder"].state_dict())
-        tr.decoder.load_state_dict(self.modules[decoder].state_dict())
+    def _translator(self, person: str) -> SwapTranslator | LiaeTranslator:
+        """A standalone generator drawing `person` from any crop."""
+        size, ngf, latent, m = self.cfg.data.size, self.cfg.net.ngf, self.cfg.autoencoder.latent, self.modules
+        if self.liae:
+            tr = LiaeTranslator(size, ngf, latent, own_inter=person == "A")
+            parts = {"down": "down", "inter": "inter", "decoder": "decoder"} | (
+                {"own_inter": "inter_A"} if person == "A" else {}
+            )
+        else:
+            tr = SwapTranslator(size, ngf, latent)
+            parts = {"encoder": "encoder", "decoder": f"decoder_{person}"}
+        for mine, theirs in parts.items():
+            getattr(tr, mine).load_state_dict(m[theirs].state_dict())
         return tr.to(self.rt.device).eval()
 
     def sample(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         real_A, m = self.rt.inputs(batch["A"]), self.modules
         with self.rt.autocast():  # the swap, then A's own reconstruction, from one code
-            code = m["encoder"](real_A)
-            return [real_A, m["decoder_B"](code), m["decoder_A"](code)]
+            code = self._encode(m, real_A)
+            return [real_A, self._draw(m, code, "B"), self._draw(m, code, "A")]
 
     def state(self) -> dict[str, torch.Tensor]:
         return {}
@@ -127,7 +175,7 @@ class Autoencoder:
         pass
 
     def export(self) -> dict[str, torch.nn.Module]:
-        return {"AtoB": self._translator("decoder_B"), "BtoA": self._translator("decoder_A")}
+        return {"AtoB": self._translator("B"), "BtoA": self._translator("A")}
 
 
 # the translator resizes its input to data.size and back

@@ -12,7 +12,7 @@ from typing import Any
 
 from vidswap.errors import ModelError
 from vidswap.nets.acgan import ACGANTranslator
-from vidswap.nets.autoencoder import SwapTranslator
+from vidswap.nets.autoencoder import LiaeTranslator, SwapTranslator
 from vidswap.nets.base import Network
 from vidswap.nets.generators import ResnetGenerator
 
@@ -29,6 +29,7 @@ NETWORKS: dict[str, type[Network]] = {
     "ResnetGenerator": ResnetGenerator,
     "ACGANTranslator": ACGANTranslator,
     "SwapTranslator": SwapTranslator,
+    "LiaeTranslator": LiaeTranslator,
 }
 
 
