@@ -72,18 +72,19 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(method
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_the_autoencoders_true_face_and_cycle_train_and_resume(tmp_path, tiny_domains):
+def test_the_autoencoders_true_face_cycle_and_gan_train_and_resume(tmp_path, tiny_domains):
     args = ("--method", "autoencoder", "--set", "autoencoder.true_face=0.1", "--set", "autoencoder.cycle=1",
-            "--set", "train.decay_from=1")  # fmt: skip
+            "--set", "autoencoder.gan=0.1", "--set", "train.decay_from=1")  # fmt: skip
     assert train(tmp_path, tiny_domains, *args, "--name", "straight").exit_code == 0
     first = train(tmp_path, tiny_domains, *args, "--name", "split", "--steps", "2")
     assert first.exit_code == 0, first.output
     assert train(tmp_path, tiny_domains, "--name", "split", "--steps", "4", "--resume").exit_code == 0
     straight, split = read_losses(tmp_path / ".runs" / "straight"), read_losses(tmp_path / ".runs" / "split")
-    assert all(set(r) - {"step", "lr"} == {"rec_A", "rec_B", "cycle", "true_face", "code_D"} for r in straight)
-    # the discriminator, its moments and the RNG of the cycle's warp restored
+    expected = {"rec_A", "rec_B", "cycle", "true_face", "code_D", "gan_B", "image_D"}
+    assert all(set(r) - {"step", "lr"} == expected for r in straight)
+    # the discriminators, their moments and the RNG of the cycle's warp restored
     assert split == straight and all(all_finite(r) for r in split)
-    for setting in ("autoencoder.true_face=-1", "autoencoder.cycle=-1"):
+    for setting in ("autoencoder.true_face=-1", "autoencoder.cycle=-1", "autoencoder.gan=-1"):
         r = train(tmp_path, tiny_domains, "--method", "autoencoder", "--name", "x", "--set", setting)
         assert r.exit_code != 0 and setting.split("=")[0] in str(r.exception)
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from trainer.methods.base import MethodSpec, require
-from trainer.methods.common import adam, face_weights, frozen, image_l1, lsgan, scalars
+from trainer.methods.common import adam, face_weights, frozen, image_l1, init_weights, lsgan, scalars
 from trainer.runtime import Runtime
 from trainer.temporal import temporal_loss
 from vidswap.nets.autoencoder import (
@@ -25,6 +25,7 @@ from vidswap.nets.autoencoder import (
     SwapInter,
     SwapTranslator,
 )
+from vidswap.nets.discriminators import PatchDiscriminator
 
 
 @dataclass
@@ -41,6 +42,9 @@ class AutoencoderConfig:
     # warp, so no hidden signal passes) and drawn as A, L1 against A's crop (and B's the other way),
     # so B's decoder must keep what the code says of pose and expression; 0: off
     cycle: float = 0.0
+    # DeepFaceLab's "GAN power": a patch discriminator (net.ndf, net.d_layers) judges B's
+    # reconstructions against B's crops, so B is drawn sharp, not as the average an L1 settles on; 0: off
+    gan: float = 0.0
 
 
 def validate(cfg) -> None:
@@ -50,6 +54,7 @@ def validate(cfg) -> None:
     require(cfg.autoencoder.warp >= 0, f"autoencoder.warp must be >= 0, got {cfg.autoencoder.warp}")
     require(cfg.autoencoder.true_face >= 0, f"autoencoder.true_face must be >= 0, got {cfg.autoencoder.true_face}")
     require(cfg.autoencoder.cycle >= 0, f"autoencoder.cycle must be >= 0, got {cfg.autoencoder.cycle}")
+    require(cfg.autoencoder.gan >= 0, f"autoencoder.gan must be >= 0, got {cfg.autoencoder.gan}")
     require(
         cfg.autoencoder.layout in ("df", "liae"),
         f"autoencoder.layout must be df or liae, got {cfg.autoencoder.layout!r}",
@@ -92,9 +97,17 @@ class Autoencoder:
             }
         self.modules = {k: rt.prepare(v) for k, v in nets.items()}
         self.optimizers = {"AE": adam(self.modules.values(), cfg)}
+        judges = {}
         if cfg.autoencoder.true_face > 0:
-            self.modules["code_D"] = rt.prepare(CodeDiscriminator(4 * ngf))
-            self.optimizers["D"] = adam([self.modules["code_D"]], cfg)
+            judges["code_D"] = CodeDiscriminator(4 * ngf)
+        if cfg.autoencoder.gan > 0:
+            n = cfg.net
+            judges["image_D"] = init_weights(PatchDiscriminator(ndf=n.ndf, n_layers=n.d_layers, norm=n.d_norm),
+                                             n.init_gain, n.init)  # fmt: skip
+        if judges:
+            self.modules |= {k: rt.prepare(v) for k, v in judges.items()}
+            self.optimizers["D"] = adam([self.modules[k] for k in judges], cfg)
+        self.judges = list(judges)
         self.train_nets = {k: rt.wrap(v) for k, v in self.modules.items()}
         self.phases = [cfg.train.steps]
         self.temporal = temporal_loss(cfg, rt)
@@ -118,10 +131,8 @@ class Autoencoder:
         warped = random_warp(torch.cat([real_A, real_B]), self.cfg.autoencoder.warp)
         with rt.autocast():
             code = self._encode(t, warped)  # both domains in one call
-            losses = {
-                "rec_A": image_l1(self._draw(t, code[:b], "A"), real_A, w),
-                "rec_B": image_l1(self._draw(t, code[b:], "B"), real_B, w),
-            }
+            rec_B = self._draw(t, code[b:], "B")
+            losses = {"rec_A": image_l1(self._draw(t, code[:b], "A"), real_A, w), "rec_B": image_l1(rec_B, real_B, w)}
             if self.temporal:
                 for domain, real, other in (("A", real_A, "B"), ("B", real_B, "A")):
 
@@ -136,15 +147,24 @@ class Autoencoder:
                     image_l1(self._draw(t, back[:b], "A"), real_A, w)
                     + image_l1(self._draw(t, back[b:], "B"), real_B, w)
                 )
-            if "code_D" in t:
-                with frozen(self.modules["code_D"]):
+            with frozen(*(self.modules[k] for k in self.judges)):
+                if "code_D" in t:
                     losses["true_face"] = lsgan(t["code_D"](code[b:]), True) * self.cfg.autoencoder.true_face
+                if "image_D" in t:
+                    losses["gan_B"] = lsgan(t["image_D"](rec_B), True) * self.cfg.autoencoder.gan
         rt.step(sum(losses.values()), self.optimizers["AE"])
-        if "code_D" in t:
-            with rt.autocast():  # A's codes are what a swap decodes: "real"; B's: "fake"
-                pred = t["code_D"](code.detach())
-            losses["code_D"] = 0.5 * (lsgan(pred[:b], True) + lsgan(pred[b:], False))
-            rt.step(losses["code_D"], self.optimizers["D"])
+        if self.judges:
+            judged = {}
+            with rt.autocast():
+                if "code_D" in t:  # A's codes are what a swap decodes: "real"; B's: "fake"
+                    pred = t["code_D"](code.detach())
+                    judged["code_D"] = 0.5 * (lsgan(pred[:b], True) + lsgan(pred[b:], False))
+                if "image_D" in t:
+                    judged["image_D"] = 0.5 * (
+                        lsgan(t["image_D"](real_B), True) + lsgan(t["image_D"](rec_B.detach()), False)
+                    )
+            rt.step(sum(judged.values()), self.optimizers["D"])
+            losses |= judged
         return scalars(losses)
 
     def _translator(self, person: str) -> SwapTranslator | LiaeTranslator:

@@ -120,14 +120,15 @@ def command(
             identity = _judge_identity(
                 input_path, output_path, source_person, target_person, face_samples, person_faces
             )
-        with make_progress(app) as progress:
-            faces = progress.add_task("finding faces", total=None, visible=on == "faces")
-            regions = None
-            if on == "faces":
-                from vidswap.pipeline.faces import face_regions  # MTCNN (torch): only when asked for
+        if on == "faces":
+            from vidswap.pipeline.faces import face_regions  # MTCNN (torch): only when asked for
 
+            with make_progress(app) as progress:
+                faces = progress.add_task("finding faces", total=None)
                 regions = partial(face_regions, on_frame=lambda _: progress.advance(faces))
-            result = evaluate(input_path, output_path, flow, regions, on)
+                result = evaluate(input_path, output_path, flow, regions, on)
+        else:
+            result = evaluate(input_path, output_path, flow)
     where = " on the faces" if on == "faces" else ""
     title = f"flicker of {Path(output_path).name}: warping error{where} per second ({flow} flow)"
     plot_flicker(result.flicker, plot, title=title)
