@@ -196,6 +196,22 @@ def test_eval_of_a_copy_keeps_all_motion_and_a_blur_shows_as_lost_sharpness(peop
     assert identity["blurred_input_source_distance"] > identity["input_source_distance"] + 0.02  # blur moves it away
 
 
+@pytest.mark.slow
+def test_a_face_turned_the_same_in_every_frame_shows_as_the_pose_offset(people, capsys, tmp_path):
+    root, eileen, _, _ = people
+    frames = face_frames(astronaut())
+    centre = (frames[0].shape[1] / 2, frames[0].shape[0] / 2)
+    turned = make_video(tmp_path / "turned.mp4", [rotated(f, 10, centre) for f in frames])
+    persons = ["--source-person", str(eileen), "--target-person", str(root / "grace.jpg")]
+    code, out, err = run_cli(["eval", str(eileen), str(turned), "--json", *persons], capsys)
+    assert code == 0, err
+    identity = json.loads(out)["identity"]
+    assert identity["pose_offset"]["roll"] == pytest.approx(-10, abs=2.5)  # roll is clockwise
+    assert identity["motion"]["roll"] == pytest.approx(abs(identity["pose_offset"]["roll"]), abs=0.5)  # every frame
+    code, out, _ = run_cli(["eval", str(eileen), str(turned), *persons], capsys)
+    assert code == 0 and "same in every frame" in out and "roll -" in " ".join(out.split())
+
+
 def test_eval_needs_both_people_and_says_so_in_one_line(people, capsys):
     root, eileen, grace, _ = people
     code, _, err = run_cli(["eval", str(eileen), str(grace), "--source-person", str(root / "eileen.png")], capsys)

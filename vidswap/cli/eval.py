@@ -199,12 +199,20 @@ def _identity_table(identity) -> Table:
     motion = identity.motion
     table.caption = (
         f"motion kept (mean |output - input|): yaw {_num(motion.get('yaw', math.nan))}, pitch "
-        f"{_num(motion.get('pitch', math.nan))}, roll {_num(motion.get('roll', math.nan))} degrees; mouth "
+        f"{_num(motion.get('pitch', math.nan))}, roll {_num(motion.get('roll', math.nan))} degrees (of which the "
+        f"same in every frame: {_turn(identity.pose_offset)}); mouth "
         f"{_num(motion.get('mouth', math.nan))}, eyes {_num(motion.get('eyes', math.nan))}; face sharpness "
         f"(output / input high frequencies) {_num(identity.sharpness)}"
     )
     table.caption_justify = "left"
     return table
+
+
+def _turn(offset: dict[str, float]) -> str:
+    """'yaw +27.1, pitch +17.8, roll +3.9': the mean signed turn of the output's face."""
+    return ", ".join(
+        f"{k} {offset[k]:+.1f}" for k in ("yaw", "pitch", "roll") if math.isfinite(offset.get(k, math.nan))
+    )
 
 
 def _check_writable(path: Path, suffix: str) -> None:

@@ -229,6 +229,10 @@ class IdentityReport:
     blurred_input_target_distance: float = math.nan
     blurred_input_source_distance: float = math.nan
     motion: dict[str, float] = field(default_factory=dict)  # mean |output - input| per measure
+    # mean output - input of yaw, pitch and roll: the part of the pose error that is the same in
+    # every frame (a face drawn turned, or landmarks misread the same way on a soft face), not a
+    # failure to follow the input's motion
+    pose_offset: dict[str, float] = field(default_factory=dict)
     sharpness: float = math.nan  # median of the output face's high frequencies over the input's
     person_faces: dict[str, int] = field(default_factory=dict)
 
@@ -238,8 +242,9 @@ class IdentityReport:
         return float(np.mean([self.motion[k] for k in ("yaw", "pitch", "roll")])) if self.faces else math.nan
 
     def to_dict(self) -> dict:
-        data = {k: _plain(v) for k, v in self.__dict__.items() if k != "motion"}
+        data = {k: _plain(v) for k, v in self.__dict__.items() if k not in ("motion", "pose_offset")}
         data["motion"] = {k: _plain(v) for k, v in self.motion.items()}
+        data["pose_offset"] = {k: _plain(v) for k, v in self.pose_offset.items()}
         data["pose_error"] = _plain(self.pose_error)
         data["same_person_distance"] = SAME_PERSON_DISTANCE
         return data
@@ -316,7 +321,8 @@ def judge_identity(
     (report.blurred_input_target_share, report.blurred_input_target_match, report.blurred_input_target_distance,
      report.blurred_input_source_distance) = _standing(soft, source, target)  # fmt: skip
     for i, name in enumerate(("yaw", "pitch", "roll")):
-        report.motion[name] = float(np.nanmean([abs(_wrap(o.pose[i] - n.pose[i])) for o, n in zip(outs, ins)]))
+        turned = np.array([_wrap(o.pose[i] - n.pose[i]) for o, n in zip(outs, ins)])
+        report.motion[name], report.pose_offset[name] = float(np.nanmean(np.abs(turned))), float(np.nanmean(turned))
     report.motion["mouth"] = float(np.mean([abs(o.mouth - n.mouth) for o, n in zip(outs, ins)]))
     report.motion["eyes"] = float(np.mean([abs(o.eyes - n.eyes) for o, n in zip(outs, ins)]))
     report.sharpness = float(np.nanmedian([r[2] for r in rows])) if any(np.isfinite(r[2]) for r in rows) else math.nan
