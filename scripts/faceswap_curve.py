@@ -72,6 +72,9 @@ def main() -> None:
         for key in ("target_share", "target_match", "target_distance", "source_distance", "pose_error", "sharpness",
                     "input_target_share", "blurred_input_target_share", "blurred_input_target_match"):  # fmt: skip
             point[key] = round(_weighted(rows, key), 3)
+        # each clip's own: a turn the same in every frame of one clip may be the opposite in another
+        point["pose_offset"] = {clip.stem: {k: round(v, 1) for k, v in r.pose_offset.items()}
+                                for clip, r in zip(args.held_out, rows)}  # fmt: skip
         curve.append(point)
         print(json.dumps(point), flush=True)
     if args.out:
