@@ -32,7 +32,7 @@ TemporalMode = Literal["transform", "flow"]  # the training regulariser's pairs:
 # optical flow: DIS (what the smoother follows, and vidswap eval's default), Farneback (a second method)
 FlowMethod = Literal["dis", "farneback"]
 # where vidswap eval judges the warping error: the whole frame, or the faces face mode pastes
-EvalRegion = Literal["frame", "faces"]
+EvalRegion = Literal["frame", "faces", "all-faces"]
 
 
 def choices(kind) -> tuple[str, ...]:

@@ -68,3 +68,20 @@ def test_eval_on_faces_of_a_still_picture_has_nothing_to_judge(astronaut, tmp_pa
     code, out, err = run_cli(["eval", str(still), str(still), "--on", "faces", "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["warping_error"]["pairs"] == 0  # as on the whole frame: one frame, no pair
+
+
+def test_eval_on_all_faces_judges_every_face_apply_would_paste(astronaut_clip, grace_clip, tmp_path, capsys):
+    """Grace Hopper beside the astronaut (whose face is half as large), noise on the astronaut's
+    face only: the largest face (Grace's, `--on faces`) is steady, all faces (`--on all-faces`) are not."""
+    frames = [np.hstack([g, a]) for g, a in zip(grace_clip.frames, astronaut_clip.frames)]
+    truth = [points + [grace_clip.frames[0].shape[1], 0] for points in astronaut_clip.truth]
+    video = write_video(tmp_path / "two.mp4", frames)
+    output = write_video(tmp_path / "two_out.mp4", flickering(frames, truth, "face"))
+    ratios = {}
+    for on in ("faces", "all-faces"):
+        argv = ["-q", "eval", str(video), str(output), "--on", on, "--json", "--plot", str(tmp_path / "p.png")]
+        code, out, err = run_cli(argv, capsys)
+        assert code == 0, err
+        ratios[on] = json.loads(out)["warping_error"]["ratio"]
+    # measured 1.00 and 1.20 (Grace's steady face is four times the astronaut's area)
+    assert ratios["faces"] < 1.05 and ratios["all-faces"] > 1.12

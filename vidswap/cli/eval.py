@@ -47,8 +47,8 @@ from vidswap.fsutil import atomic_write_text
     default="frame",
     show_default=True,
     help="Where the warping error is judged. faces: only where face mode pastes a face (found in INPUT "
-    "as `vidswap apply --mode face` finds it, the largest by default); a small face's flicker hardly "
-    "shows in the whole frame's figure.",
+    "as `vidswap apply --mode face` finds it: the largest); all-faces: every face (as `apply --faces all`); "
+    "a small face's flicker hardly shows in the whole frame's figure.",
 )
 @click.option(
     "--source-person",
@@ -120,16 +120,17 @@ def command(
             identity = _judge_identity(
                 input_path, output_path, source_person, target_person, face_samples, person_faces
             )
-        if on == "faces":
+        if on != "frame":
             from vidswap.pipeline.faces import face_regions  # MTCNN (torch): only when asked for
 
             with make_progress(app) as progress:
                 faces = progress.add_task("finding faces", total=None)
-                regions = partial(face_regions, on_frame=lambda _: progress.advance(faces))
+                select = "all" if on == "all-faces" else "largest"
+                regions = partial(face_regions, select=select, on_frame=lambda _: progress.advance(faces))
                 result = evaluate(input_path, output_path, flow, regions, on)
         else:
             result = evaluate(input_path, output_path, flow)
-    where = " on the faces" if on == "faces" else ""
+    where = {"frame": "", "faces": " on the face", "all-faces": " on the faces"}[on]
     title = f"flicker of {Path(output_path).name}: warping error{where} per second ({flow} flow)"
     plot_flicker(result.flicker, plot, title=title)
     data = {**result.to_dict(), "flicker_plot": str(plot)}

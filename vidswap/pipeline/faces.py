@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vidswap.choices import FaceSelection
 from vidswap.errors import NoFaceError
 from vidswap.faces import (
     Alignment,
@@ -121,11 +122,14 @@ def plan_faces(
     return FacePlan(faces=plan, frames=found.frames, tracks=len(found.tracks), warnings=warnings)
 
 
-def face_regions(source: Source, on_frame: Callable[[int], None] | None = None) -> Callable[[int], np.ndarray | None]:
+def face_regions(
+    source: Source, select: FaceSelection = "largest", on_frame: Callable[[int], None] | None = None
+) -> Callable[[int], np.ndarray | None]:
     """frame index -> HxW bool: where face mode pastes the faces found in `source` (as apply
-    finds them by default: the largest track), None in a frame without one. For judging a
-    face-mode output on its faces (vidswap eval --on faces)."""
-    plan = plan_faces(source, 128, FaceSettings(keep_faceless=True), on_frame=on_frame)  # any crop side: same region
+    finds them: the largest track, or all), None in a frame without one. For judging a
+    face-mode output on its faces (vidswap eval --on faces | all-faces)."""
+    settings = FaceSettings(keep_faceless=True, select=select)
+    plan = plan_faces(source, 128, settings, on_frame=on_frame)  # any crop side: same region
     if plan.frames < 2:
         return lambda index: None  # a still picture: no pair of frames to judge, face or not
     if not plan.tracks:
