@@ -70,7 +70,8 @@ def main() -> None:
         faces = sum(r.faces for r in rows)
         point = {"steps": steps, "train_seconds": round(trained, 1), "faces": faces}
         for key in ("target_share", "target_match", "target_distance", "source_distance", "pose_error", "sharpness",
-                    "input_target_share", "blurred_input_target_share", "blurred_input_target_match"):  # fmt: skip
+                    "input_target_share", "blurred_input_target_share", "blurred_input_target_match",
+                    "blurred_input_pose_error"):  # fmt: skip
             point[key] = round(_weighted(rows, key), 3)
         # each clip's own: a turn the same in every frame of one clip may be the opposite in another
         point["pose_offset"] = {clip.stem: {k: round(v, 1) for k, v in r.pose_offset.items()}

@@ -184,6 +184,7 @@ def test_eval_of_a_copy_keeps_all_motion_and_a_blur_shows_as_lost_sharpness(peop
     assert identity["sharpness"] == pytest.approx(1.0)
     assert identity["blurred_input_target_share"] == 0.0  # a copy: nothing blurred
     assert identity["blurred_input_source_distance"] == pytest.approx(identity["input_source_distance"])
+    assert identity["blurred_input_pose_error"] == 0
     code, out, _ = run_cli(["eval", str(eileen), str(blurred), *persons], capsys)
     assert code == 0 and "whose face" in out and "target share" in out
     code, out, _ = run_cli(["eval", str(eileen), str(blurred), "--json", *persons], capsys)
@@ -194,6 +195,9 @@ def test_eval_of_a_copy_keeps_all_motion_and_a_blur_shows_as_lost_sharpness(peop
     assert identity["blurred_input_target_distance"] == pytest.approx(identity["target_distance"], abs=0.03)
     assert identity["blurred_input_source_distance"] == pytest.approx(identity["source_distance"], abs=0.03)
     assert identity["blurred_input_source_distance"] > identity["input_source_distance"] + 0.02  # blur moves it away
+    # the blur alone costs pose (dlib's landmarks on a soft face), and the input as soft costs as much
+    assert identity["pose_error"] > 2
+    assert identity["blurred_input_pose_error"] == pytest.approx(identity["pose_error"], abs=0.5)
 
 
 @pytest.mark.slow

@@ -228,6 +228,9 @@ class IdentityReport:
     blurred_input_target_match: float = math.nan
     blurred_input_target_distance: float = math.nan
     blurred_input_source_distance: float = math.nan
+    # its mean pose error (yaw, pitch, roll) against the sharp input: what the softness alone costs,
+    # as dlib's landmarks on a soft face are unsure (docs/quality.md)
+    blurred_input_pose_error: float = math.nan
     motion: dict[str, float] = field(default_factory=dict)  # mean |output - input| per measure
     # mean output - input of yaw, pitch and roll: the part of the pose error that is the same in
     # every frame (a face drawn turned, or landmarks misread the same way on a soft face), not a
@@ -323,6 +326,9 @@ def judge_identity(
     for i, name in enumerate(("yaw", "pitch", "roll")):
         turned = np.array([_wrap(o.pose[i] - n.pose[i]) for o, n in zip(outs, ins)])
         report.motion[name], report.pose_offset[name] = float(np.nanmean(np.abs(turned))), float(np.nanmean(turned))
+    report.blurred_input_pose_error = float(
+        np.nanmean([abs(_wrap(b.pose[i] - n.pose[i])) for b, n in zip(soft, ins) for i in range(3)])
+    )
     report.motion["mouth"] = float(np.mean([abs(o.mouth - n.mouth) for o, n in zip(outs, ins)]))
     report.motion["eyes"] = float(np.mean([abs(o.eyes - n.eyes) for o, n in zip(outs, ins)]))
     report.sharpness = float(np.nanmedian([r[2] for r in rows])) if any(np.isfinite(r[2]) for r in rows) else math.nan
