@@ -1,16 +1,18 @@
 """The face-swap levers: colour augmentation of the crops, a face mask for the losses that
 compare images, and the faceswap preset carrying its method."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from skimage.data import astronaut
 
 from tests.training.helpers import read_losses
 from trainer.checkpoint import CHECKPOINT, checkpoint_meta
 from trainer.config import drop_unused, load_config, preset_method
 from trainer.data import Augment, UnpairedSampler, collect_images, jitter_color
-from trainer.methods.common import face_weights, image_l1
+from trainer.methods.common import face_weights, image_dssim, image_l1
 from vidswap.cli.main import cli
 from vidswap.errors import ConfigError
 from vidswap.faces.align import face_ellipse, face_template
@@ -64,6 +66,21 @@ def test_face_weights_let_the_background_not_count():
     assert image_l1(corners, x) > 0 and face_weights(load_config("cyclegan", ["tiny"]), torch.device("cpu")) is None
     with pytest.raises(ConfigError, match="data.mode=face"):
         load_config("cyclegan", ["tiny"], ["train.face_mask=0.5", "data.mode=frame"])
+
+
+def test_dssim_counts_a_lost_edge_more_than_a_shift_of_tone_as_large():
+    face = cv2.resize(astronaut()[:256, 128:384], (64, 64), interpolation=cv2.INTER_AREA)
+    x = torch.from_numpy(face).permute(2, 0, 1)[None].float() / 127.5 - 1
+    blurred = torch.from_numpy(cv2.GaussianBlur(face, (0, 0), 1.5)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    shifted = (x + image_l1(blurred, x)).clamp(-1, 1)  # as large an L1, no structure lost
+    assert image_dssim(x, x) < 1e-6
+    assert image_l1(shifted, x) == pytest.approx(image_l1(blurred, x).item(), rel=0.05)
+    assert image_dssim(blurred, x) > 3 * image_dssim(shifted, x)
+    crops = ["train.face_mask=1.0", "data.size=64", "data.load_size=72"]
+    weights = face_weights(load_config("autoencoder", ["tiny"], crops), torch.device("cpu"))
+    corners = x.clone()
+    corners[..., :6, :6] = -x[..., :6, :6]  # differs in the background only
+    assert image_dssim(corners, x, weights) < 1e-6 < image_dssim(corners, x)
 
 
 def _train(store, domains, name, *args):

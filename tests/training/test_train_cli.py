@@ -72,9 +72,9 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(method
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_the_autoencoders_true_face_cycle_and_gan_train_and_resume(tmp_path, tiny_domains):
+def test_the_autoencoders_true_face_cycle_gan_and_ssim_train_and_resume(tmp_path, tiny_domains):
     args = ("--method", "autoencoder", "--set", "autoencoder.true_face=0.1", "--set", "autoencoder.cycle=1",
-            "--set", "autoencoder.gan=0.1", "--set", "train.decay_from=1")  # fmt: skip
+            "--set", "autoencoder.gan=0.1", "--set", "autoencoder.ssim=1", "--set", "train.decay_from=1")  # fmt: skip
     assert train(tmp_path, tiny_domains, *args, "--name", "straight").exit_code == 0
     first = train(tmp_path, tiny_domains, *args, "--name", "split", "--steps", "2")
     assert first.exit_code == 0, first.output
@@ -84,7 +84,7 @@ def test_the_autoencoders_true_face_cycle_and_gan_train_and_resume(tmp_path, tin
     assert all(set(r) - {"step", "lr"} == expected for r in straight)
     # the discriminators, their moments and the RNG of the cycle's warp restored
     assert split == straight and all(all_finite(r) for r in split)
-    for setting in ("autoencoder.true_face=-1", "autoencoder.cycle=-1", "autoencoder.gan=-1"):
+    for setting in ("autoencoder.true_face=-1", "autoencoder.cycle=-1", "autoencoder.gan=-1", "autoencoder.ssim=-1"):
         r = train(tmp_path, tiny_domains, "--method", "autoencoder", "--name", "x", "--set", setting)
         assert r.exit_code != 0 and setting.split("=")[0] in str(r.exception)
 

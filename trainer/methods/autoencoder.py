@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from trainer.methods.base import MethodSpec, require
-from trainer.methods.common import adam, face_weights, frozen, image_l1, init_weights, lsgan, scalars
+from trainer.methods.common import adam, face_weights, frozen, image_dssim, image_l1, init_weights, lsgan, scalars
 from trainer.runtime import Runtime
 from trainer.temporal import temporal_loss
 from vidswap.nets.autoencoder import (
@@ -45,6 +45,10 @@ class AutoencoderConfig:
     # DeepFaceLab's "GAN power": a patch discriminator (net.ndf, net.d_layers) judges B's
     # reconstructions against B's crops, so B is drawn sharp, not as the average an L1 settles on; 0: off
     gan: float = 0.0
+    # DeepFaceLab's structural loss: this weight of DSSIM ((1 - SSIM) / 2) beside the L1 in each
+    # comparison of a drawing with its crop, which asks for local contrast and edges where an L1
+    # alone settles on a blur; 0: off
+    ssim: float = 0.0
 
 
 def validate(cfg) -> None:
@@ -55,6 +59,7 @@ def validate(cfg) -> None:
     require(cfg.autoencoder.true_face >= 0, f"autoencoder.true_face must be >= 0, got {cfg.autoencoder.true_face}")
     require(cfg.autoencoder.cycle >= 0, f"autoencoder.cycle must be >= 0, got {cfg.autoencoder.cycle}")
     require(cfg.autoencoder.gan >= 0, f"autoencoder.gan must be >= 0, got {cfg.autoencoder.gan}")
+    require(cfg.autoencoder.ssim >= 0, f"autoencoder.ssim must be >= 0, got {cfg.autoencoder.ssim}")
     require(
         cfg.autoencoder.layout in ("df", "liae"),
         f"autoencoder.layout must be df or liae, got {cfg.autoencoder.layout!r}",
@@ -124,15 +129,25 @@ class Autoencoder:
         own = nets["inter_A"](code) if person == "A" else shared
         return nets["decoder"](torch.cat([own, shared], 1))
 
+    def _likeness(self, drawn: torch.Tensor, crop: torch.Tensor) -> torch.Tensor:
+        """How far a drawing is from its crop: L1, plus autoencoder.ssim of DSSIM."""
+        loss = image_l1(drawn, crop, self.weights)
+        if self.cfg.autoencoder.ssim > 0:
+            loss = loss + self.cfg.autoencoder.ssim * image_dssim(drawn, crop, self.weights)
+        return loss
+
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
-        rt, t, w = self.rt, self.train_nets, self.weights
+        rt, t = self.rt, self.train_nets
         real_A, real_B = rt.inputs(batch["A"]), rt.inputs(batch["B"])
         b = real_A.shape[0]
         warped = random_warp(torch.cat([real_A, real_B]), self.cfg.autoencoder.warp)
         with rt.autocast():
             code = self._encode(t, warped)  # both domains in one call
             rec_B = self._draw(t, code[b:], "B")
-            losses = {"rec_A": image_l1(self._draw(t, code[:b], "A"), real_A, w), "rec_B": image_l1(rec_B, real_B, w)}
+            losses = {
+                "rec_A": self._likeness(self._draw(t, code[:b], "A"), real_A),
+                "rec_B": self._likeness(rec_B, real_B),
+            }
             if self.temporal:
                 for domain, real, other in (("A", real_A, "B"), ("B", real_B, "A")):
 
@@ -144,8 +159,8 @@ class Autoencoder:
                 swapped = torch.cat([self._draw(t, code[:b], "B"), self._draw(t, code[b:], "A")])
                 back = self._encode(t, random_warp(swapped, self.cfg.autoencoder.warp))
                 losses["cycle"] = self.cfg.autoencoder.cycle * (
-                    image_l1(self._draw(t, back[:b], "A"), real_A, w)
-                    + image_l1(self._draw(t, back[b:], "B"), real_B, w)
+                    self._likeness(self._draw(t, back[:b], "A"), real_A)
+                    + self._likeness(self._draw(t, back[b:], "B"), real_B)
                 )
             with frozen(*(self.modules[k] for k in self.judges)):
                 if "code_D" in t:

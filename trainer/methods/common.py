@@ -62,6 +62,28 @@ def image_l1(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = No
     return ((x.float() - y.float()).abs() * weights).mean() / weights.mean()
 
 
+def image_dssim(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Structural dissimilarity (1 - SSIM) / 2 of images in [-1, 1] (Wang et al. 2004; Gaussian
+    window, sigma 1.5, 7 px wide so a 64 px crop has room), each pixel counted by `weights` when given."""
+    x, y = (x.float() + 1) / 2, (y.float() + 1) / 2
+    taps = torch.exp(-((torch.arange(7, device=x.device) - 3.0) ** 2) / (2 * 1.5**2))
+    window = (taps / taps.sum()).view(1, 1, 1, 7).repeat(x.shape[1], 1, 1, 1)
+
+    def blur(z: torch.Tensor) -> torch.Tensor:  # separable, each channel alone, no padding
+        z = F.conv2d(z, window, groups=z.shape[1])
+        return F.conv2d(z, window.transpose(2, 3), groups=z.shape[1])
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cov = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    ssim = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+    dssim = (1 - ssim) / 2
+    if weights is None:
+        return dssim.mean()
+    w = weights[..., 3:-3, 3:-3].expand_as(dssim)  # the valid window's centres
+    return (dssim * w).mean() / w.mean()
+
+
 def scalars(losses: dict[str, torch.Tensor]) -> dict[str, float]:
     """Loss tensors -> floats with a single device sync."""
     values = torch.stack([v.detach().float() for v in losses.values()]).tolist()
