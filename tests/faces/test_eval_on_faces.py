@@ -53,11 +53,12 @@ def test_eval_on_faces_without_a_face_is_one_line(tmp_path, capsys):
 
     frames = [np.roll(coffee()[:240, :320], 3 * t, axis=1) for t in range(6)]
     video = write_video(tmp_path / "cup.mp4", frames)
-    code, _, err = run_cli(["-q", "eval", str(video), str(video), "--on", "faces"], capsys)  # -q: no progress bar
-    assert code != 0
-    assert "no face found" in err and "--on faces" in err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "cup.flicker.png").exists()
+    for on in ("faces", "all-faces"):
+        code, _, err = run_cli(["-q", "eval", str(video), str(video), "--on", on], capsys)  # -q: no progress bar
+        assert code != 0
+        assert "no face found" in err and "drop --on to judge the whole frame" in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "cup.flicker.png").exists()
 
 
 def test_eval_on_faces_of_a_still_picture_has_nothing_to_judge(astronaut, tmp_path, capsys):
@@ -85,3 +86,16 @@ def test_eval_on_all_faces_judges_every_face_apply_would_paste(astronaut_clip, g
         ratios[on] = json.loads(out)["warping_error"]["ratio"]
     # measured 1.00 and 1.20 (Grace's steady face is four times the astronaut's area)
     assert ratios["faces"] < 1.05 and ratios["all-faces"] > 1.12
+
+
+def test_eval_says_a_missing_output_before_judging_faces(astronaut, tmp_path, capsys, monkeypatch):
+    import vidswap.cli.eval
+
+    def too_early(*args, **kwargs):
+        raise AssertionError("the identity judge ran before OUTPUT was checked")
+
+    monkeypatch.setattr(vidswap.cli.eval, "_judge_identity", too_early)
+    video = write_video(tmp_path / "in.mp4", [astronaut[:240, :320]] * 3)
+    persons = ["--source-person", str(video), "--target-person", str(video)]
+    code, _, err = run_cli(["-q", "eval", str(video), str(tmp_path / "missing.mp4"), "--on", "faces", *persons], capsys)
+    assert code == 2 and "missing.mp4: no such file" in err and "Traceback" not in err

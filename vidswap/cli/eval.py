@@ -106,6 +106,7 @@ def command(
     head yaw, pitch, roll, mouth and eye opening moved from INPUT's face in each frame."""
     from vidswap.metrics.compare import evaluate  # PyAV and OpenCV: not for --help
     from vidswap.metrics.plot import plot_flicker
+    from vidswap.video import probe
 
     if bool(source_person) != bool(target_person):
         raise ConfigError("--source-person and --target-person go together: give both")
@@ -116,6 +117,9 @@ def command(
             _check_writable(Path(path), suffix)  # before the work, not after
     identity = None
     with explained(lambda: "nothing was written (the report and the flicker plot come once both files are read)"):
+        if source_person or on != "frame":  # a missing or unreadable file: said before the long face passes
+            for path in (input_path, output_path):
+                probe(path, rates=False)
         if source_person:
             identity = _judge_identity(
                 input_path, output_path, source_person, target_person, face_samples, person_faces

@@ -134,7 +134,7 @@ def face_regions(
         return lambda index: None  # a still picture: no pair of frames to judge, face or not
     if not plan.tracks:
         raise NoFaceError(f"{source.path}: no face found in {plan.frames} frames: nothing to judge on the faces "
-                          "(drop --on faces to judge the whole frame)")  # fmt: skip
+                          "(drop --on to judge the whole frame)")  # fmt: skip
     return lambda index: paste_region([a for _, a in plan.faces.get(index, [])])
 
 
