@@ -205,8 +205,8 @@ def _identity_table(identity) -> Table:
     table.caption = (
         f"motion kept (mean |output - input|): yaw {_num(motion.get('yaw', math.nan))}, pitch "
         f"{_num(motion.get('pitch', math.nan))}, roll {_num(motion.get('roll', math.nan))} degrees (of which the "
-        f"same in every frame: {_turn(identity.pose_offset)}; the input as soft as the output: mean "
-        f"{_num(identity.blurred_input_pose_error)}); mouth "
+        f"same in every frame: {_turn(identity.pose_offset)}; the input as soft as the output is off by "
+        f"{_num(identity.blurred_input_pose_error)} on average); mouth "
         f"{_num(motion.get('mouth', math.nan))}, eyes {_num(motion.get('eyes', math.nan))}; face sharpness "
         f"(output / input high frequencies) {_num(identity.sharpness)}"
     )
